@@ -1,0 +1,44 @@
+# pipe: build, run, test, lint, bench. Every target installs what a fresh machine lacks.
+SWIFT ?= swift
+PIPE := .build/release/pipe
+APT_PACKAGES := libzstd-dev libsqlite3-dev pkg-config zstd sqlite3
+
+.PHONY: all deps build demo run test lint format bench clean
+
+all: build
+
+# Installs the C libraries' headers and tools when missing; a no-op when present.
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build -c release --product pipe
+
+# The main job: the multilingual pipeline on the bundled samples.
+demo: build
+	$(PIPE) run pipelines/multilingual.json --run-dir runs/multilingual
+
+run: demo
+
+# The whole test suite (unit, integration and end-to-end tests of the built binary).
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --parallel
+
+lint:
+	$(SWIFT) format lint --strict -r Sources Tests Package.swift
+
+format:
+	$(SWIFT) format -i -r Sources Tests Package.swift
+
+# Benchmarks beside the peers measured in the same run (see bench/README.md).
+bench: build
+	bash bench/run.sh
+
+clean:
+	rm -rf .build runs

@@ -1,0 +1,38 @@
+// swift-tools-version: 6.3
+import PackageDescription
+
+let package = Package(
+  name: "pipe",
+  products: [
+    .executable(name: "pipe", targets: ["pipe"])
+  ],
+  targets: [
+    // C libraries at the edge: only PipeIO sees zstd, only PipeManifest sees SQLite.
+    .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+    .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+
+    .target(name: "PipeCore"),
+    .target(name: "PipeIO", dependencies: ["PipeCore", "CZstd"]),
+    .target(name: "PipeManifest", dependencies: ["PipeCore", "CSQLite"]),
+    .target(name: "PipeStages", dependencies: ["PipeCore"]),
+    .target(name: "PipeRuntime", dependencies: ["PipeCore", "PipeIO", "PipeManifest", "PipeStages"]),
+    .target(name: "PipeCLI", dependencies: ["PipeCore", "PipeIO", "PipeManifest", "PipeStages", "PipeRuntime"]),
+    .executableTarget(name: "pipe", dependencies: ["PipeCLI"]),
+
+    .testTarget(name: "PipeCoreTests", dependencies: ["PipeCore"]),
+    .testTarget(name: "PipeIOTests", dependencies: ["PipeCore", "PipeIO"]),
+    .testTarget(name: "PipeManifestTests", dependencies: ["PipeCore", "PipeManifest"]),
+    .testTarget(name: "PipeStagesTests", dependencies: ["PipeCore", "PipeStages"]),
+    .testTarget(name: "PipeRuntimeTests", dependencies: ["PipeCore", "PipeIO", "PipeManifest", "PipeStages", "PipeRuntime"]),
+    .testTarget(name: "PipeEndToEndTests", dependencies: ["pipe", "PipeCore", "PipeIO", "PipeManifest"]),
+  ]
+)
+
+for target in package.targets where target.type != .system {
+  target.swiftSettings =
+    (target.swiftSettings ?? []) + [
+      .enableUpcomingFeature("ExistentialAny"),
+      .enableUpcomingFeature("MemberImportVisibility"),
+      .enableUpcomingFeature("InternalImportsByDefault"),
+    ]
+}

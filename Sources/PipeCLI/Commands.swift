@@ -1,0 +1,279 @@
+import Foundation
+import PipeCore
+import PipeIO
+import PipeManifest
+import PipeRuntime
+import PipeStages
+
+/// The commands, their help texts and their implementations.
+enum Commands {
+  static let help: [String: String] = [
+    "run": """
+    usage: pipe run PIPELINE.json [--run-dir DIR] [--workers N] [--force STAGE]... [--no-progress]
+
+    Runs a pipeline. Tasks already done with the same fingerprint (op@version, config, seed,
+    inputs) are skipped; a stage whose config changed reruns with everything downstream of it.
+
+      --run-dir DIR   where outputs, rejects, artifacts and the manifest go (default: runs/NAME)
+      --workers N     tasks run in parallel (default: the number of cores)
+      --force STAGE   rerun STAGE and its downstream even if up to date (repeatable; "export"
+                      forces the final export)
+      --no-progress   no progress line on stderr (it is only drawn on a terminal anyway)
+
+    Exit codes: 0 ok, 1 a task failed (finish with `pipe resume DIR`), 2 bad input or usage.
+    """,
+    "resume": """
+    usage: pipe resume RUN_DIR [--workers N] [--no-progress]
+
+    Finishes a failed or killed run with the pipeline text the run was started with. Done tasks
+    are kept; unfinished ones restart from their input. The result is byte-identical to a run
+    that was never interrupted.
+    """,
+    "inspect": """
+    usage: pipe inspect RUN_DIR [--stage STAGE] [--json]
+
+    Shows one row per stage: status, tasks done/total, records in/kept/dropped, top drop
+    reasons, time and throughput; then failed tasks with their errors. Works while a run is
+    in progress. --json prints the same as one JSON document; --stage lists that stage's tasks.
+    """,
+    "why": """
+    usage: pipe why RUN_DIR RECORD_ID [--json]
+
+    Shows where a record came from (source shard and line) and every stage's verdict on it:
+    kept, modified, or dropped with the reason (for a duplicate, the id of the record kept).
+    """,
+    "validate": """
+    usage: pipe validate PIPELINE.json
+
+    Checks a pipeline file without running it and reports every problem with its JSON path:
+    unknown keys, wrong types, out-of-range values, unknown ops, dangling inputs, cycles,
+    duplicate ids, globs that match nothing. Exit 0 when valid, 2 otherwise.
+    """,
+    "cat": """
+    usage: pipe cat SHARD [--limit N]
+           pipe cat RUN_DIR STAGE [--rejects] [--limit N]
+
+    Prints records as JSON lines: those of one shard (.jsonl or .jsonl.zst), or the output of
+    a stage of a run in shard order (with --rejects, its dropped records).
+    """,
+    "ops": """
+    usage: pipe ops [--json]
+
+    Lists every op with its version, a one-line description and its config keys with types,
+    defaults and documentation.
+    """,
+  ]
+
+  static func dispatch(_ command: String, _ arguments: [String]) throws -> CLI.ExitCode {
+    switch command {
+    case "run": return try run(arguments)
+    case "resume": return try resume(arguments)
+    case "inspect": return try Inspect.run(arguments)
+    case "why": return try Why.run(arguments)
+    case "validate": return try validate(arguments)
+    case "cat": return try cat(arguments)
+    case "ops": return try ops(arguments)
+    default: throw PipeError(.usage, "unknown command \(command)")
+    }
+  }
+
+  // MARK: - Loading pipelines
+
+  /// Reads, parses and validates a pipeline file.
+  static func loadPipeline(path: String) throws -> (spec: PipelineSpec, text: String) {
+    guard let data = FileManager.default.contents(atPath: path) else {
+      let exists = FileManager.default.fileExists(atPath: path)
+      throw PipeError(.input, exists ? "cannot read the pipeline file" : "no such pipeline file", file: path)
+    }
+    return (try validatePipeline(text: String(decoding: data, as: UTF8.self), bytes: [UInt8](data), path: path), String(decoding: data, as: UTF8.self))
+  }
+
+  static func validatePipeline(text: String, bytes: [UInt8], path: String) throws -> PipelineSpec {
+    let document: JSONValue
+    do {
+      document = try JSONValue.parse(bytes)
+    } catch {
+      throw PipeError(.config, "invalid JSON at \(error.description)", file: path, line: error.line)
+    }
+    let absolute = RunLayout.absolute(path)
+    let base = (absolute as NSString).deletingLastPathComponent
+    return try PipelineLoader.validate(
+      document, file: path, baseDirectory: base, registry: Ops.registry,
+      expandGlob: { pattern, base in try Glob.expand(pattern, relativeTo: base) })
+  }
+
+  // MARK: - run / resume
+
+  static func run(_ arguments: [String]) throws -> CLI.ExitCode {
+    let parsed = try Arguments(
+      arguments, options: ["--run-dir", "--workers", "--force"], flags: ["--no-progress"], command: "run")
+    try parsed.expectPositionals(1...1, usage: "pipe run PIPELINE.json [--run-dir DIR] [--workers N]")
+    let path = parsed.positionals[0]
+    let (spec, text) = try loadPipeline(path: path)
+    for stage in parsed.values("--force") where spec.stage(stage) == nil && stage != "export" {
+      throw PipeError(.usage, "--force \(stage): no such stage in \(path)")
+    }
+    let runDirectory = parsed.value("--run-dir") ?? "runs/\(spec.name)"
+    let workers = try parsed.int("--workers", range: 1...1024) ?? ProcessInfo.processInfo.activeProcessorCount
+    let request = RunRequest(
+      spec: spec, pipelinePath: RunLayout.absolute(path), pipelineText: text, runDirectory: runDirectory,
+      workers: workers, forcedStages: Set(parsed.values("--force")), command: "run",
+      showProgress: showsProgress(parsed))
+    return try execute(request)
+  }
+
+  static func resume(_ arguments: [String]) throws -> CLI.ExitCode {
+    let parsed = try Arguments(arguments, options: ["--workers"], flags: ["--no-progress"], command: "resume")
+    try parsed.expectPositionals(1...1, usage: "pipe resume RUN_DIR [--workers N]")
+    let layout = RunLayout(root: parsed.positionals[0])
+    guard FileManager.default.fileExists(atPath: layout.manifestPath) else {
+      throw PipeError(.input, "no manifest here: is this a run directory made by `pipe run`?", file: layout.root)
+    }
+    let (pipelinePath, text): (String, String)
+    do {
+      let manifest = try Manifest.openReadOnly(path: layout.manifestPath)
+      defer { try? manifest.close() }
+      guard let run = try manifest.latestRun() else {
+        throw PipeError(.input, "the manifest records no run to resume", file: layout.manifestPath)
+      }
+      (pipelinePath, text) = (run.pipelinePath, run.pipelineJSON)
+    }
+    let spec = try validatePipeline(text: text, bytes: Array(text.utf8), path: pipelinePath)
+    let workers = try parsed.int("--workers", range: 1...1024) ?? ProcessInfo.processInfo.activeProcessorCount
+    let request = RunRequest(
+      spec: spec, pipelinePath: pipelinePath, pipelineText: text, runDirectory: layout.root, workers: workers,
+      command: "resume", showProgress: showsProgress(parsed))
+    return try execute(request)
+  }
+
+  static func showsProgress(_ parsed: Arguments) -> Bool {
+    !parsed.flags.contains("--no-progress") && isatty(STDERR_FILENO) == 1
+  }
+
+  static func execute(_ request: RunRequest) throws -> CLI.ExitCode {
+    let outcome = try Executor.run(request)
+    let summary = try Inspect.summaryLines(runDirectory: outcome.runDirectory)
+    var text = ""
+    if outcome.succeeded {
+      text += "pipe: run of \(request.spec.name) done in \(format(outcome.seconds)): "
+      text += "\(outcome.tasksRun) task(s) run, \(outcome.tasksSkipped) up to date\n"
+    } else {
+      text += "pipe: run of \(request.spec.name) FAILED after \(format(outcome.seconds)): "
+      text += "\(outcome.failures.count) task(s) failed, \(outcome.blocked.count) not run because of them\n"
+    }
+    text += summary.joined(separator: "\n") + "\n"
+    for failure in outcome.failures {
+      text += "failed: \(failure.task): \(failure.error)\n"
+    }
+    if !outcome.succeeded {
+      text += "fix the cause, then finish with: pipe resume \(outcome.runDirectory)\n"
+    }
+    text += "run directory: \(outcome.runDirectory)\n"
+    if let folder = outcome.outputFolder, outcome.succeeded {
+      text += "output: \(folder) (\(outcome.outputRecords ?? 0) records; list in \(folder)/manifest.json)\n"
+    }
+    if outcome.succeeded {
+      print(text, terminator: "")
+    } else {
+      CLI.printError(String(text.dropLast()))
+    }
+    return outcome.succeeded ? .success : .failure
+  }
+
+  static func format(_ seconds: Double) -> String {
+    seconds < 10 ? String(format: "%.2fs", seconds) : String(format: "%.0fs", seconds)
+  }
+
+  // MARK: - validate
+
+  static func validate(_ arguments: [String]) throws -> CLI.ExitCode {
+    let parsed = try Arguments(arguments, options: [], flags: [], command: "validate")
+    try parsed.expectPositionals(1...1, usage: "pipe validate PIPELINE.json")
+    let (spec, _) = try loadPipeline(path: parsed.positionals[0])
+    let files = spec.inputs.reduce(0) { $0 + $1.files.count }
+    print(
+      "\(parsed.positionals[0]): valid: pipeline \(spec.name), \(spec.inputs.count) input(s) with \(files) shard(s), "
+        + "\(spec.stages.count) stage(s): " + spec.stages.map { "\($0.id) (\($0.op.qualifiedName))" }.joined(separator: ", "))
+    return .success
+  }
+
+  // MARK: - cat
+
+  static func cat(_ arguments: [String]) throws -> CLI.ExitCode {
+    let parsed = try Arguments(arguments, options: ["--limit"], flags: ["--rejects"], command: "cat")
+    try parsed.expectPositionals(1...2, usage: "pipe cat SHARD | pipe cat RUN_DIR STAGE [--rejects] [--limit N]")
+    let limit = try parsed.int("--limit", range: 0...Int.max) ?? Int.max
+    var files: [String] = []
+    if parsed.positionals.count == 1 {
+      files = [parsed.positionals[0]]
+    } else {
+      let layout = RunLayout(root: parsed.positionals[0])
+      let stage = parsed.positionals[1]
+      let manifest = try Manifest.openReadOnly(path: layout.manifestPath)
+      defer { try? manifest.close() }
+      guard try manifest.stages().contains(where: { $0.id == stage }) else {
+        let known = try manifest.stages().map(\.id).filter { !$0.contains(":") }
+        throw PipeError(.usage, "no stage \"\(stage)\" in this run (stages: \(known.joined(separator: ", ")))")
+      }
+      for task in try manifest.tasks(stage: stage) where task.status == .done {
+        let path = parsed.flags.contains("--rejects") ? task.rejectsPath : task.outputPath
+        if let path { files.append(path) }
+      }
+    }
+    var printed = 0
+    let output = FileHandle.standardOutput
+    var buffer: [UInt8] = []
+    for file in files where printed < limit {
+      let reader = try ShardReader(path: file)
+      while printed < limit, let line = try reader.next() {
+        if line.bytes.isEmpty { continue }
+        buffer.append(contentsOf: line.bytes)
+        buffer.append(0x0A)
+        printed += 1
+        if buffer.count > 1 << 20 {
+          output.write(Data(buffer))
+          buffer.removeAll(keepingCapacity: true)
+        }
+      }
+    }
+    output.write(Data(buffer))
+    return .success
+  }
+
+  // MARK: - ops
+
+  static func ops(_ arguments: [String]) throws -> CLI.ExitCode {
+    let parsed = try Arguments(arguments, options: [], flags: ["--json"], command: "ops")
+    try parsed.expectPositionals(0...0, usage: "pipe ops [--json]")
+    if parsed.flags.contains("--json") {
+      let list: [JSONValue] = Ops.registry.ops.map { op in
+        .object([
+          "op": .string(op.qualifiedName), "summary": .string(op.summary),
+          "config": .array(
+            op.keys.map { key in
+              .object([
+                "key": .string(key.name), "type": .string(key.type.description),
+                "default": key.defaultValue ?? .null, "required": .bool(key.defaultValue == nil),
+                "doc": .string(key.doc),
+              ])
+            }),
+        ])
+      }
+      print(JSONValue.array(list).jsonText)
+      return .success
+    }
+    var text = ""
+    for op in Ops.registry.ops {
+      text += "\(op.qualifiedName)\n    \(op.summary)\n"
+      for key in op.keys {
+        let value = key.defaultValue.map { "default \($0.jsonText)" } ?? "required"
+        text += "    \(key.name): \(key.type.description), \(value)\n        \(key.doc)\n"
+      }
+      text += "\n"
+    }
+    text += "export@1 (the pipeline's \"output\": from, path, targetShardBytes, compressionLevel)\n"
+    text += "    reshards a stage's output by size and writes manifest.json with counts and SHA-256\n"
+    print(text, terminator: "")
+    return .success
+  }
+}

@@ -1,0 +1,176 @@
+import Foundation
+import PipeCore
+import PipeManifest
+import PipeRuntime
+
+/// `pipe inspect`: the state of a run, read from its manifest.
+enum Inspect {
+  struct StageSummary {
+    var stage: StageRow
+    var status: String
+    var tasksDone = 0
+    var tasksFailed = 0
+    var tasksRunning = 0
+    var recordsIn = 0
+    var kept = 0
+    var dropped = 0
+    var emitted = 0
+    var seconds = 0.0
+    var bytesIn = 0
+    var drops: [DropCount] = []
+
+    var throughput: Double { seconds > 0 ? Double(recordsIn) / seconds : 0 }
+  }
+
+  static func summaries(_ manifest: Manifest) throws -> [StageSummary] {
+    let tasks = try manifest.tasks()
+    let drops = try manifest.dropCounts()
+    return try manifest.stages().map { stage in
+      var summary = StageSummary(stage: stage, status: "pending")
+      for task in tasks where task.stage == stage.id {
+        switch task.status {
+        case .done:
+          summary.tasksDone += 1
+          summary.recordsIn += task.recordsIn
+          summary.kept += task.recordsKept
+          summary.dropped += task.recordsDropped
+          summary.emitted += task.recordsEmitted
+          summary.seconds += task.durationSeconds ?? 0
+          summary.bytesIn += task.bytesIn
+        case .failed: summary.tasksFailed += 1
+        case .running: summary.tasksRunning += 1
+        case .pending: break
+        }
+      }
+      summary.drops = drops.filter { $0.stage == stage.id }.sorted { ($0.count, $1.reason) > ($1.count, $0.reason) }
+      if summary.tasksFailed > 0 {
+        summary.status = "failed"
+      } else if summary.tasksDone == stage.taskCount {
+        summary.status = "done"
+      } else if summary.tasksRunning > 0 {
+        summary.status = "running"
+      } else if summary.tasksDone > 0 {
+        summary.status = "partial"
+      }
+      return summary
+    }
+  }
+
+  /// The stage table as text lines.
+  static func table(_ summaries: [StageSummary]) -> [String] {
+    var rows: [[String]] = [["STAGE", "OP", "STATUS", "TASKS", "IN", "KEPT", "DROPPED", "TIME", "REC/S", "TOP DROP REASONS"]]
+    for summary in summaries {
+      let reasons = summary.drops.prefix(3).map { "\($0.reason) \($0.count)" }.joined(separator: ", ")
+      rows.append([
+        summary.stage.id == ":export" ? "(export)" : summary.stage.id,
+        summary.stage.op, summary.status, "\(summary.tasksDone)/\(summary.stage.taskCount)",
+        "\(summary.recordsIn)", "\(summary.kept)", "\(summary.dropped)", Commands.format(summary.seconds),
+        summary.throughput > 0 ? "\(Int(summary.throughput))" : "-", reasons.isEmpty ? "-" : reasons,
+      ])
+    }
+    let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
+    return rows.map { row in
+      row.enumerated().map { column, cell in
+        column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+      }.joined(separator: "  ")
+    }
+  }
+
+  static func summaryLines(runDirectory: String) throws -> [String] {
+    let manifest = try Manifest.openReadOnly(path: RunLayout(root: runDirectory).manifestPath)
+    defer { try? manifest.close() }
+    return table(try summaries(manifest))
+  }
+
+  static func run(_ arguments: [String]) throws -> CLI.ExitCode {
+    let parsed = try Arguments(arguments, options: ["--stage"], flags: ["--json"], command: "inspect")
+    try parsed.expectPositionals(1...1, usage: "pipe inspect RUN_DIR [--stage STAGE] [--json]")
+    let layout = RunLayout(root: parsed.positionals[0])
+    guard FileManager.default.fileExists(atPath: layout.manifestPath) else {
+      throw PipeError(.input, "no manifest here: is this a run directory made by `pipe run`?", file: layout.root)
+    }
+    let manifest = try Manifest.openReadOnly(path: layout.manifestPath)
+    defer { try? manifest.close() }
+    let all = try summaries(manifest)
+    let run = try manifest.latestRun()
+    let failed = try manifest.tasks().filter { $0.status == .failed }
+    var selected = all
+    if let stage = parsed.value("--stage") {
+      selected = all.filter { $0.stage.id == stage || $0.stage.id.hasPrefix(stage + ":") }
+      guard !selected.isEmpty else {
+        throw PipeError(.usage, "no stage \"\(stage)\" in this run (stages: \(all.map(\.stage.id).joined(separator: ", ")))")
+      }
+    }
+    if parsed.flags.contains("--json") {
+      var stages: [JSONValue] = []
+      for summary in selected {
+        var object: JSONObject = [
+          "id": .string(summary.stage.id), "op": .string(summary.stage.op), "status": .string(summary.status),
+          "tasks": .int(Int64(summary.stage.taskCount)), "tasksDone": .int(Int64(summary.tasksDone)),
+          "tasksFailed": .int(Int64(summary.tasksFailed)), "recordsIn": .int(Int64(summary.recordsIn)),
+          "recordsKept": .int(Int64(summary.kept)), "recordsDropped": .int(Int64(summary.dropped)),
+          "recordsEmitted": .int(Int64(summary.emitted)), "seconds": .double(summary.seconds),
+          "recordsPerSecond": .double(summary.throughput), "bytesIn": .int(Int64(summary.bytesIn)),
+          "dropReasons": .object(JSONObject(summary.drops.map { ($0.reason, JSONValue.int(Int64($0.count))) })),
+          "inputs": .array(summary.stage.inputs.map { .string($0) }), "fingerprint": .string(summary.stage.fingerprint),
+        ]
+        if parsed.value("--stage") != nil {
+          object["taskList"] = .array(
+            try manifest.tasks(stage: summary.stage.id).map { task in
+              .object(taskObject(task))
+            })
+        }
+        stages.append(.object(object))
+      }
+      var document: JSONObject = ["runDirectory": .string(layout.root), "stages": .array(stages)]
+      if let run {
+        document["run"] = .object([
+          "id": .int(run.id), "pipeline": .string(run.pipelineName), "command": .string(run.command),
+          "status": .string(run.status.rawValue), "startedAt": .double(run.startedAt),
+          "finishedAt": run.finishedAt.map { .double($0) } ?? .null, "workers": .int(Int64(run.workers)),
+        ])
+      }
+      document["failedTasks"] = .array(failed.map { .object(taskObject($0)) })
+      print(JSONValue.object(document).jsonText)
+      return .success
+    }
+    var text = ""
+    if let run {
+      text += "run \(run.id) of pipeline \(run.pipelineName) (\(run.command), \(run.workers) worker(s)): \(run.status.rawValue)\n"
+    }
+    text += "run directory: \(layout.root)\n\n"
+    text += table(selected).joined(separator: "\n") + "\n"
+    if let stage = parsed.value("--stage") {
+      text += "\ntasks of \(stage):\n"
+      for summary in selected {
+        for task in try manifest.tasks(stage: summary.stage.id) {
+          text += "  \(task.stage)[\(task.shard)] \(task.status.rawValue) attempt \(task.attempt)"
+          text += " in \(task.recordsIn) kept \(task.recordsKept) dropped \(task.recordsDropped)"
+          text += " \(Commands.format(task.durationSeconds ?? 0))  \(task.input)\n"
+        }
+      }
+    }
+    if !failed.isEmpty {
+      text += "\nfailed tasks:\n"
+      for task in failed {
+        var place = task.errorFile ?? task.input
+        if let line = task.errorLine { place += ":\(line)" }
+        text += "  \(task.stage)[\(task.shard)] attempt \(task.attempt): \(place): \(task.error ?? "unknown error")\n"
+      }
+    }
+    print(text, terminator: "")
+    return .success
+  }
+
+  static func taskObject(_ task: TaskRow) -> JSONObject {
+    [
+      "stage": .string(task.stage), "shard": .int(Int64(task.shard)), "input": .string(task.input),
+      "status": .string(task.status.rawValue), "attempt": .int(Int64(task.attempt)),
+      "recordsIn": .int(Int64(task.recordsIn)), "recordsKept": .int(Int64(task.recordsKept)),
+      "recordsDropped": .int(Int64(task.recordsDropped)), "seconds": .double(task.durationSeconds ?? 0),
+      "output": task.outputPath.map { .string($0) } ?? .null, "checksum": task.checksum.map { .string($0) } ?? .null,
+      "error": task.error.map { .string($0) } ?? .null, "errorFile": task.errorFile.map { .string($0) } ?? .null,
+      "errorLine": task.errorLine.map { .int(Int64($0)) } ?? .null,
+    ]
+  }
+}

@@ -1,0 +1,178 @@
+import Foundation
+
+/// Decoding and encoding of JSON string literals on raw UTF-8 bytes.
+public enum JSONString {
+  /// Decodes the string literal at `range` (quotes included) of already validated text.
+  ///
+  /// `\u` escapes are decoded with surrogate pairs combined; a lone surrogate, which has no
+  /// Unicode scalar, becomes U+FFFD, as most JSON libraries do.
+  public static func decode(_ bytes: UnsafeBufferPointer<UInt8>, range: Range<Int>, hasEscapes: Bool? = nil) -> String
+  {
+    let inner = (range.lowerBound + 1)..<(range.upperBound - 1)
+    guard let base = bytes.baseAddress, !inner.isEmpty else { return "" }
+    let escaped =
+      hasEscapes ?? (memchr(base + inner.lowerBound, Int32(UInt8(ascii: "\\")), inner.count) != nil)
+    if !escaped {
+      return String(decoding: UnsafeBufferPointer(start: base + inner.lowerBound, count: inner.count), as: UTF8.self)
+    }
+    var out: [UInt8] = []
+    out.reserveCapacity(inner.count)
+    var index = inner.lowerBound
+    let end = inner.upperBound
+    while index < end {
+      let byte = base[index]
+      if byte != UInt8(ascii: "\\") {
+        out.append(byte)
+        index += 1
+        continue
+      }
+      let escape = base[index + 1]
+      index += 2
+      switch escape {
+      case UInt8(ascii: "n"): out.append(0x0A)
+      case UInt8(ascii: "t"): out.append(0x09)
+      case UInt8(ascii: "r"): out.append(0x0D)
+      case UInt8(ascii: "b"): out.append(0x08)
+      case UInt8(ascii: "f"): out.append(0x0C)
+      case UInt8(ascii: "u"):
+        var scalar = hex4(base + index)
+        index += 4
+        if (0xD800..<0xDC00).contains(scalar) {
+          // A high surrogate must be followed by an escaped low surrogate to form one scalar.
+          if index + 6 <= end, base[index] == UInt8(ascii: "\\"), base[index + 1] == UInt8(ascii: "u") {
+            let low = hex4(base + index + 2)
+            if (0xDC00..<0xE000).contains(low) {
+              scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+              index += 6
+            } else {
+              scalar = 0xFFFD
+            }
+          } else {
+            scalar = 0xFFFD
+          }
+        } else if (0xDC00..<0xE000).contains(scalar) {
+          scalar = 0xFFFD
+        }
+        appendUTF8(scalar, to: &out)
+      default:
+        out.append(escape)  // \" \\ \/
+      }
+    }
+    return String(decoding: out, as: UTF8.self)
+  }
+
+  @inline(__always)
+  static func hex4(_ pointer: UnsafePointer<UInt8>) -> UInt32 {
+    var value: UInt32 = 0
+    for offset in 0..<4 {
+      value = value << 4 | UInt32(hexValue(pointer[offset]) ?? 0)
+    }
+    return value
+  }
+
+  @inline(__always)
+  static func hexValue(_ byte: UInt8) -> UInt8? {
+    switch byte {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
+    case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
+    default: return nil
+    }
+  }
+
+  static func appendUTF8(_ scalar: UInt32, to out: inout [UInt8]) {
+    switch scalar {
+    case 0..<0x80:
+      out.append(UInt8(scalar))
+    case 0x80..<0x800:
+      out.append(UInt8(0xC0 | scalar >> 6))
+      out.append(UInt8(0x80 | scalar & 0x3F))
+    case 0x800..<0x10000:
+      out.append(UInt8(0xE0 | scalar >> 12))
+      out.append(UInt8(0x80 | (scalar >> 6) & 0x3F))
+      out.append(UInt8(0x80 | scalar & 0x3F))
+    default:
+      out.append(UInt8(0xF0 | scalar >> 18))
+      out.append(UInt8(0x80 | (scalar >> 12) & 0x3F))
+      out.append(UInt8(0x80 | (scalar >> 6) & 0x3F))
+      out.append(UInt8(0x80 | scalar & 0x3F))
+    }
+  }
+
+  /// Appends `string` as a JSON string literal (quotes included) to `out`.
+  ///
+  /// Non-ASCII text is written as UTF-8, not `\u` escapes, to keep shards small; quotes,
+  /// backslashes and control characters are escaped.
+  public static func append(_ string: String, to out: inout [UInt8]) {
+    var string = string
+    string.withUTF8 { utf8 in appendEscaped(utf8, to: &out) }
+  }
+
+  /// Appends already valid UTF-8 `bytes` as a JSON string literal to `out`.
+  public static func appendEscaped(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+    out.append(UInt8(ascii: "\""))
+    guard let base = bytes.baseAddress else {
+      out.append(UInt8(ascii: "\""))
+      return
+    }
+    var runStart = 0
+    var index = 0
+    let count = bytes.count
+    while index < count {
+      // Skip eight bytes at a time when none needs escaping (non-ASCII passes through).
+      while count - index >= 8 {
+        let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
+        if needsNoEscape(word) { index += 8 } else { break }
+      }
+      guard index < count else { break }
+      let byte = base[index]
+      let replacement: StaticString?
+      switch byte {
+      case UInt8(ascii: "\""): replacement = "\\\""
+      case UInt8(ascii: "\\"): replacement = "\\\\"
+      case 0x0A: replacement = "\\n"
+      case 0x0D: replacement = "\\r"
+      case 0x09: replacement = "\\t"
+      case 0x08: replacement = "\\b"
+      case 0x0C: replacement = "\\f"
+      case 0..<0x20: replacement = nil
+      default:
+        index += 1
+        continue
+      }
+      out.append(contentsOf: UnsafeBufferPointer(start: base + runStart, count: index - runStart))
+      if let replacement {
+        out.append(contentsOf: UnsafeBufferPointer(start: replacement.utf8Start, count: replacement.utf8CodeUnitCount))
+      } else {
+        let digits: [UInt8] = Array("0123456789abcdef".utf8)
+        out.append(contentsOf: [
+          UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+          digits[Int(byte >> 4)], digits[Int(byte & 0xF)],
+        ])
+      }
+      index += 1
+      runStart = index
+    }
+    out.append(contentsOf: UnsafeBufferPointer(start: base + runStart, count: count - runStart))
+    out.append(UInt8(ascii: "\""))
+  }
+
+  /// True when none of the eight bytes is `"`, `\` or below 0x20.
+  @inline(__always)
+  static func needsNoEscape(_ word: UInt64) -> Bool {
+    let ones: UInt64 = 0x0101_0101_0101_0101
+    let highs: UInt64 = 0x8080_8080_8080_8080
+    // Bytes >= 0x80 are masked out of the tests first so they never look special.
+    let ascii = word & ~highs
+    let isHigh = word & highs
+    let control = (ascii &- ones &* 0x20) & ~ascii
+    let quoteXor = ascii ^ (ones &* 0x22)
+    let quote = (quoteXor &- ones) & ~quoteXor
+    let slashXor = ascii ^ (ones &* 0x5C)
+    let slash = (slashXor &- ones) & ~slashXor
+    // A high byte maps to (byte & 0x7F) and may look special: clear flags at high positions.
+    // Borrows can still set a flag next to a real or masked match; that only sends the loop to
+    // the exact byte-by-byte path, never skips a byte that needs escaping.
+    return (control | quote | slash) & highs & ~isHigh == 0
+  }
+}

@@ -1,0 +1,230 @@
+/// The type of a config value, with its allowed range.
+public enum ConfigType: Sendable {
+  /// An integer in `range`.
+  case int(ClosedRange<Int>)
+  /// A number in `range`.
+  case double(ClosedRange<Double>)
+  /// `true` or `false`.
+  case bool
+  /// Any string.
+  case string
+  /// One of these strings.
+  case choice([String])
+  /// An array of strings.
+  case strings
+
+  /// How the type reads in error messages and `pipe ops`.
+  public var description: String {
+    switch self {
+    case .int(let range):
+      return "an integer in \(Self.format(range.lowerBound))...\(Self.format(range.upperBound))"
+    case .double(let range):
+      return "a number in \(Self.format(range.lowerBound))...\(Self.format(range.upperBound))"
+    case .bool: return "a boolean"
+    case .string: return "a string"
+    case .choice(let options): return "one of " + options.map { "\"\($0)\"" }.joined(separator: ", ")
+    case .strings: return "an array of strings"
+    }
+  }
+
+  private static func format(_ value: Int) -> String {
+    if value == Int.max { return "max" }
+    return String(value)
+  }
+
+  private static func format(_ value: Double) -> String {
+    if value == .infinity { return "inf" }
+    return JSONValue.formatDouble(value)
+  }
+}
+
+/// One key of an op's config: its type, default and one-line documentation.
+public struct ConfigKey: Sendable {
+  /// The key as written in the pipeline file (camelCase).
+  public let name: String
+  /// Its type and range.
+  public let type: ConfigType
+  /// The value used when the key is absent; `nil` makes the key required.
+  public let defaultValue: JSONValue?
+  /// One line of documentation.
+  public let doc: String
+
+  /// Creates a key.
+  public init(_ name: String, _ type: ConfigType, default defaultValue: JSONValue?, _ doc: String) {
+    self.name = name
+    self.type = type
+    self.defaultValue = defaultValue
+    self.doc = doc
+  }
+}
+
+/// A problem in a pipeline file, located by JSON path (`stages[2].config.minWords`).
+public struct ValidationIssue: Sendable, Equatable, CustomStringConvertible {
+  /// Where: a JSON path from the document root.
+  public var path: String
+  /// What is wrong, and what is expected.
+  public var message: String
+
+  /// Creates an issue.
+  public init(path: String, _ message: String) {
+    self.path = path
+    self.message = message
+  }
+
+  /// `path: message`.
+  public var description: String { "\(path): \(message)" }
+}
+
+/// A validated config: every key of the op's schema present, defaults filled in.
+public struct StageConfig: Sendable {
+  /// The resolved values, keys in schema order.
+  public let values: JSONObject
+
+  /// Creates a config from resolved values.
+  public init(values: JSONObject) { self.values = values }
+
+  /// The canonical text of the resolved config, hashed into the stage fingerprint. Defaults
+  /// are included, so spelling a default out does not change the fingerprint.
+  public var canonicalText: String { JSONValue.object(values).canonicalText }
+
+  /// An integer value (validated, so present).
+  public func int(_ key: String) -> Int { values[key]?.intValue ?? 0 }
+  /// A number value.
+  public func double(_ key: String) -> Double { values[key]?.doubleValue ?? 0 }
+  /// A boolean value.
+  public func bool(_ key: String) -> Bool { values[key]?.boolValue ?? false }
+  /// A string value.
+  public func string(_ key: String) -> String { values[key]?.stringValue ?? "" }
+  /// An optional value (`null` when the schema default is `null`).
+  public func optional(_ key: String) -> JSONValue? {
+    guard let value = values[key], value != .null else { return nil }
+    return value
+  }
+  /// An array of strings.
+  public func strings(_ key: String) -> [String] {
+    values[key]?.arrayValue?.compactMap(\.stringValue) ?? []
+  }
+}
+
+/// An op: a name, a version, a config schema and a way to build the stage.
+public struct OpDescriptor: Sendable {
+  /// The op name, e.g. `dedup.exact`.
+  public let name: String
+  /// The version; changing an op's semantics bumps it, so resume never mixes outputs.
+  public let version: Int
+  /// One line saying what the op does.
+  public let summary: String
+  /// The config keys.
+  public let keys: [ConfigKey]
+  /// Builds the stage from a validated config; throws `PipeError(.config)` for problems that
+  /// need more than the schema (paths that do not exist, inconsistent values).
+  public let make: @Sendable (StageConfig) throws -> StageImplementation
+
+  /// Creates a descriptor.
+  public init(
+    name: String, version: Int, summary: String, keys: [ConfigKey],
+    make: @escaping @Sendable (StageConfig) throws -> StageImplementation
+  ) {
+    self.name = name
+    self.version = version
+    self.summary = summary
+    self.keys = keys
+    self.make = make
+  }
+
+  /// `name@version`.
+  public var qualifiedName: String { "\(name)@\(version)" }
+
+  /// Checks `config` against the schema, reporting every problem under `path`, and returns
+  /// the resolved config when there is none.
+  public func resolve(_ config: JSONObject, path: String) -> (StageConfig?, [ValidationIssue]) {
+    var issues: [ValidationIssue] = []
+    var resolved = JSONObject()
+    let known = Set(keys.map(\.name))
+    for key in config.keys where !known.contains(key) {
+      let hint = keys.map(\.name).sorted().joined(separator: ", ")
+      issues.append(
+        ValidationIssue(
+          path: "\(path).\(key)", "unknown config key for \(qualifiedName)" + (hint.isEmpty ? "" : " (known: \(hint))"))
+      )
+    }
+    for key in keys {
+      let keyPath = "\(path).\(key.name)"
+      guard let value = config[key.name] else {
+        if let defaultValue = key.defaultValue {
+          resolved[key.name] = defaultValue
+        } else {
+          issues.append(ValidationIssue(path: keyPath, "required key is missing: expected \(key.type.description)"))
+        }
+        continue
+      }
+      if value == .null, key.defaultValue == .null {
+        resolved[key.name] = .null
+        continue
+      }
+      if let problem = Self.check(value, against: key.type) {
+        issues.append(ValidationIssue(path: keyPath, problem))
+      } else {
+        resolved[key.name] = Self.normalized(value, for: key.type)
+      }
+    }
+    return (issues.isEmpty ? StageConfig(values: resolved) : nil, issues)
+  }
+
+  private static func check(_ value: JSONValue, against type: ConfigType) -> String? {
+    let got = "got \(value.jsonText.prefix(60))"
+    switch type {
+    case .int(let range):
+      guard let number = value.intValue else { return "expected \(type.description), \(got)" }
+      return range.contains(number) ? nil : "expected \(type.description), \(got)"
+    case .double(let range):
+      guard let number = value.doubleValue else { return "expected \(type.description), \(got)" }
+      return range.contains(number) ? nil : "expected \(type.description), \(got)"
+    case .bool:
+      return value.boolValue == nil ? "expected \(type.description), \(got)" : nil
+    case .string:
+      return value.stringValue == nil ? "expected \(type.description), \(got)" : nil
+    case .choice(let options):
+      guard let string = value.stringValue, options.contains(string) else {
+        return "expected \(type.description), \(got)"
+      }
+      return nil
+    case .strings:
+      guard let array = value.arrayValue, array.allSatisfy({ $0.stringValue != nil }) else {
+        return "expected \(type.description), \(got)"
+      }
+      return nil
+    }
+  }
+
+  /// Integral numbers given for a double key and vice versa get one spelling, so `1` and `1.0`
+  /// fingerprint alike.
+  private static func normalized(_ value: JSONValue, for type: ConfigType) -> JSONValue {
+    switch type {
+    case .int: return value.intValue.map { .int(Int64($0)) } ?? value
+    case .double: return value.doubleValue.map { .double($0) } ?? value
+    default: return value
+    }
+  }
+}
+
+/// The ops a build of `pipe` knows, by name and version.
+public struct OpRegistry: Sendable {
+  /// Every op, sorted by name then version.
+  public let ops: [OpDescriptor]
+
+  /// Creates a registry; names and versions must be unique.
+  public init(_ ops: [OpDescriptor]) {
+    self.ops = ops.sorted { ($0.name, $0.version) < ($1.name, $1.version) }
+  }
+
+  /// The op named `name@version`, or `name` alone for the newest version.
+  public func op(_ reference: String) -> OpDescriptor? {
+    let parts = reference.split(separator: "@", maxSplits: 1).map(String.init)
+    if parts.count == 2 {
+      guard let version = Int(parts[1]) else { return nil }
+      return ops.first { $0.name == parts[0] && $0.version == version }
+    }
+    return ops.last { $0.name == reference }
+  }
+}

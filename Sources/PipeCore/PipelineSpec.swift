@@ -1,0 +1,390 @@
+/// A validated pipeline: inputs, stages in a runnable order, and the output.
+public struct PipelineSpec: Sendable {
+  /// The pipeline's name (also the default run directory name).
+  public let name: String
+  /// Free text describing the pipeline.
+  public let description: String
+  /// The run seed: every stage's randomness derives from it.
+  public let seed: UInt64
+  /// The inputs, in file order.
+  public let inputs: [InputSpec]
+  /// The stages, in a topological order (file order where the graph allows).
+  public let stages: [StageSpec]
+  /// The final export.
+  public let output: OutputSpec?
+  /// The folder relative paths were resolved against.
+  public let baseDirectory: String
+
+  /// The stage with id `id`.
+  public func stage(_ id: String) -> StageSpec? { stages.first { $0.id == id } }
+  /// The input with id `id`.
+  public func input(_ id: String) -> InputSpec? { inputs.first { $0.id == id } }
+}
+
+/// A named set of input shards.
+public struct InputSpec: Sendable {
+  /// The id stages refer to.
+  public let id: String
+  /// The glob patterns as written.
+  public let patterns: [String]
+  /// The matching files: absolute paths, each pattern's matches sorted, patterns in order,
+  /// each file once.
+  public let files: [String]
+}
+
+/// One node of the graph.
+public struct StageSpec: Sendable {
+  /// The stage id.
+  public let id: String
+  /// The op.
+  public let op: OpDescriptor
+  /// Ids of inputs or stages feeding this stage, in order; the stage's shards are their
+  /// shards concatenated in this order.
+  public let inputs: [String]
+  /// The resolved config.
+  public let config: StageConfig
+  /// Position in the pipeline file's `stages` array (for JSON paths in messages).
+  public let index: Int
+}
+
+/// The final export: the output of one stage, resharded by size.
+public struct OutputSpec: Sendable {
+  /// The stage whose output is exported.
+  public let from: String
+  /// The output folder, relative to the run directory unless absolute.
+  public let path: String
+  /// Target uncompressed bytes per output shard.
+  public let targetShardBytes: Int
+  /// zstd level of output shards.
+  public let compressionLevel: Int
+}
+
+/// A pipeline file with problems; `issues` lists every one, by JSON path.
+public struct PipelineValidationError: Error, Sendable, CustomStringConvertible {
+  /// The pipeline file.
+  public let file: String
+  /// Every problem found.
+  public let issues: [ValidationIssue]
+
+  /// One problem per line, each prefixed with the file.
+  public var description: String {
+    issues.map { "\(file): \($0)" }.joined(separator: "\n")
+  }
+}
+
+/// Reads and validates pipeline files.
+public enum PipelineLoader {
+  /// Identifiers for pipelines, inputs and stages: they become folder names and SQL values.
+  static func isValidIdentifier(_ text: String) -> Bool {
+    guard let first = text.unicodeScalars.first, text.utf8.count <= 64 else { return false }
+    let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.".unicodeScalars)
+    return text.unicodeScalars.allSatisfy { allowed.contains($0) } && first != "." && first != "-"
+  }
+
+  /// Validates a parsed pipeline document.
+  ///
+  /// - Parameters:
+  ///   - document: the parsed JSON.
+  ///   - file: the pipeline file's path, for messages.
+  ///   - baseDirectory: the folder relative paths resolve against (the pipeline file's folder).
+  ///   - registry: the known ops.
+  ///   - expandGlob: expands a pattern relative to a folder into sorted absolute paths.
+  /// - Throws: `PipelineValidationError` listing every problem.
+  public static func validate(
+    _ document: JSONValue, file: String, baseDirectory: String, registry: OpRegistry,
+    expandGlob: (String, String) throws -> [String]
+  ) throws(PipelineValidationError) -> PipelineSpec {
+    var issues: [ValidationIssue] = []
+    func issue(_ path: String, _ message: String) { issues.append(ValidationIssue(path: path, message)) }
+
+    guard let root = document.objectValue else {
+      throw PipelineValidationError(
+        file: file, issues: [ValidationIssue(path: "$", "expected an object, got \(document.typeDescription)")])
+    }
+    checkKeys(root, allowed: ["name", "description", "seed", "inputs", "stages", "output"], path: "", into: &issues)
+
+    var name = "pipeline"
+    switch root["name"] {
+    case .string(let value) where isValidIdentifier(value): name = value
+    case .string(let value):
+      issue("name", "\"\(value)\" is not a valid name: use letters, digits, '_', '-' and '.' (at most 64)")
+    case nil: issue("name", "required key is missing: expected a string")
+    case let other?: issue("name", "expected a string, got \(other.typeDescription)")
+    }
+    var description = ""
+    if let value = root["description"] {
+      if let text = value.stringValue { description = text } else {
+        issue("description", "expected a string, got \(value.typeDescription)")
+      }
+    }
+    var seed: UInt64 = 0
+    if let value = root["seed"] {
+      if let number = value.intValue, number >= 0 { seed = UInt64(number) } else {
+        issue("seed", "expected a non-negative integer, got \(value.jsonText.prefix(40))")
+      }
+    }
+
+    // Inputs
+    var inputs: [InputSpec] = []
+    var ids: [String: String] = [:]  // id -> path where defined
+    if let value = root["inputs"] {
+      if let array = value.arrayValue {
+        if array.isEmpty { issue("inputs", "expected at least one input") }
+        for (index, element) in array.enumerated() {
+          let path = "inputs[\(index)]"
+          guard let object = element.objectValue else {
+            issue(path, "expected an object with \"id\" and \"paths\", got \(element.typeDescription)")
+            continue
+          }
+          checkKeys(object, allowed: ["id", "paths"], path: path, into: &issues)
+          let id = identifier(object["id"], path: "\(path).id", into: &issues)
+          if let id {
+            if let earlier = ids[id] { issue("\(path).id", "duplicate id \"\(id)\" (also at \(earlier))") }
+            ids[id] = "\(path).id"
+          }
+          var patterns: [String] = []
+          switch object["paths"] {
+          case .array(let elements)?:
+            if elements.isEmpty { issue("\(path).paths", "expected at least one path or glob") }
+            for (patternIndex, pattern) in elements.enumerated() {
+              if let text = pattern.stringValue, !text.isEmpty { patterns.append(text) } else {
+                issue("\(path).paths[\(patternIndex)]", "expected a non-empty string, got \(pattern.typeDescription)")
+              }
+            }
+          case .string(let text)?: patterns = [text]
+          case nil: issue("\(path).paths", "required key is missing: expected an array of globs")
+          case let other?: issue("\(path).paths", "expected an array of globs, got \(other.typeDescription)")
+          }
+          var files: [String] = []
+          var seen = Set<String>()
+          for (patternIndex, pattern) in patterns.enumerated() {
+            do {
+              let matches = try expandGlob(pattern, baseDirectory)
+              if matches.isEmpty {
+                issue(
+                  "\(path).paths[\(patternIndex)]",
+                  "\"\(pattern)\" matches no file (relative paths resolve against \(baseDirectory))")
+              }
+              for match in matches where seen.insert(match).inserted { files.append(match) }
+            } catch {
+              issue("\(path).paths[\(patternIndex)]", "cannot expand \"\(pattern)\": \(error)")
+            }
+          }
+          if let id { inputs.append(InputSpec(id: id, patterns: patterns, files: files)) }
+        }
+      } else {
+        issue("inputs", "expected an array of inputs, got \(value.typeDescription)")
+      }
+    } else {
+      issue("inputs", "required key is missing: expected an array of inputs")
+    }
+
+    // Stages
+    struct Draft {
+      let id: String
+      let op: OpDescriptor
+      let inputs: [String]
+      let config: StageConfig
+      let index: Int
+    }
+    var drafts: [Draft] = []
+    var stageInputs: [(index: Int, id: String?, inputs: [String])] = []
+    if let value = root["stages"] {
+      if let array = value.arrayValue {
+        if array.isEmpty { issue("stages", "expected at least one stage") }
+        for (index, element) in array.enumerated() {
+          let path = "stages[\(index)]"
+          guard let object = element.objectValue else {
+            issue(path, "expected an object with \"id\", \"op\", \"inputs\", got \(element.typeDescription)")
+            continue
+          }
+          checkKeys(object, allowed: ["id", "op", "inputs", "config", "description"], path: path, into: &issues)
+          let id = identifier(object["id"], path: "\(path).id", into: &issues)
+          if let id {
+            if let earlier = ids[id] { issue("\(path).id", "duplicate id \"\(id)\" (also at \(earlier))") }
+            ids[id] = "\(path).id"
+          }
+          var op: OpDescriptor? = nil
+          switch object["op"] {
+          case .string(let reference)?:
+            if !reference.contains("@") {
+              let newest = registry.op(reference).map { " (newest: \($0.qualifiedName))" } ?? ""
+              issue("\(path).op", "\"\(reference)\" needs a version, as in \"\(reference)@1\"\(newest)")
+            } else if let found = registry.op(reference) {
+              op = found
+            } else {
+              let name = String(reference.split(separator: "@")[0])
+              let versions = registry.ops.filter { $0.name == name }.map(\.qualifiedName)
+              let hint =
+                versions.isEmpty
+                ? "run `pipe ops` for the list" : "known versions: \(versions.joined(separator: ", "))"
+              issue("\(path).op", "unknown op \"\(reference)\": \(hint)")
+            }
+          case nil: issue("\(path).op", "required key is missing: expected \"name@version\"")
+          case let other?: issue("\(path).op", "expected a string \"name@version\", got \(other.typeDescription)")
+          }
+          var inputIDs: [String] = []
+          switch object["inputs"] {
+          case .array(let elements)?:
+            if elements.isEmpty { issue("\(path).inputs", "expected at least one input id") }
+            for (inputIndex, element) in elements.enumerated() {
+              if let text = element.stringValue { inputIDs.append(text) } else {
+                issue("\(path).inputs[\(inputIndex)]", "expected a string id, got \(element.typeDescription)")
+              }
+            }
+            if Set(inputIDs).count != inputIDs.count { issue("\(path).inputs", "an input id is listed twice") }
+          case nil: issue("\(path).inputs", "required key is missing: expected an array of input or stage ids")
+          case let other?: issue("\(path).inputs", "expected an array of ids, got \(other.typeDescription)")
+          }
+          var config = JSONObject()
+          if let value = object["config"] {
+            if let configObject = value.objectValue { config = configObject } else {
+              issue("\(path).config", "expected an object, got \(value.typeDescription)")
+            }
+          }
+          if let value = object["description"], value.stringValue == nil {
+            issue("\(path).description", "expected a string, got \(value.typeDescription)")
+          }
+          stageInputs.append((index, id, inputIDs))
+          if let op {
+            let (resolved, configIssues) = op.resolve(config, path: "\(path).config")
+            issues += configIssues
+            if let resolved, let id {
+              drafts.append(Draft(id: id, op: op, inputs: inputIDs, config: resolved, index: index))
+            }
+          }
+        }
+      } else {
+        issue("stages", "expected an array of stages, got \(value.typeDescription)")
+      }
+    } else {
+      issue("stages", "required key is missing: expected an array of stages")
+    }
+
+    // References and cycles
+    for entry in stageInputs {
+      for (inputIndex, reference) in entry.inputs.enumerated() where ids[reference] == nil {
+        issue(
+          "stages[\(entry.index)].inputs[\(inputIndex)]",
+          "\"\(reference)\" is neither an input nor a stage id")
+      }
+      if let id = entry.id, entry.inputs.contains(id) {
+        issue("stages[\(entry.index)].inputs", "stage \"\(id)\" lists itself as an input")
+      }
+    }
+    let order = topologicalOrder(stageInputs.compactMap { entry in entry.id.map { ($0, entry.inputs, entry.index) } })
+    if let cycle = order.cycle {
+      issue("stages[\(cycle.index)].inputs", "cycle: \(cycle.path.joined(separator: " -> "))")
+    }
+
+    // Output
+    var output: OutputSpec? = nil
+    if let value = root["output"] {
+      if let object = value.objectValue {
+        checkKeys(object, allowed: ["from", "path", "targetShardBytes", "compressionLevel"], path: "output", into: &issues)
+        var from: String? = nil
+        switch object["from"] {
+        case .string(let id)?:
+          if drafts.contains(where: { $0.id == id }) || stageInputs.contains(where: { $0.id == id }) {
+            from = id
+          } else {
+            issue("output.from", "\"\(id)\" is not a stage id")
+          }
+        case nil: issue("output.from", "required key is missing: expected the id of the stage to export")
+        case let other?: issue("output.from", "expected a stage id, got \(other.typeDescription)")
+        }
+        var outputPath = "output"
+        if let value = object["path"] {
+          if let text = value.stringValue, !text.isEmpty { outputPath = text } else {
+            issue("output.path", "expected a non-empty string, got \(value.jsonText.prefix(40))")
+          }
+        }
+        var target = 128 << 20
+        if let value = object["targetShardBytes"] {
+          if let number = value.intValue, number >= 1024 { target = number } else {
+            issue("output.targetShardBytes", "expected an integer >= 1024, got \(value.jsonText.prefix(40))")
+          }
+        }
+        var level = 3
+        if let value = object["compressionLevel"] {
+          if let number = value.intValue, (1...19).contains(number) { level = number } else {
+            issue("output.compressionLevel", "expected an integer in 1...19, got \(value.jsonText.prefix(40))")
+          }
+        }
+        if let from {
+          output = OutputSpec(from: from, path: outputPath, targetShardBytes: target, compressionLevel: level)
+        }
+      } else {
+        issue("output", "expected an object, got \(value.typeDescription)")
+      }
+    }
+
+    guard issues.isEmpty else { throw PipelineValidationError(file: file, issues: issues) }
+    let byID = Dictionary(drafts.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+    let stages = order.ids.compactMap { byID[$0] }.map {
+      StageSpec(id: $0.id, op: $0.op, inputs: $0.inputs, config: $0.config, index: $0.index)
+    }
+    return PipelineSpec(
+      name: name, description: description, seed: seed, inputs: inputs, stages: stages, output: output,
+      baseDirectory: baseDirectory)
+  }
+
+  private static func checkKeys(
+    _ object: JSONObject, allowed: [String], path: String, into issues: inout [ValidationIssue]
+  ) {
+    for key in object.keys where !allowed.contains(key) {
+      let location = path.isEmpty ? key : "\(path).\(key)"
+      issues.append(ValidationIssue(path: location, "unknown key (expected one of: \(allowed.joined(separator: ", ")))"))
+    }
+  }
+
+  private static func identifier(_ value: JSONValue?, path: String, into issues: inout [ValidationIssue]) -> String? {
+    switch value {
+    case .string(let text)? where isValidIdentifier(text): return text
+    case .string(let text)?:
+      issues.append(
+        ValidationIssue(
+          path: path, "\"\(text)\" is not a valid id: use letters, digits, '_', '-' and '.' (at most 64)"))
+    case nil: issues.append(ValidationIssue(path: path, "required key is missing: expected a string id"))
+    case let other?: issues.append(ValidationIssue(path: path, "expected a string id, got \(other.typeDescription)"))
+    }
+    return nil
+  }
+
+  /// Kahn's algorithm, taking stages in file order whenever several are ready, so the order
+  /// is stable; reports one cycle if there is any.
+  static func topologicalOrder(
+    _ nodes: [(id: String, inputs: [String], index: Int)]
+  ) -> (ids: [String], cycle: (index: Int, path: [String])?) {
+    let known = Set(nodes.map(\.id))
+    var remaining = nodes
+    var done = Set<String>()
+    var order: [String] = []
+    while !remaining.isEmpty {
+      guard
+        let next = remaining.firstIndex(where: { node in
+          node.inputs.allSatisfy { !known.contains($0) || done.contains($0) }
+        })
+      else {
+        // Everything left waits on something left: walk the first node's inputs to a repeat.
+        let byID = Dictionary(remaining.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        var path = [remaining[0].id]
+        var current = remaining[0]
+        while let nextID = current.inputs.first(where: { byID[$0] != nil }), let node = byID[nextID] {
+          if let start = path.firstIndex(of: nextID) {
+            let cycle = Array(path[start...]) + [nextID]
+            let first = byID[cycle[0]]?.index ?? remaining[0].index
+            return (order, (first, cycle))
+          }
+          path.append(nextID)
+          current = node
+        }
+        return (order, (remaining[0].index, path))
+      }
+      let node = remaining.remove(at: next)
+      done.insert(node.id)
+      order.append(node.id)
+    }
+    return (order, nil)
+  }
+}

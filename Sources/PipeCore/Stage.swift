@@ -1,0 +1,88 @@
+/// What a record stage decided about one record.
+public enum Verdict: Sendable, Equatable {
+  /// Keep the record (a stage may have changed it in place).
+  case keep
+  /// Drop the record; it goes to the rejects shard with `reason` (snake_case, stable: it is a
+  /// counter name in the manifest) and an optional `detail` (for example the kept duplicate's id).
+  case drop(reason: String, detail: String? = nil)
+}
+
+/// Where a stage runs: which stage, which shard, which seed. Stages take randomness from
+/// here, never from the clock or a global generator, so output does not depend on scheduling.
+public struct StageContext: Sendable {
+  /// The stage id from the pipeline file.
+  public let stageID: String
+  /// The run seed from the pipeline file.
+  public let seed: UInt64
+  /// The index of the shard the task works on.
+  public let shardIndex: Int
+
+  /// Creates a context.
+  public init(stageID: String, seed: UInt64, shardIndex: Int) {
+    self.stageID = stageID
+    self.seed = seed
+    self.shardIndex = shardIndex
+  }
+
+  /// A generator seeded by (run seed, stage, record id): the same record gets the same draws in
+  /// every run, whatever shard or worker it lands on.
+  public func rng(for recordID: String) -> SeededRNG {
+    SeededRNG(seed: seed ^ XXH64.hash(stageID, seed: 0x5354_4147) ^ XXH64.hash(recordID, seed: 0x5245_434F))
+  }
+}
+
+/// A stage that decides record by record. The shared loop in the runtime does reading,
+/// writing, counting, provenance and rejects; a stage implements only its decision.
+public protocol RecordStage: Sendable {
+  /// Decides about `record`, possibly changing it in place.
+  func process(_ record: inout Record, context: StageContext) throws -> Verdict
+}
+
+/// A 128-bit key for exact deduplication.
+public struct DuplicateKey: Hashable, Sendable {
+  /// High half.
+  public var high: UInt64
+  /// Low half.
+  public var low: UInt64
+
+  /// Creates a key.
+  public init(high: UInt64, low: UInt64) {
+    self.high = high
+    self.low = low
+  }
+}
+
+/// A stage that removes records whose key was seen earlier in the stage's input order
+/// (shard order, then line order). The runtime runs it in three steps so each resumes on its
+/// own: keys per shard, one pass over all keys in order, then a filter per shard.
+public protocol DuplicateKeyStage: Sendable {
+  /// The key of `record`, or `nil` to keep the record without comparing it.
+  func duplicateKey(of record: Record) -> DuplicateKey?
+  /// The reject reason for a duplicate.
+  var dropReason: String { get }
+}
+
+/// A stage implementation as the runtime sees it.
+public enum StageImplementation: Sendable {
+  /// Decides per record, shard by shard.
+  case record(any RecordStage)
+  /// Exact deduplication across all shards.
+  case duplicateKey(any DuplicateKeyStage)
+}
+
+/// SplitMix64: small, fast and good enough for sampling decisions; fully determined by its seed.
+public struct SeededRNG: RandomNumberGenerator, Sendable {
+  private var state: UInt64
+
+  /// Creates a generator from a seed.
+  public init(seed: UInt64) { state = seed }
+
+  /// The next 64 random bits.
+  public mutating func next() -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+}

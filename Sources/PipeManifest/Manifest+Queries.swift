@@ -1,0 +1,85 @@
+internal import PipeCore
+
+extension Manifest {
+  /// Dropped records summed per stage and reason, ordered by stage position, then count
+  /// (largest first), then reason.
+  ///
+  /// - Parameter stage: only this stage's counts, when given.
+  public func dropCounts(stage: String? = nil) throws -> [DropCount] {
+    try withConnection("cannot read the drop counts") { db in
+      let filter = stage == nil ? "" : "WHERE t.stage_id = ?"
+      return try db.query(
+        """
+        SELECT t.stage_id, d.reason, SUM(d.count) AS total
+        FROM task_drop_counts d
+        JOIN tasks t ON t.id = d.task_id
+        JOIN stages s ON s.id = t.stage_id
+        \(filter)
+        GROUP BY t.stage_id, d.reason
+        ORDER BY MIN(s.position), t.stage_id, total DESC, d.reason
+        """,
+        stage.map { [.text($0)] } ?? []
+      ) { DropCount(stage: $0.text(0), reason: $0.text(1), count: $0.int(2)) }
+    }
+  }
+
+  /// Where a record came from and what every stage decided about it, in pipeline order.
+  ///
+  /// Both lookups go through the indexes on `record_id`, so the cost does not grow with the
+  /// size of the run.
+  ///
+  /// - Parameter recordID: the record's id.
+  /// - Returns: an empty history when the manifest knows nothing about the id.
+  public func provenance(recordID: String) throws -> RecordHistory {
+    try withConnection("cannot read the provenance of record '\(recordID)'") { db in
+      let origins = try db.query(
+        """
+        SELECT t.stage_id, t.shard, src.value, o.line
+        FROM record_origins o
+        JOIN tasks t ON t.id = o.task_id
+        JOIN stages s ON s.id = t.stage_id
+        JOIN strings src ON src.id = o.source_id
+        WHERE o.record_id = ?
+        ORDER BY s.position, t.stage_id, t.shard, o.seq
+        """,
+        [.text(recordID)]
+      ) { RecordHistory.Origin(stage: $0.text(0), shard: $0.int(1), sourcePath: $0.text(2), line: $0.int(3)) }
+      let verdicts = try db.query(
+        """
+        SELECT t.stage_id, t.shard, v.kind, r.value, v.detail
+        FROM record_verdicts v
+        JOIN tasks t ON t.id = v.task_id
+        JOIN stages s ON s.id = t.stage_id
+        LEFT JOIN strings r ON r.id = v.reason_id
+        WHERE v.record_id = ?
+        ORDER BY s.position, t.stage_id, t.shard, v.seq
+        """,
+        [.text(recordID)]
+      ) { row in
+        RecordHistory.Verdict(
+          stage: row.text(0), shard: row.int(1),
+          kind: try self.decode(VerdictKind.self, row.text(2), in: "record_verdicts"),
+          reason: row.optionalText(3), detail: row.optionalText(4))
+      }
+      return RecordHistory(origins: origins, verdicts: verdicts)
+    }
+  }
+
+  /// The artifacts of a stage's done tasks, by shard, then name.
+  public func artifacts(stage: String) throws -> [ArtifactRow] {
+    try withConnection("cannot read the artifacts of stage '\(stage)'") { db in
+      try db.query(
+        """
+        SELECT a.name, a.path, a.bytes, a.checksum, a.shard
+        FROM artifacts a JOIN tasks t ON t.id = a.task_id
+        WHERE t.stage_id = ?
+        ORDER BY t.shard, a.name
+        """,
+        [.text(stage)]
+      ) {
+        ArtifactRow(
+          name: $0.text(0), path: $0.text(1), bytes: $0.int(2), checksum: $0.optionalText(3), shard: $0.optionalInt(4))
+      }
+    }
+  }
+}

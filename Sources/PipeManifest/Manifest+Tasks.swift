@@ -1,0 +1,318 @@
+internal import PipeCore
+
+extension Manifest {
+  // MARK: - Reading tasks
+
+  /// The task of `stage` on `shard`, or nil when it was never planned or started.
+  public func task(stage: String, shard: Int) throws -> TaskRow? {
+    try withConnection("cannot read task \(stage)[\(shard)]") { db in
+      try db.queryFirst(
+        "SELECT \(Self.taskColumns) FROM tasks t WHERE t.stage_id = ? AND t.shard = ?", [.text(stage), .int(shard)]
+      ) { try self.taskRow($0) }
+    }
+  }
+
+  /// Tasks ordered by stage position, then shard; only `stage`'s when given.
+  public func tasks(stage: String? = nil) throws -> [TaskRow] {
+    try withConnection("cannot read the tasks") { db in
+      let filter = stage == nil ? "" : "WHERE t.stage_id = ?"
+      return try db.query(
+        """
+        SELECT \(Self.taskColumns) FROM tasks t JOIN stages s ON s.id = t.stage_id
+        \(filter) ORDER BY s.position, s.id, t.shard
+        """,
+        stage.map { [.text($0)] } ?? []
+      ) { try self.taskRow($0) }
+    }
+  }
+
+  // MARK: - Task lifecycle
+
+  /// Records tasks as pending for shards `0..<inputs.count` of `stage`, leaving existing tasks alone.
+  ///
+  /// Optional: `markTaskStarted` creates a task that was never planned. Planning first lets
+  /// `pipe inspect` show how much of a stage is still to do.
+  ///
+  /// - Parameters:
+  ///   - stage: the stage id (already recorded with `recordStage`).
+  ///   - inputs: the input shard of each task, by shard index.
+  ///   - fingerprint: the task fingerprint to store.
+  public func planTasks(stage: String, inputs: [String], fingerprint: String) throws {
+    try write("cannot plan the tasks of stage '\(stage)'") { db in
+      let insert = try db.prepare(
+        """
+        INSERT INTO tasks (stage_id, shard, input, status, fingerprint) VALUES (?, ?, ?, 'pending', ?)
+        ON CONFLICT (stage_id, shard) DO NOTHING
+        """)
+      try insert.bind(stage, at: 1)
+      try insert.bind(fingerprint, at: 4)
+      for (shard, input) in inputs.enumerated() {
+        try insert.bind(shard, at: 2)
+        try insert.bind(input, at: 3)
+        try insert.step()
+        insert.reset()
+      }
+    }
+  }
+
+  /// Marks a task running for a new attempt, creating it if needed.
+  ///
+  /// The previous attempt's error, counts, output, drop counts, provenance and artifacts are
+  /// cleared, so a task that fails after having once been done does not keep stale results.
+  ///
+  /// - Returns: the new attempt number (1 for the first).
+  /// - Throws: `PipeError` when the stage was not recorded or `runID` is unknown.
+  @discardableResult
+  public func markTaskStarted(
+    stage: String, shard: Int, input: String, fingerprint: String, runID: Int64, startedAt: Double
+  ) throws -> Int {
+    let action = "cannot mark task \(stage)[\(shard)] started"
+    return try write(action) { db in
+      let started = try self.foreignKeysChecked(action, "unknown stage '\(stage)' or run \(runID)") {
+        try db.queryFirst(
+          """
+          INSERT INTO tasks (stage_id, shard, input, status, attempt, fingerprint, run_id, started_at)
+          VALUES (?, ?, ?, 'running', 1, ?, ?, ?)
+          ON CONFLICT (stage_id, shard) DO UPDATE SET
+            input = excluded.input, status = 'running', attempt = attempt + 1, fingerprint = excluded.fingerprint,
+            run_id = excluded.run_id, started_at = excluded.started_at, finished_at = NULL, duration_seconds = NULL,
+            records_in = 0, records_kept = 0, records_dropped = 0, records_emitted = 0, bytes_in = 0,
+            output_path = NULL, output_bytes = 0, checksum = NULL, rejects_path = NULL,
+            error = NULL, error_file = NULL, error_line = NULL
+          RETURNING id, attempt
+          """,
+          [.text(stage), .int(shard), .text(input), .text(fingerprint), .integer(runID), .real(startedAt)]
+        ) { (taskID: $0.int64(0), attempt: $0.int(1)) }
+      }
+      guard let started else {
+        throw PipeError(.manifest, "\(action): INSERT … RETURNING gave no row", file: self.path)
+      }
+      try self.deleteResults(of: started.taskID, db)
+      return started.attempt
+    }
+  }
+
+  /// Marks a task done, in one transaction with everything it produced.
+  ///
+  /// The task row gets status `done`, its counts, output, checksum and duration; its drop counts,
+  /// provenance rows and artifacts replace any earlier ones. If anything fails (a duplicate
+  /// artifact name, a full disk), nothing is written and the task keeps its previous status.
+  ///
+  /// Call this only after the output file is durable and renamed into place: the manifest then
+  /// never says done about a file that is not there.
+  ///
+  /// - Throws: `PipeError` when the task was never started, or on any SQLite failure.
+  public func markTaskDone(_ completion: TaskCompletion) throws {
+    let action = "cannot mark task \(completion.stage)[\(completion.shard)] done"
+    try write(action) { db in
+      let taskID = try db.queryFirst(
+        """
+        UPDATE tasks SET
+          status = 'done', fingerprint = ?, finished_at = ?, duration_seconds = ?,
+          records_in = ?, records_kept = ?, records_dropped = ?, records_emitted = ?, bytes_in = ?,
+          output_path = ?, output_bytes = ?, checksum = ?, rejects_path = ?,
+          error = NULL, error_file = NULL, error_line = NULL
+        WHERE stage_id = ? AND shard = ?
+        RETURNING id
+        """,
+        [
+          .text(completion.fingerprint), .real(completion.finishedAt), .real(completion.durationSeconds),
+          .int(completion.recordsIn), .int(completion.recordsKept), .int(completion.recordsDropped),
+          .int(completion.recordsEmitted), .int(completion.bytesIn), .string(completion.outputPath),
+          .int(completion.outputBytes), .string(completion.checksum), .string(completion.rejectsPath),
+          .text(completion.stage), .int(completion.shard),
+        ]
+      ) { $0.int64(0) }
+      guard let taskID else {
+        throw PipeError(.manifest, "\(action): the task was never started", file: self.path)
+      }
+      try self.deleteResults(of: taskID, db)
+      try self.insertResults(of: taskID, completion, db)
+    }
+  }
+
+  /// Marks a task failed with its error; the next attempt clears it.
+  ///
+  /// - Parameters:
+  ///   - error: what went wrong.
+  ///   - errorFile: the file the error is about, if any.
+  ///   - errorLine: the 1-based line in that file, if known.
+  ///   - finishedAt: seconds since 1970.
+  /// - Throws: `PipeError` when the task was never started.
+  public func markTaskFailed(
+    stage: String, shard: Int, error: String, errorFile: String?, errorLine: Int?, finishedAt: Double
+  ) throws {
+    let action = "cannot mark task \(stage)[\(shard)] failed"
+    try withConnection(action) { db in
+      try db.run(
+        """
+        UPDATE tasks SET
+          status = 'failed', error = ?, error_file = ?, error_line = ?, finished_at = ?,
+          duration_seconds = ? - started_at
+        WHERE stage_id = ? AND shard = ?
+        """,
+        [
+          .text(error), .string(errorFile), .int(errorLine), .real(finishedAt), .real(finishedAt), .text(stage),
+          .int(shard),
+        ])
+      guard try db.changes() == 1 else {
+        throw PipeError(.manifest, "\(action): the task was never started", file: self.path)
+      }
+    }
+  }
+
+  /// Deletes a stage's tasks and everything hanging off them, so they all run again.
+  public func resetTasks(stage: String) throws {
+    try withConnection("cannot reset the tasks of stage '\(stage)'") { db in
+      // One statement is atomic by itself; the foreign keys cascade to the per-task tables.
+      try db.run("DELETE FROM tasks WHERE stage_id = ?", [.text(stage)])
+    }
+  }
+
+  // MARK: - Per-task results
+
+  /// Deletes what a task produced. Each table is keyed by task id first, so each delete is one
+  /// range of one b-tree.
+  private func deleteResults(of taskID: Int64, _ db: Connection) throws {
+    for table in ["task_drop_counts", "record_origins", "record_verdicts", "artifacts"] {
+      try db.run("DELETE FROM \(table) WHERE task_id = ?", [.integer(taskID)])
+    }
+  }
+
+  /// Inserts drop counts, provenance and artifacts. One prepared statement per table, reused for
+  /// every row; repeated strings are interned once per distinct value, never looked up per row.
+  private func insertResults(of taskID: Int64, _ completion: TaskCompletion, _ db: Connection) throws {
+    if !completion.dropCounts.isEmpty {
+      let insert = try db.prepare("INSERT INTO task_drop_counts (task_id, reason, count) VALUES (?, ?, ?)")
+      try insert.bind(taskID, at: 1)
+      // Sorted, so the same completion always writes the same rows in the same order.
+      for (reason, count) in completion.dropCounts.sorted(by: { $0.key < $1.key }) {
+        try insert.bind(reason, at: 2)
+        try insert.bind(count, at: 3)
+        try insert.step()
+        insert.reset()
+      }
+    }
+
+    var strings = StringInterner(db)
+
+    if !completion.origins.isEmpty {
+      let insert = try db.prepare(
+        "INSERT INTO record_origins (task_id, seq, record_id, source_id, line) VALUES (?, ?, ?, ?, ?)")
+      try insert.bind(taskID, at: 1)
+      for (seq, origin) in completion.origins.enumerated() {
+        try insert.bind(seq, at: 2)
+        try insert.bind(origin.recordID, at: 3)
+        try insert.bind(try strings.id(of: origin.sourcePath), at: 4)
+        try insert.bind(origin.line, at: 5)
+        try insert.step()
+        insert.reset()
+      }
+    }
+
+    if !completion.verdicts.isEmpty {
+      let insert = try db.prepare(
+        "INSERT INTO record_verdicts (task_id, seq, record_id, kind, reason_id, detail) VALUES (?, ?, ?, ?, ?, ?)")
+      try insert.bind(taskID, at: 1)
+      for (seq, verdict) in completion.verdicts.enumerated() {
+        try insert.bind(seq, at: 2)
+        try insert.bind(verdict.recordID, at: 3)
+        try insert.bind(verdict.kind.rawValue, at: 4)
+        if let reason = verdict.reason {
+          try insert.bind(try strings.id(of: reason), at: 5)
+        } else {
+          try insert.bindNull(at: 5)
+        }
+        if let detail = verdict.detail {
+          try insert.bind(detail, at: 6)
+        } else {
+          try insert.bindNull(at: 6)
+        }
+        try insert.step()
+        insert.reset()
+      }
+    }
+
+    if !completion.artifacts.isEmpty {
+      let insert = try db.prepare(
+        "INSERT INTO artifacts (task_id, name, path, bytes, checksum, shard) VALUES (?, ?, ?, ?, ?, ?)")
+      for artifact in completion.artifacts {
+        try insert.bind([
+          .integer(taskID), .text(artifact.name), .text(artifact.path), .int(artifact.bytes),
+          .string(artifact.checksum), .int(artifact.shard),
+        ])
+        try insert.step()
+      }
+    }
+  }
+
+  /// Runs `body`, turning a foreign-key violation into a message that names the missing parent.
+  private func foreignKeysChecked<T>(_ action: String, _ missing: String, _ body: () throws -> T) throws -> T {
+    do {
+      return try body()
+    } catch let error as SQLiteError where .foreignKeyConstraint ~= error.code {
+      throw PipeError(.manifest, "\(action): \(missing)", file: path, cause: error)
+    }
+  }
+
+  // MARK: - Rows
+
+  private static let taskColumns = """
+    t.stage_id, t.shard, t.input, t.status, t.attempt, t.fingerprint, t.run_id, t.started_at, t.finished_at,
+    t.duration_seconds, t.records_in, t.records_kept, t.records_dropped, t.records_emitted, t.bytes_in,
+    t.output_path, t.output_bytes, t.checksum, t.rejects_path, t.error, t.error_file, t.error_line
+    """
+
+  private func taskRow(_ row: Statement) throws -> TaskRow {
+    TaskRow(
+      stage: row.text(0), shard: row.int(1), input: row.text(2),
+      status: try decode(TaskStatus.self, row.text(3), in: "tasks"), attempt: row.int(4),
+      fingerprint: row.text(5), runID: row.optionalInt64(6), startedAt: row.optionalDouble(7),
+      finishedAt: row.optionalDouble(8), durationSeconds: row.optionalDouble(9), recordsIn: row.int(10),
+      recordsKept: row.int(11), recordsDropped: row.int(12), recordsEmitted: row.int(13), bytesIn: row.int(14),
+      outputPath: row.optionalText(15), outputBytes: row.int(16), checksum: row.optionalText(17),
+      rejectsPath: row.optionalText(18), error: row.optionalText(19), errorFile: row.optionalText(20),
+      errorLine: row.optionalInt(21))
+  }
+}
+
+/// Maps repeated strings (source paths, drop reasons) to ids in the `strings` table.
+///
+/// Lives for one transaction: ids it learned from rows inserted in a transaction that rolls back
+/// would be wrong afterwards, so nothing is cached across calls. A task has few distinct values,
+/// so this costs a few statements per task, not per row.
+struct StringInterner {
+  private let db: Connection
+  private var ids: [String: Int64] = [:]
+  private var select: Statement?
+  private var insert: Statement?
+
+  init(_ db: Connection) {
+    self.db = db
+  }
+
+  /// The id of `value`, inserting it when new.
+  mutating func id(of value: String) throws -> Int64 {
+    if let id = ids[value] { return id }
+    let select = try self.select ?? db.prepare("SELECT id FROM strings WHERE value = ?")
+    self.select = select
+    try select.bind([.text(value)])
+    let id: Int64
+    if try select.step() {
+      id = select.int64(0)
+      select.reset()
+    } else {
+      select.reset()
+      let insert = try self.insert ?? db.prepare("INSERT INTO strings (value) VALUES (?) RETURNING id")
+      self.insert = insert
+      try insert.bind([.text(value)])
+      guard try insert.step() else {
+        throw SQLiteError(code: .error, message: "INSERT … RETURNING gave no id", sql: insert.sql)
+      }
+      id = insert.int64(0)
+      insert.reset()
+    }
+    ids[value] = id
+    return id
+  }
+}

@@ -1,0 +1,198 @@
+/// The manifest schema as an ordered, append-only list of migrations.
+///
+/// `PRAGMA user_version` records the last migration applied. A migration that has shipped is never
+/// edited: a change to the schema is a new migration at the end of the list (GRDB's
+/// `DatabaseMigrator`), so every manifest ever written can be brought up to date. The tables and
+/// columns are documented for users in `docs/manifest.md`; keep the two in step.
+enum Schema {
+  /// One step of the schema.
+  struct Migration {
+    /// The `user_version` after this migration; versions start at 1 and increase by 1.
+    let version: Int
+    /// The statements that make the change.
+    let sql: String
+  }
+
+  /// Every migration, oldest first.
+  static let migrations: [Migration] = [
+    Migration(version: 1, sql: v1)
+  ]
+
+  /// The version a fully migrated manifest has.
+  static var latestVersion: Int { migrations.last?.version ?? 0 }
+
+  /// Brings the database up to `latestVersion`, one transaction per migration.
+  ///
+  /// The version is read inside the write transaction, so two processes opening a new manifest
+  /// at once cannot both apply the same migration.
+  ///
+  /// - Throws: `SchemaError.newer` when the file was written by a newer `pipe`.
+  static func migrate(_ connection: Connection) throws {
+    for migration in migrations {
+      try connection.transaction {
+        let current = try connection.userVersion()
+        if current > latestVersion {
+          throw SchemaError.newer(found: current, known: latestVersion)
+        }
+        guard current < migration.version else { return }
+        if current == 0, try connection.queryFirst("SELECT count(*) FROM sqlite_schema", row: { $0.int(0) }) != 0 {
+          // Someone else's database: adding our tables to it would be worse than stopping.
+          throw SchemaError.notAManifest
+        }
+        try connection.execute(migration.sql)
+        try connection.execute("PRAGMA user_version = \(migration.version)")
+      }
+    }
+  }
+
+  /// Checks a database opened read-only: it must be a manifest this build understands.
+  static func validate(_ connection: Connection) throws {
+    let version = try connection.userVersion()
+    if version == 0 { throw SchemaError.notAManifest }
+    if version > latestVersion { throw SchemaError.newer(found: version, known: latestVersion) }
+    if version < latestVersion { throw SchemaError.older(found: version, known: latestVersion) }
+  }
+
+  // MARK: - v1
+
+  /// Version 1: runs, stages, tasks, drop counts, provenance, artifacts, meta.
+  ///
+  /// Design choices that matter for speed and size (a run holds millions of provenance rows):
+  /// - Per-task rows (`task_drop_counts`, `record_origins`, `record_verdicts`, `artifacts`) are
+  ///   keyed by the integer `task_id` first and are `WITHOUT ROWID`, so a task's rows sit together
+  ///   in the table's own b-tree: replacing them on retry is one range delete, and no second index
+  ///   by task is needed. `ON DELETE CASCADE` removes them with their task, and tasks with their stage.
+  /// - Source paths and drop reasons repeat on every row, so they are interned in `strings` and
+  ///   stored as integers; record ids are mostly unique and are stored as they are.
+  /// - `origins`, `verdicts` and `drop_counts` are views that join the ids back into readable text
+  ///   for the `sqlite3` shell.
+  static let v1 = """
+    CREATE TABLE meta (
+      key   TEXT NOT NULL PRIMARY KEY,
+      value TEXT NOT NULL
+    );
+
+    CREATE TABLE runs (
+      id            INTEGER PRIMARY KEY,
+      pipeline_name TEXT NOT NULL,
+      pipeline_path TEXT NOT NULL,
+      pipeline_json TEXT NOT NULL,
+      seed          TEXT NOT NULL,
+      workers       INTEGER NOT NULL,
+      command       TEXT NOT NULL,
+      status        TEXT NOT NULL CHECK (status IN ('running', 'succeeded', 'failed', 'interrupted')),
+      error         TEXT,
+      started_at    REAL NOT NULL,
+      finished_at   REAL
+    );
+
+    CREATE TABLE stages (
+      id          TEXT NOT NULL PRIMARY KEY,
+      op          TEXT NOT NULL,
+      position    INTEGER NOT NULL,
+      inputs      TEXT NOT NULL,
+      config_json TEXT NOT NULL,
+      fingerprint TEXT NOT NULL,
+      task_count  INTEGER NOT NULL CHECK (task_count >= 0)
+    );
+
+    CREATE TABLE tasks (
+      id               INTEGER PRIMARY KEY,
+      stage_id         TEXT NOT NULL REFERENCES stages (id) ON DELETE CASCADE,
+      shard            INTEGER NOT NULL CHECK (shard >= 0),
+      input            TEXT NOT NULL,
+      status           TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'failed')),
+      attempt          INTEGER NOT NULL DEFAULT 0,
+      fingerprint      TEXT NOT NULL,
+      run_id           INTEGER REFERENCES runs (id),
+      started_at       REAL,
+      finished_at      REAL,
+      duration_seconds REAL,
+      records_in       INTEGER NOT NULL DEFAULT 0,
+      records_kept     INTEGER NOT NULL DEFAULT 0,
+      records_dropped  INTEGER NOT NULL DEFAULT 0,
+      records_emitted  INTEGER NOT NULL DEFAULT 0,
+      bytes_in         INTEGER NOT NULL DEFAULT 0,
+      output_path      TEXT,
+      output_bytes     INTEGER NOT NULL DEFAULT 0,
+      checksum         TEXT,
+      rejects_path     TEXT,
+      error            TEXT,
+      error_file       TEXT,
+      error_line       INTEGER,
+      UNIQUE (stage_id, shard)
+    );
+    CREATE INDEX tasks_by_run ON tasks (run_id);
+
+    CREATE TABLE strings (
+      id    INTEGER PRIMARY KEY,
+      value TEXT NOT NULL UNIQUE
+    );
+
+    CREATE TABLE task_drop_counts (
+      task_id INTEGER NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+      reason  TEXT NOT NULL,
+      count   INTEGER NOT NULL CHECK (count >= 0),
+      PRIMARY KEY (task_id, reason)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE record_origins (
+      task_id   INTEGER NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+      seq       INTEGER NOT NULL,
+      record_id TEXT NOT NULL,
+      source_id INTEGER NOT NULL REFERENCES strings (id),
+      line      INTEGER NOT NULL,
+      PRIMARY KEY (task_id, seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX record_origins_by_record ON record_origins (record_id);
+
+    CREATE TABLE record_verdicts (
+      task_id   INTEGER NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+      seq       INTEGER NOT NULL,
+      record_id TEXT NOT NULL,
+      kind      TEXT NOT NULL CHECK (kind IN ('kept', 'modified', 'dropped', 'emitted')),
+      reason_id INTEGER REFERENCES strings (id),
+      detail    TEXT,
+      PRIMARY KEY (task_id, seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX record_verdicts_by_record ON record_verdicts (record_id);
+
+    CREATE TABLE artifacts (
+      task_id  INTEGER NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+      name     TEXT NOT NULL,
+      path     TEXT NOT NULL,
+      bytes    INTEGER NOT NULL,
+      checksum TEXT,
+      shard    INTEGER,
+      PRIMARY KEY (task_id, name)
+    ) WITHOUT ROWID;
+
+    CREATE VIEW origins AS
+      SELECT o.record_id, t.stage_id AS stage, t.shard, s.value AS source_path, o.line
+      FROM record_origins o
+      JOIN tasks t ON t.id = o.task_id
+      JOIN strings s ON s.id = o.source_id;
+
+    CREATE VIEW verdicts AS
+      SELECT v.record_id, t.stage_id AS stage, t.shard, v.kind, r.value AS reason, v.detail
+      FROM record_verdicts v
+      JOIN tasks t ON t.id = v.task_id
+      LEFT JOIN strings r ON r.id = v.reason_id;
+
+    CREATE VIEW drop_counts AS
+      SELECT t.stage_id AS stage, d.reason, SUM(d.count) AS count
+      FROM task_drop_counts d
+      JOIN tasks t ON t.id = d.task_id
+      GROUP BY t.stage_id, d.reason;
+    """
+}
+
+/// Why a database is not a manifest this build can use.
+enum SchemaError: Error, Sendable {
+  /// `user_version` is 0: an empty or foreign SQLite file.
+  case notAManifest
+  /// Written by a newer `pipe` whose schema this build does not know.
+  case newer(found: Int, known: Int)
+  /// Older than this build's schema, seen by a read-only open, which cannot migrate.
+  case older(found: Int, known: Int)
+}

@@ -1,0 +1,230 @@
+import PipeCore
+import PipeIO
+
+/// Identifies a task: a manifest stage id (user stage or internal step) and a shard index.
+public struct TaskKey: Hashable, Sendable, CustomStringConvertible {
+  /// The manifest stage id.
+  public let stage: String
+  /// The shard index.
+  public let shard: Int
+
+  /// Creates a key.
+  public init(stage: String, shard: Int) {
+    self.stage = stage
+    self.shard = shard
+  }
+
+  /// `stage[shard]`.
+  public var description: String { "\(stage)[\(shard)]" }
+}
+
+/// What a task does.
+enum TaskWork: Sendable {
+  /// Runs a record stage over one shard.
+  case record(any RecordStage)
+  /// Computes duplicate keys of one shard (first step of exact dedup).
+  case duplicateKeys(any DuplicateKeyStage, keyFile: String)
+  /// Finds, across all shards in order, which records repeat an earlier key.
+  case duplicateIndex(keyFiles: [String], indexFolder: String)
+  /// Drops the records the index named (last step of exact dedup).
+  case duplicateFilter(indexFolder: String, reason: String)
+  /// Reshards a stage's output into the export folder.
+  case export(OutputSpec, folder: String, shards: [String])
+}
+
+/// One planned task.
+struct PlannedTask: Sendable {
+  let key: TaskKey
+  /// The user-facing stage this task belongs to.
+  let stage: StageSpec?
+  let work: TaskWork
+  /// The shard read (a source file or an upstream data shard), or a description.
+  let input: String
+  /// Whether `input` is a pipeline input file (so the task records where records came from).
+  let readsSource: Bool
+  /// Bytes of the input file, for progress and ETA.
+  let inputBytes: Int
+  /// The kept-records shard, if the task writes one.
+  let outputPath: String?
+  let rejectsPath: String?
+  /// Hash of everything the task's output depends on.
+  let fingerprint: String
+  /// Tasks whose outputs this one reads.
+  let dependencies: [TaskKey]
+}
+
+/// A manifest stage row to record before running.
+struct PlannedStage: Sendable {
+  let id: String
+  let op: String
+  let inputs: [String]
+  let configJSON: String
+  let fingerprint: String
+  let taskCount: Int
+}
+
+/// Turns a validated pipeline into tasks with fingerprints and dependencies.
+struct Planner {
+  let spec: PipelineSpec
+  let layout: RunLayout
+
+  /// A shard that a stage reads: its path and the task producing it (nil for source files).
+  struct ShardSource {
+    let path: String
+    let producer: TaskKey?
+    let fingerprint: String
+    let bytes: Int
+  }
+
+  func plan() throws -> (stages: [PlannedStage], tasks: [PlannedTask]) {
+    var sources: [String: [ShardSource]] = [:]
+    var stageFingerprints: [String: String] = [:]
+    for input in spec.inputs {
+      sources[input.id] = input.files.map { file in
+        let size = fileSize(file) ?? -1
+        let mtime = fileModificationTime(file) ?? 0
+        return ShardSource(
+          path: file, producer: nil, fingerprint: Fingerprint.of(["source", file, String(size), String(mtime)]),
+          bytes: max(size, 0))
+      }
+      stageFingerprints[input.id] = Fingerprint.of(["input", input.id] + input.files)
+    }
+
+    var stages: [PlannedStage] = []
+    var tasks: [PlannedTask] = []
+    for stage in spec.stages {
+      let shards = stage.inputs.flatMap { sources[$0] ?? [] }
+      let stageFingerprint = Fingerprint.of(
+        ["stage", stage.op.qualifiedName, stage.config.canonicalText, String(spec.seed)]
+          + stage.inputs.map { stageFingerprints[$0] ?? "" })
+      stageFingerprints[stage.id] = stageFingerprint
+      let implementation: StageImplementation
+      do {
+        implementation = try stage.op.make(stage.config)
+      } catch let error as PipeError {
+        throw PipeError(.config, "stages[\(stage.index)] (\(stage.id)): \(error.message)", file: error.file)
+      }
+      let inputDescription = stage.inputs
+      var outputs: [ShardSource] = []
+
+      func taskFor(
+        _ key: TaskKey, _ work: TaskWork, _ shard: ShardSource, fingerprintParts: [String], extraDependencies: [TaskKey]
+      ) -> PlannedTask {
+        let fingerprint = Fingerprint.of([stageFingerprint, key.stage, String(key.shard), shard.fingerprint] + fingerprintParts)
+        let writesData: Bool
+        if case .duplicateKeys = work { writesData = false } else { writesData = true }
+        return PlannedTask(
+          key: key, stage: stage, work: work, input: shard.path, readsSource: shard.producer == nil,
+          inputBytes: shard.bytes,
+          outputPath: writesData ? layout.dataShard(stage: key.stage, shard: key.shard) : nil,
+          rejectsPath: writesData ? layout.rejectsShard(stage: key.stage, shard: key.shard) : nil,
+          fingerprint: fingerprint,
+          dependencies: (shard.producer.map { [$0] } ?? []) + extraDependencies)
+      }
+
+      switch implementation {
+      case .record(let recordStage):
+        for (index, shard) in shards.enumerated() {
+          let key = TaskKey(stage: stage.id, shard: index)
+          let task = taskFor(key, .record(recordStage), shard, fingerprintParts: [], extraDependencies: [])
+          tasks.append(task)
+          outputs.append(
+            ShardSource(
+              path: task.outputPath ?? "", producer: key, fingerprint: task.fingerprint, bytes: shard.bytes))
+        }
+        stages.append(
+          PlannedStage(
+            id: stage.id, op: stage.op.qualifiedName, inputs: inputDescription,
+            configJSON: stage.config.canonicalText, fingerprint: stageFingerprint, taskCount: shards.count))
+
+      case .duplicateKey(let keyStage):
+        let keysID = stage.id + ":keys"
+        let indexID = stage.id + ":index"
+        var keyTasks: [PlannedTask] = []
+        var keyFiles: [String] = []
+        for (index, shard) in shards.enumerated() {
+          let key = TaskKey(stage: keysID, shard: index)
+          let keyFile = layout.artifactFolder(stage: keysID) + "/keys-\(RunLayout.number(index)).bin"
+          keyTasks.append(
+            taskFor(key, .duplicateKeys(keyStage, keyFile: keyFile), shard, fingerprintParts: [], extraDependencies: []))
+          keyFiles.append(keyFile)
+        }
+        let indexFolder = layout.artifactFolder(stage: indexID)
+        let indexKey = TaskKey(stage: indexID, shard: 0)
+        let indexFingerprint = Fingerprint.of([stageFingerprint, indexID] + keyTasks.map(\.fingerprint))
+        let indexTask = PlannedTask(
+          key: indexKey, stage: stage,
+          work: .duplicateIndex(keyFiles: keyFiles, indexFolder: indexFolder),
+          input: "\(shards.count) key files", readsSource: false, inputBytes: 0, outputPath: nil, rejectsPath: nil,
+          fingerprint: indexFingerprint, dependencies: keyTasks.map(\.key))
+        tasks += keyTasks
+        tasks.append(indexTask)
+        for (index, shard) in shards.enumerated() {
+          let key = TaskKey(stage: stage.id, shard: index)
+          let task = taskFor(
+            key, .duplicateFilter(indexFolder: indexFolder, reason: keyStage.dropReason), shard,
+            fingerprintParts: [indexFingerprint], extraDependencies: [indexKey])
+          tasks.append(task)
+          outputs.append(
+            ShardSource(path: task.outputPath ?? "", producer: key, fingerprint: task.fingerprint, bytes: shard.bytes))
+        }
+        stages.append(
+          PlannedStage(
+            id: keysID, op: stage.op.qualifiedName, inputs: inputDescription,
+            configJSON: stage.config.canonicalText, fingerprint: stageFingerprint, taskCount: shards.count))
+        stages.append(
+          PlannedStage(
+            id: indexID, op: stage.op.qualifiedName, inputs: [keysID], configJSON: stage.config.canonicalText,
+            fingerprint: stageFingerprint, taskCount: 1))
+        stages.append(
+          PlannedStage(
+            id: stage.id, op: stage.op.qualifiedName, inputs: inputDescription,
+            configJSON: stage.config.canonicalText, fingerprint: stageFingerprint, taskCount: shards.count))
+      }
+      sources[stage.id] = outputs
+    }
+
+    if let output = spec.output {
+      let shards = sources[output.from] ?? []
+      let exportID = Planner.exportStageID
+      let configText = Fingerprint.canonical([
+        "from": .string(output.from), "path": .string(output.path),
+        "targetShardBytes": .int(Int64(output.targetShardBytes)),
+        "compressionLevel": .int(Int64(output.compressionLevel)),
+      ])
+      let fingerprint = Fingerprint.of(["export", configText] + shards.map(\.fingerprint))
+      tasks.append(
+        PlannedTask(
+          key: TaskKey(stage: exportID, shard: 0), stage: nil, work: .export(output, folder: layout.outputFolder(output.path), shards: shards.map(\.path)),
+          input: "\(shards.count) shards of \(output.from)", readsSource: false,
+          inputBytes: shards.reduce(0) { $0 + $1.bytes }, outputPath: nil, rejectsPath: nil,
+          fingerprint: fingerprint, dependencies: shards.compactMap(\.producer)))
+      stages.append(
+        PlannedStage(
+          id: exportID, op: "export@1", inputs: [output.from], configJSON: configText, fingerprint: fingerprint,
+          taskCount: 1))
+    }
+    return (stages, tasks)
+  }
+
+  /// The manifest stage id of the final export (':' keeps it apart from user ids).
+  static let exportStageID = ":export"
+}
+
+/// Fingerprints: SHA-256 of length-prefixed parts, so ("ab","c") and ("a","bc") differ.
+enum Fingerprint {
+  static func of(_ parts: [String]) -> String {
+    var hasher = SHA256()
+    for part in parts {
+      let bytes = Array(part.utf8)
+      var length = UInt64(bytes.count).littleEndian
+      withUnsafeBytes(of: &length) { hasher.update($0) }
+      bytes.withUnsafeBytes { hasher.update($0) }
+    }
+    return String(SHA256.hex(hasher.finalize()).prefix(32))
+  }
+
+  static func canonical(_ object: JSONObject) -> String {
+    JSONValue.object(object).canonicalText
+  }
+}

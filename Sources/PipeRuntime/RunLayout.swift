@@ -1,0 +1,74 @@
+import Foundation
+
+/// Where everything of a run lives inside its run directory.
+///
+/// ```
+/// RUN/manifest.sqlite                      the manifest (SQLite, WAL)
+/// RUN/pipeline.json                        the pipeline file as the last run saw it
+/// RUN/data/STAGE/part-00000.jsonl.zst      kept records of each task
+/// RUN/rejects/STAGE/part-00000.jsonl.zst   dropped records, each with its reason
+/// RUN/artifacts/STAGE/...                  non-record outputs (dedup keys and indexes)
+/// RUN/output/                              the final export and its manifest.json
+/// RUN/run.lock                             held while a pipe process works here
+/// ```
+public struct RunLayout: Sendable {
+  /// The run directory (absolute).
+  public let root: String
+
+  /// Creates a layout rooted at `root` (made absolute against the current directory).
+  public init(root: String) {
+    self.root = RunLayout.absolute(root)
+  }
+
+  /// The manifest database.
+  public var manifestPath: String { root + "/manifest.sqlite" }
+  /// The lock file.
+  public var lockPath: String { root + "/run.lock" }
+  /// The saved pipeline file.
+  public var pipelineCopyPath: String { root + "/pipeline.json" }
+
+  /// The kept-records shard of a task.
+  public func dataShard(stage: String, shard: Int) -> String {
+    "\(root)/data/\(Self.folderName(stage))/part-\(Self.number(shard)).jsonl.zst"
+  }
+
+  /// The rejects shard of a task.
+  public func rejectsShard(stage: String, shard: Int) -> String {
+    "\(root)/rejects/\(Self.folderName(stage))/part-\(Self.number(shard)).jsonl.zst"
+  }
+
+  /// A stage's artifact folder.
+  public func artifactFolder(stage: String) -> String {
+    "\(root)/artifacts/\(Self.folderName(stage))"
+  }
+
+  /// The export folder for an output path from the pipeline file.
+  public func outputFolder(_ path: String) -> String {
+    path.hasPrefix("/") ? path : "\(root)/\(path)"
+  }
+
+  /// Internal step ids contain ':' (never valid in user ids); folders use '.' instead.
+  static func folderName(_ stage: String) -> String {
+    stage.replacingOccurrences(of: ":", with: ".")
+  }
+
+  static func number(_ shard: Int) -> String {
+    let digits = String(shard)
+    return String(repeating: "0", count: max(0, 5 - digits.count)) + digits
+  }
+
+  /// `path` made absolute against the current directory, with `.` and `..` resolved.
+  public static func absolute(_ path: String) -> String {
+    let joined = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+    var parts: [Substring] = []
+    for part in joined.split(separator: "/", omittingEmptySubsequences: true) {
+      if part == "." { continue }
+      if part == ".." {
+        if !parts.isEmpty { parts.removeLast() }
+        continue
+      }
+      parts.append(part)
+    }
+    return "/" + parts.joined(separator: "/")
+  }
+}

@@ -1,0 +1,224 @@
+public import PipeCore
+import Foundation
+
+/// `dedup.exact@1`: removes records whose normalized text (or metadata field) was seen before.
+///
+/// The key is 128 bits: two XXH64 hashes with different seeds over the normalized UTF-8 bytes,
+/// so accidental collisions are negligible at any corpus size (about 2^-64 for 10^10 records).
+/// The runtime keeps the first record with a key in input order and drops later ones with
+/// reason `duplicate` and the kept record's id as detail.
+///
+/// Normalization, in order: `lowercase` (full Unicode lowercasing), `nfc` (Unicode NFC), then
+/// `collapseWhitespace` (runs of Unicode `White_Space` become one space, and the ends are
+/// trimmed). The normalized text is streamed into the hashers and never stored; plain ASCII and
+/// other text in the blocks `NormalizationQuickCheck` knows never becomes a `String`.
+public struct ExactDedup: DuplicateKeyStage {
+  /// Which part of a record is compared.
+  public enum Field: Sendable, Equatable {
+    /// The record's text.
+    case text
+    /// A metadata key. A string value is normalized like text; a number, boolean, array or
+    /// object is hashed as its canonical JSON text; a missing key or `null` gives no key, so
+    /// the record is kept without being compared.
+    case metadata(String)
+
+    /// Parses `text` or `metadata.<key>`.
+    public init?(_ spelling: String) {
+      if spelling == "text" {
+        self = .text
+      } else if spelling.hasPrefix("metadata."), spelling.count > "metadata.".count {
+        self = .metadata(String(spelling.dropFirst("metadata.".count)))
+      } else {
+        return nil
+      }
+    }
+  }
+
+  /// The reject reason for a duplicate.
+  public static let duplicateReason = "duplicate"
+
+  /// Seeds of the two XXH64 halves of the key.
+  static let seeds: (UInt64, UInt64) = (0x6465_6475_7065_7831, 0x9E37_79B9_7F4A_7C15)
+  /// Seeds for metadata values that are not strings: another hash family, so the number `1`
+  /// and the string `"1"` (the same bytes) get different keys.
+  static let jsonSeeds: (UInt64, UInt64) = (seeds.0 ^ 0x4A53_4F4E, seeds.1 ^ 0x4A53_4F4E)
+
+  /// The compared field.
+  public let field: Field
+  /// Whether text is lowercased before hashing.
+  public let lowercase: Bool
+  /// Whether whitespace runs become one space and the ends are trimmed.
+  public let collapseWhitespace: Bool
+  /// Whether text is put in Unicode NFC before hashing.
+  public let nfc: Bool
+
+  /// The reject reason for a duplicate: `duplicate`.
+  public var dropReason: String { Self.duplicateReason }
+
+  /// Creates the stage; the parameters are the op's config keys, with the same defaults.
+  public init(field: Field = .text, lowercase: Bool = false, collapseWhitespace: Bool = true, nfc: Bool = true) {
+    self.field = field
+    self.lowercase = lowercase
+    self.collapseWhitespace = collapseWhitespace
+    self.nfc = nfc
+  }
+
+  /// Creates the stage from a config validated against `descriptor`.
+  ///
+  /// - Throws: `PipeError(.config)` when `field` is neither `text` nor `metadata.<key>`.
+  init(config: StageConfig) throws {
+    let spelling = config.string("field")
+    guard let field = Field(spelling) else {
+      throw PipeError(
+        .config, "dedup.exact: field \"\(spelling)\" is not supported: use \"text\" or \"metadata.<key>\"")
+    }
+    self.init(
+      field: field, lowercase: config.bool("lowercase"), collapseWhitespace: config.bool("collapseWhitespace"),
+      nfc: config.bool("nfc"))
+  }
+
+  /// The op's name, version and config schema.
+  public static let descriptor = OpDescriptor(
+    name: "dedup.exact", version: 1,
+    summary: "Drop records whose normalized text (or a metadata field) equals an earlier record's.",
+    keys: [
+      ConfigKey(
+        "field", .string, default: .string("text"),
+        "What to compare: \"text\" or \"metadata.<key>\"; records without the field are kept."),
+      ConfigKey(
+        "lowercase", .bool, default: .bool(false),
+        "Lowercase (full Unicode) before comparing, so case-only differences are duplicates."),
+      ConfigKey(
+        "collapseWhitespace", .bool, default: .bool(true),
+        "Turn every whitespace run into one space and trim both ends before comparing."),
+      ConfigKey(
+        "nfc", .bool, default: .bool(true),
+        "Apply Unicode NFC before comparing, so composed and decomposed accents are duplicates."),
+    ],
+    make: { config in .duplicateKey(try ExactDedup(config: config)) })
+
+  /// The 128-bit key of `record`'s normalized field, or `nil` when the field is missing.
+  public func duplicateKey(of record: Record) -> DuplicateKey? {
+    switch field {
+    case .text:
+      return record.withTextUTF8 { key(ofText: $0) }
+    case .metadata(let name):
+      switch record.metadata(name) {
+      case nil, .null?:
+        return nil
+      case .string(var value)?:
+        return value.withUTF8 { key(ofText: $0) }
+      case let other?:
+        var json = other.canonicalText
+        return json.withUTF8 { Self.key(ofNormalized: $0, collapse: false, asciiLowercase: false, seeds: Self.jsonSeeds) }
+      }
+    }
+  }
+
+  /// The key of `text` after this stage's normalization.
+  public func key(of text: String) -> DuplicateKey {
+    var text = text
+    return text.withUTF8 { key(ofText: $0) }
+  }
+
+  /// Hashes text bytes, building a `String` only when lowercasing or NFC has real work to do.
+  func key(ofText bytes: UnsafeBufferPointer<UInt8>) -> DuplicateKey {
+    if needsStringWork(bytes) {
+      var text = String(decoding: bytes, as: UTF8.self)
+      if lowercase { text = text.lowercased() }
+      // Lowercasing can leave a text outside NFC (U+0130 becomes i + U+0307), so NFC comes second.
+      if nfc { text = text.precomposedStringWithCanonicalMapping }
+      return text.withUTF8 { Self.key(ofNormalized: $0, collapse: collapseWhitespace, asciiLowercase: false) }
+    }
+    return Self.key(ofNormalized: bytes, collapse: collapseWhitespace, asciiLowercase: lowercase)
+  }
+
+  /// Whether the bytes hold non-ASCII text that lowercasing might change, or that may not be NFC.
+  private func needsStringWork(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    guard lowercase || nfc else { return false }
+    var check = NormalizationQuickCheck(compatibility: false)
+    var index = 0
+    let count = bytes.count
+    while index < count {
+      let byte = bytes[index]
+      if byte < 0x80 {
+        check.addASCII()
+        index += 1
+        continue
+      }
+      // ASCII lowercasing is done on the bytes; anything else needs the Unicode case tables.
+      if lowercase { return true }
+      let (value, length) = UTF8Scanning.decode(bytes, at: index)
+      check.add(value)
+      if !check.isStable { return true }
+      index += length
+    }
+    return false
+  }
+
+  /// Streams already normalized (NFC, lowercased) bytes into the two hashers, collapsing
+  /// whitespace and lowercasing ASCII on the way when asked.
+  static func key(
+    ofNormalized bytes: UnsafeBufferPointer<UInt8>, collapse: Bool, asciiLowercase: Bool,
+    seeds: (UInt64, UInt64) = seeds
+  ) -> DuplicateKey {
+    var first = XXH64(seed: seeds.0)
+    var second = XXH64(seed: seeds.1)
+    guard collapse || asciiLowercase else {
+      first.update(UnsafeRawBufferPointer(bytes))
+      second.update(UnsafeRawBufferPointer(bytes))
+      return DuplicateKey(high: first.finalize(), low: second.finalize())
+    }
+    // Normalized bytes go through a small stack buffer, so hashing costs no allocation and the
+    // hashers see long updates.
+    let capacity = 4096
+    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { buffer in
+      var filled = 0
+      func flush() {
+        let chunk = UnsafeRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(buffer)[0..<filled])
+        first.update(chunk)
+        second.update(chunk)
+        filled = 0
+      }
+      func put(_ byte: UInt8) {
+        if filled == capacity { flush() }
+        buffer[filled] = byte
+        filled += 1
+      }
+      var pendingSpace = false
+      var wroteAny = false
+      var index = 0
+      let count = bytes.count
+      while index < count {
+        let byte = bytes[index]
+        var length = 1
+        var isSpace: Bool
+        if byte < 0x80 {
+          isSpace = byte == 0x20 || (0x09...0x0D).contains(byte)
+        } else {
+          let decoded = UTF8Scanning.decode(bytes, at: index)
+          length = decoded.length
+          isSpace = UTF8Scanning.isWhitespace(decoded.value)
+        }
+        if collapse && isSpace {
+          pendingSpace = wroteAny
+          index += length
+          continue
+        }
+        if pendingSpace {
+          put(0x20)
+          pendingSpace = false
+        }
+        if asciiLowercase, byte &- UInt8(ascii: "A") < 26 {
+          put(byte | 0x20)
+        } else {
+          for offset in 0..<length { put(bytes[index + offset]) }
+        }
+        wroteAny = true
+        index += length
+      }
+      flush()
+    }
+    return DuplicateKey(high: first.finalize(), low: second.finalize())
+  }
+}

@@ -1,0 +1,4 @@
+import Foundation
+import PipeCLI
+
+exit(CLI.main(Array(CommandLine.arguments.dropFirst())))
