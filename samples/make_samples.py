@@ -68,7 +68,9 @@ def rng_for(*parts: object) -> random.Random:
 # ---------------------------------------------------------------------------
 
 def sorted_files(root: str | Path, pred=None, follow_links: bool = False) -> list[str]:
-    """All regular (non-symlink) files under root, sorted by path."""
+    """All regular (non-symlink) files under root, sorted by path.  The root is
+    resolved first so that paths are the ones dpkg knows about."""
+    root = os.path.realpath(root)
     out = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=follow_links):
         dirnames.sort()
@@ -150,6 +152,8 @@ def draw_target(rng: random.Random, lo: int = 1200, hi: int = MAX_CHARS) -> int:
 def printable_ratio(text: str) -> float:
     if not text:
         return 0.0
+    if text.replace("\n", "").replace("\t", "").isprintable():
+        return 1.0
     ok = sum(1 for ch in text if ch.isprintable() or ch in "\n\t")
     return ok / len(text)
 
@@ -356,8 +360,8 @@ GETTEXT_LANGS = {
 }
 GETTEXT_SKIP = re.compile(r"^(iso_|xkeyboard-config)")  # lists of names, not prose
 
-EN_MAN_QUOTA = 240
-DOC_QUOTA = 150
+EN_MAN_QUOTA = 260
+DOC_QUOTA = 160
 
 
 # ---------------------------------------------------------------------------
@@ -546,7 +550,7 @@ def rust_from_rustdoc(data: bytes) -> str | None:
     return html.unescape(body)
 
 
-RUST_HTML = "/root/.rustup/toolchains/stable-x86_64-unknown-linux-gnu/share/doc/rust/html/src"
+RUST_HTML = os.path.expanduser("~/.rustup/toolchains/stable-x86_64-unknown-linux-gnu/share/doc/rust/html/src")
 # Debian's openjdk-17 src.zip is only a dangling symlink unless openjdk-17-source
 # is installed; fall back to the Temurin JDK's src.zip.
 JAVA_SRC_ZIPS = [
@@ -559,13 +563,13 @@ CODE_SPECS = [
     # language, quota, min_chars, candidate generator
     ("python", 150, 400, lambda: sorted_files("/usr/lib/python3.11", lambda p: p.endswith(".py") and "/test" not in p and "/idlelib/idle_test" not in p)),
     ("c", 110, 400, lambda: sorted_files("/usr/include", lambda p: p.endswith(".h") and "/c++/" not in p and "/openssl/archs/" not in p)),
-    ("cpp", 80, 400, lambda: sorted_files("/usr/include/c++/12") + sorted_files("/usr/include/x86_64-linux-gnu/c++/12")),
+    ("cpp", 90, 400, lambda: sorted_files("/usr/include/c++/12") + sorted_files("/usr/include/x86_64-linux-gnu/c++/12")),
     ("perl", 90, 400, lambda: sorted_files("/usr/share/perl5", lambda p: p.endswith(".pm")) + sorted_files("/usr/share/perl/5.36", lambda p: p.endswith(".pm"))),
-    ("shell", 80, 400, lambda: sorted(p for p in sorted_files("/usr/bin") + sorted_files("/usr/sbin") if shebang_shell(p)) + sorted_files("/usr/share", lambda p: p.endswith(".sh"))),
+    ("shell", 90, 400, lambda: sorted(p for p in sorted_files("/usr/bin") + sorted_files("/usr/sbin") if shebang_shell(p)) + sorted_files("/usr/share", lambda p: p.endswith(".sh"))),
     ("javascript", 90, 400, lambda: sorted_files("/usr/lib/node_modules", lambda p: p.endswith(".js") and not p.endswith(".min.js"))),
     ("java", 90, 1500, None),  # from src.zip
     ("rust", 70, 600, lambda: sorted_files(RUST_HTML, lambda p: p.endswith(".rs.html")) if os.path.isdir(RUST_HTML) else []),
-    ("sql", 50, 300, lambda: sorted_files("/usr/share/postgresql", lambda p: p.endswith(".sql"))),
+    ("sql", 60, 300, lambda: sorted_files("/usr/share/postgresql", lambda p: p.endswith(".sql"))),
     ("go", 10, 300, lambda: sorted_files("/usr/share/doc", lambda p: p.endswith(".go"))),
 ]
 
@@ -647,6 +651,7 @@ class Deduper:
     def __init__(self, threshold: float = 0.3):
         self.threshold = threshold
         self.sets: list[set[int]] = []
+        self.sample_sizes: list[int] = []
         self.index: dict[int, list[int]] = collections.defaultdict(list)
         self.exact: set[str] = set()
         self.rejected = 0
@@ -666,7 +671,9 @@ class Deduper:
             for j in postings:
                 counts[j] += 1
         for j in sorted(counts):
-            if counts[j] < 3:
+            c = counts[j]
+            # cheap estimate from the 1/8 sample first
+            if c < 3 or c / (len(sample) + self.sample_sizes[j] - c) < self.threshold * 0.6:
                 continue
             other = self.sets[j]
             if len(sh & other) / len(sh | other) >= self.threshold:
@@ -675,6 +682,7 @@ class Deduper:
         self.exact.add(h)
         idx = len(self.sets)
         self.sets.append(sh)
+        self.sample_sizes.append(len(sample))
         for x in sample:
             self.index[x].append(idx)
         return True
@@ -684,13 +692,27 @@ class Deduper:
 # Derived records: exact duplicates, near duplicates, junk
 # ---------------------------------------------------------------------------
 
+def copyright_lines(limit: int = 400) -> list[str]:
+    """Real 'Copyright ...' lines from /usr/share/doc/*/copyright files."""
+    out: dict[str, None] = {}
+    for p in sorted_files("/usr/share/doc", lambda p: p.endswith("/copyright"))[:limit]:
+        t = decode_utf8(read_bytes(p)) or ""
+        for ln in t.split("\n"):
+            ln = ln.strip()
+            if ln.lower().startswith("copyright") and 20 < len(ln) < 100:
+                out[ln] = None
+    return sorted(out)
+
+
 def boilerplate_lines() -> list[str]:
-    out = []
+    """Whole lines that look like boilerplate: copyright notices and complete
+    one-line sentences from the licence texts in /usr/share/common-licenses."""
+    out = copyright_lines(150)
     for name in ("GPL-3", "LGPL-2.1", "Apache-2.0", "GPL-2"):
         text = decode_utf8(read_bytes(f"/usr/share/common-licenses/{name}")) or ""
-        for ln in text.split("\n")[:40]:
+        for ln in text.split("\n")[:60]:
             ln = ln.strip()
-            if 30 <= len(ln) <= 100:
+            if 25 <= len(ln) <= 100 and ln[0].isupper() and (ln.endswith(".") or ln.startswith("Copyright")):
                 out.append(ln)
     return out
 
@@ -720,10 +742,11 @@ def mutate_words(text: str, rng: random.Random) -> str:
                 parts[i] = donor
             elif op == "delete":
                 parts[i] = ""
+                if i + 1 < len(parts):
+                    parts[i + 1] = parts[i + 1][1:]  # drop one separating space
             else:
                 parts[i] = parts[i] + " " + donor
-        out = "".join(parts)
-        return re.sub(r"(?<=\S)  (?=\S)", " ", out) if out != text else out
+        return "".join(parts)
     chars = list(text)
     n_edits = max(2, min(8, len(chars) // 150))
     for _ in range(n_edits):
@@ -796,14 +819,7 @@ def make_junk(originals: list[Doc], n: int, rng: random.Random) -> list[Doc]:
     charmap_lines = [ln for ln in charmap.split("\n") if ln.startswith("<U")]
     zones = decode_utf8(read_bytes("/usr/share/zoneinfo/zone1970.tab")) or ""
     zone_lines = [ln for ln in zones.split("\n") if ln and not ln.startswith("#")]
-    copyright_lines: list[str] = []
-    for p in sorted_files("/usr/share/doc", lambda p: p.endswith("/copyright"))[:400]:
-        t = decode_utf8(read_bytes(p)) or ""
-        for ln in t.split("\n"):
-            ln = ln.strip()
-            if ln.lower().startswith("copyright") and 20 < len(ln) < 100 and ln not in copyright_lines:
-                copyright_lines.append(ln)
-    copyright_lines.sort()
+    cr_lines = copyright_lines()
     i = 0
     while len(out) < n:
         kind = allowed[i % len(allowed)]
@@ -824,19 +840,18 @@ def make_junk(originals: list[Doc], n: int, rng: random.Random) -> list[Doc]:
             block = cands[start:start + k]
             text = "\n".join(block * rng.randint(40, 120))
             text = cut(text, MAX_CHARS) or text[:MAX_CHARS]
-            lang = d.lang if d.kind == "text" else "-"
-            out.append(Doc(d.source, d.path, text, d.kind, lang, d.script, "junk"))
+            out.append(Doc(d.source, d.path, text, d.kind, d.lang, d.script, "junk"))
         elif kind == "short":
             d = rng.choice(texts)
             cands = [ln.strip() for ln in d.text.split("\n") if 8 <= len(ln.strip()) <= 80]
             if not cands:
                 continue
             out.append(Doc(d.source, d.path, rng.choice(cands), "text", d.lang, d.script, "junk"))
-        elif kind == "boiler" and copyright_lines and mans:
+        elif kind == "boiler" and cr_lines and mans:
             d = rng.choice(mans)
             heads = [ln for ln in d.text.split("\n") if ln and not ln[0].isspace() and len(ln) < 40]
             nav = " | ".join(heads[1:8])
-            cl = rng.sample(copyright_lines, k=min(6, len(copyright_lines)))
+            cl = rng.sample(cr_lines, k=min(6, len(cr_lines)))
             body = []
             for _ in range(rng.randint(4, 8)):
                 body.append(nav)
@@ -929,27 +944,36 @@ def main() -> int:
     return 0
 
 
-def table(title: str, counter: collections.Counter, header: str) -> str:
-    lines = [f"| {header} | records |", "|---|---:|"]
-    for k, v in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])):
-        lines.append(f"| {k} | {v} |")
+ROLES = ("original", "exact_dup", "near_dup", "junk")
+
+
+def role_table(title: str, records: list[Doc], key, header: str) -> str:
+    groups: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    for d in records:
+        groups[key(d)][d.role] += 1
+    lines = [f"| {header} | " + " | ".join(ROLES) + " | total |", "|---|" + "---:|" * (len(ROLES) + 1)]
+    order = sorted(groups, key=lambda k: (k == "-", -groups[k]["original"], -sum(groups[k].values()), k))
+    for k in order:
+        c = groups[k]
+        lines.append(f"| {k} | " + " | ".join(str(c[r]) for r in ROLES) + f" | {sum(c.values())} |")
+    tot = collections.Counter(d.role for d in records)
+    lines.append("| **total** | " + " | ".join(str(tot[r]) for r in ROLES) + f" | {len(records)} |")
     return f"**{title}**\n\n" + "\n".join(lines) + "\n"
 
 
 def print_stats(records: list[Doc], total_bytes: int) -> None:
     text = [d for d in records if d.kind == "text"]
     code = [d for d in records if d.kind == "code"]
-    orig_text = [d for d in text if d.role == "original"]
     print(f"records: {len(records)} ({len(text)} text, {len(code)} code); "
           f"compressed shards: {total_bytes} bytes\n")
-    print(table("Natural languages (original text records)", collections.Counter(d.lang for d in orig_text), "language"))
-    print(table("Scripts (original text records)", collections.Counter(d.script for d in orig_text), "script"))
-    print(table("Programming languages (original code records)",
-                collections.Counter(d.lang for d in code if d.role == "original"), "language"))
-    print(table("Roles (all records)", collections.Counter(d.role for d in records), "role"))
-    print(table("Sources (all records)", collections.Counter(d.source for d in records), "metadata.source"))
+    print(role_table("Natural-language records by language (ISO 639-1) and script (ISO 15924)", text,
+                     lambda d: f"{d.lang} ({d.script})" if d.lang != "-" else f"- ({d.script})", "language (script)"))
+    print(role_table("Natural-language records by script", text, lambda d: d.script, "script"))
+    print(role_table("Code records by programming language", code, lambda d: d.lang, "language"))
+    print(role_table("All records by metadata.source", records, lambda d: d.source, "source"))
     lens = sorted(len(d.text) for d in records if d.role == "original")
-    print(f"original text length: min {lens[0]}, median {lens[len(lens) // 2]}, max {lens[-1]} characters")
+    print(f"original document length: min {lens[0]}, median {lens[len(lens) // 2]}, "
+          f"max {lens[-1]} characters")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ public enum ConfigType: Sendable {
 
   private static func format(_ value: Double) -> String {
     if value == .infinity { return "inf" }
+    if value == -.infinity { return "-inf" }
     return JSONValue.formatDouble(value)
   }
 }
@@ -152,7 +153,8 @@ public struct OpDescriptor: Sendable {
       let keyPath = "\(path).\(key.name)"
       guard let value = config[key.name] else {
         if let defaultValue = key.defaultValue {
-          resolved[key.name] = defaultValue
+          // Normalized like a given value, so spelling the default out fingerprints alike.
+          resolved[key.name] = Self.normalized(defaultValue, for: key.type)
         } else {
           issues.append(ValidationIssue(path: keyPath, "required key is missing: expected \(key.type.description)"))
         }

@@ -113,13 +113,17 @@ public enum PipelineLoader {
     }
     var description = ""
     if let value = root["description"] {
-      if let text = value.stringValue { description = text } else {
+      if let text = value.stringValue {
+        description = text
+      } else {
         issue("description", "expected a string, got \(value.typeDescription)")
       }
     }
     var seed: UInt64 = 0
     if let value = root["seed"] {
-      if let number = value.intValue, number >= 0 { seed = UInt64(number) } else {
+      if let number = value.intValue, number >= 0 {
+        seed = UInt64(number)
+      } else {
         issue("seed", "expected a non-negative integer, got \(value.jsonText.prefix(40))")
       }
     }
@@ -143,31 +147,37 @@ public enum PipelineLoader {
             ids[id] = "\(path).id"
           }
           var patterns: [String] = []
+          var patternPaths: [String] = []  // JSON path of each pattern: bad elements are skipped
           switch object["paths"] {
           case .array(let elements)?:
             if elements.isEmpty { issue("\(path).paths", "expected at least one path or glob") }
             for (patternIndex, pattern) in elements.enumerated() {
-              if let text = pattern.stringValue, !text.isEmpty { patterns.append(text) } else {
+              if let text = pattern.stringValue, !text.isEmpty {
+                patterns.append(text)
+                patternPaths.append("\(path).paths[\(patternIndex)]")
+              } else {
                 issue("\(path).paths[\(patternIndex)]", "expected a non-empty string, got \(pattern.typeDescription)")
               }
             }
-          case .string(let text)?: patterns = [text]
+          case .string(let text)?:
+            patterns = [text]
+            patternPaths = ["\(path).paths"]
           case nil: issue("\(path).paths", "required key is missing: expected an array of globs")
           case let other?: issue("\(path).paths", "expected an array of globs, got \(other.typeDescription)")
           }
           var files: [String] = []
           var seen = Set<String>()
-          for (patternIndex, pattern) in patterns.enumerated() {
+          for (pattern, patternPath) in zip(patterns, patternPaths) {
             do {
               let matches = try expandGlob(pattern, baseDirectory)
               if matches.isEmpty {
                 issue(
-                  "\(path).paths[\(patternIndex)]",
+                  patternPath,
                   "\"\(pattern)\" matches no file (relative paths resolve against \(baseDirectory))")
               }
               for match in matches where seen.insert(match).inserted { files.append(match) }
             } catch {
-              issue("\(path).paths[\(patternIndex)]", "cannot expand \"\(pattern)\": \(error)")
+              issue(patternPath, "cannot expand \"\(pattern)\": \(error)")
             }
           }
           if let id { inputs.append(InputSpec(id: id, patterns: patterns, files: files)) }
@@ -188,7 +198,8 @@ public enum PipelineLoader {
       let index: Int
     }
     var drafts: [Draft] = []
-    var stageInputs: [(index: Int, id: String?, inputs: [String])] = []
+    // `positions`: each input id's index in the file's array (elements that are not strings are skipped).
+    var stageInputs: [(index: Int, id: String?, inputs: [String], positions: [Int])] = []
     if let value = root["stages"] {
       if let array = value.arrayValue {
         if array.isEmpty { issue("stages", "expected at least one stage") }
@@ -213,7 +224,8 @@ public enum PipelineLoader {
             } else if let found = registry.op(reference) {
               op = found
             } else {
-              let name = String(reference.split(separator: "@")[0])
+              // Not `split(...)[0]`: "@" splits into no parts at all.
+              let name = String(reference.prefix { $0 != "@" })
               let versions = registry.ops.filter { $0.name == name }.map(\.qualifiedName)
               let hint =
                 versions.isEmpty
@@ -224,11 +236,15 @@ public enum PipelineLoader {
           case let other?: issue("\(path).op", "expected a string \"name@version\", got \(other.typeDescription)")
           }
           var inputIDs: [String] = []
+          var inputPositions: [Int] = []
           switch object["inputs"] {
           case .array(let elements)?:
             if elements.isEmpty { issue("\(path).inputs", "expected at least one input id") }
             for (inputIndex, element) in elements.enumerated() {
-              if let text = element.stringValue { inputIDs.append(text) } else {
+              if let text = element.stringValue {
+                inputIDs.append(text)
+                inputPositions.append(inputIndex)
+              } else {
                 issue("\(path).inputs[\(inputIndex)]", "expected a string id, got \(element.typeDescription)")
               }
             }
@@ -238,14 +254,16 @@ public enum PipelineLoader {
           }
           var config = JSONObject()
           if let value = object["config"] {
-            if let configObject = value.objectValue { config = configObject } else {
+            if let configObject = value.objectValue {
+              config = configObject
+            } else {
               issue("\(path).config", "expected an object, got \(value.typeDescription)")
             }
           }
           if let value = object["description"], value.stringValue == nil {
             issue("\(path).description", "expected a string, got \(value.typeDescription)")
           }
-          stageInputs.append((index, id, inputIDs))
+          stageInputs.append((index, id, inputIDs, inputPositions))
           if let op {
             let (resolved, configIssues) = op.resolve(config, path: "\(path).config")
             issues += configIssues
@@ -263,9 +281,9 @@ public enum PipelineLoader {
 
     // References and cycles
     for entry in stageInputs {
-      for (inputIndex, reference) in entry.inputs.enumerated() where ids[reference] == nil {
+      for (reference, position) in zip(entry.inputs, entry.positions) where ids[reference] == nil {
         issue(
-          "stages[\(entry.index)].inputs[\(inputIndex)]",
+          "stages[\(entry.index)].inputs[\(position)]",
           "\"\(reference)\" is neither an input nor a stage id")
       }
       if let id = entry.id, entry.inputs.contains(id) {
@@ -281,7 +299,8 @@ public enum PipelineLoader {
     var output: OutputSpec? = nil
     if let value = root["output"] {
       if let object = value.objectValue {
-        checkKeys(object, allowed: ["from", "path", "targetShardBytes", "compressionLevel"], path: "output", into: &issues)
+        checkKeys(
+          object, allowed: ["from", "path", "targetShardBytes", "compressionLevel"], path: "output", into: &issues)
         var from: String? = nil
         switch object["from"] {
         case .string(let id)?:
@@ -295,19 +314,25 @@ public enum PipelineLoader {
         }
         var outputPath = "output"
         if let value = object["path"] {
-          if let text = value.stringValue, !text.isEmpty { outputPath = text } else {
+          if let text = value.stringValue, !text.isEmpty {
+            outputPath = text
+          } else {
             issue("output.path", "expected a non-empty string, got \(value.jsonText.prefix(40))")
           }
         }
         var target = 128 << 20
         if let value = object["targetShardBytes"] {
-          if let number = value.intValue, number >= 1024 { target = number } else {
+          if let number = value.intValue, number >= 1024 {
+            target = number
+          } else {
             issue("output.targetShardBytes", "expected an integer >= 1024, got \(value.jsonText.prefix(40))")
           }
         }
         var level = 3
         if let value = object["compressionLevel"] {
-          if let number = value.intValue, (1...19).contains(number) { level = number } else {
+          if let number = value.intValue, (1...19).contains(number) {
+            level = number
+          } else {
             issue("output.compressionLevel", "expected an integer in 1...19, got \(value.jsonText.prefix(40))")
           }
         }
@@ -334,7 +359,8 @@ public enum PipelineLoader {
   ) {
     for key in object.keys where !allowed.contains(key) {
       let location = path.isEmpty ? key : "\(path).\(key)"
-      issues.append(ValidationIssue(path: location, "unknown key (expected one of: \(allowed.joined(separator: ", ")))"))
+      issues.append(
+        ValidationIssue(path: location, "unknown key (expected one of: \(allowed.joined(separator: ", ")))"))
     }
   }
 
@@ -363,14 +389,17 @@ public enum PipelineLoader {
     while !remaining.isEmpty {
       guard
         let next = remaining.firstIndex(where: { node in
-          node.inputs.allSatisfy { !known.contains($0) || done.contains($0) }
+          // A stage listing itself is reported on its own, not as a cycle.
+          node.inputs.allSatisfy { $0 == node.id || !known.contains($0) || done.contains($0) }
         })
       else {
         // Everything left waits on something left: walk the first node's inputs to a repeat.
         let byID = Dictionary(remaining.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         var path = [remaining[0].id]
         var current = remaining[0]
-        while let nextID = current.inputs.first(where: { byID[$0] != nil }), let node = byID[nextID] {
+        while let nextID = current.inputs.first(where: { $0 != current.id && byID[$0] != nil }),
+          let node = byID[nextID]
+        {
           if let start = path.firstIndex(of: nextID) {
             let cycle = Array(path[start...]) + [nextID]
             let first = byID[cycle[0]]?.index ?? remaining[0].index

@@ -63,9 +63,11 @@ public struct Record: Sendable {
       throw RecordError(reason: error.kind.rawValue, message: error.description)
     }
     var id: String? = nil
+    var idSeen = false  // the last `id` decides, even when it is null
     var textKind: JSONKind? = nil
     for member in members.reversed() {
-      if member.key == "id", id == nil {
+      if member.key == "id", !idSeen {
+        idSeen = true
         switch member.kind {
         case .string:
           id = JSONString.decode(line, range: member.value)
@@ -107,7 +109,17 @@ public struct Record: Sendable {
       guard let member = lastMember("text") else { return "" }
       return raw.withUnsafeBufferPointer { JSONString.decode($0, range: member.value) }
     }
-    set { newText = newText == nil && newValue == text ? nil : newValue }
+    // Bytes, not `==`: Swift's string equality is canonical equivalence, so an NFC rewrite
+    // of NFD text would otherwise be dropped as "unchanged".
+    set { newText = newText == nil && Self.sameUTF8(newValue, text) ? nil : newValue }
+  }
+
+  /// Whether two strings have the same UTF-8 bytes.
+  private static func sameUTF8(_ a: String, _ b: String) -> Bool {
+    guard a.utf8.count == b.utf8.count else { return false }
+    var a = a
+    var b = b
+    return a.withUTF8 { x in b.withUTF8 { y in x.elementsEqual(y) } }
   }
 
   /// Calls `body` with the text's UTF-8 bytes, without making a `String` when the text has no
@@ -115,11 +127,10 @@ public struct Record: Sendable {
   public func withTextUTF8<Result>(_ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
     if var newText { return try newText.withUTF8(body) }
     if let member = lastMember("text") {
-      let hasEscape = raw[member.value].contains(UInt8(ascii: "\\"))
+      let inner = (member.value.lowerBound + 1)..<(member.value.upperBound - 1)
+      let hasEscape = raw.withUnsafeBufferPointer { JSONString.containsBackslash($0, in: inner) }
       if !hasEscape {
-        return try raw.withUnsafeBufferPointer { buffer in
-          try body(UnsafeBufferPointer(rebasing: buffer[(member.value.lowerBound + 1)..<(member.value.upperBound - 1)]))
-        }
+        return try raw.withUnsafeBufferPointer { buffer in try body(UnsafeBufferPointer(rebasing: buffer[inner])) }
       }
     }
     var decoded = text
@@ -162,6 +173,7 @@ public struct Record: Sendable {
   public func field(_ key: String) -> JSONValue? {
     if key == "text" { return .string(text) }
     if key == "metadata" { return .object(metadataObject) }
+    if key == "id", idIsGenerated { return .string(id) }
     if let change = fieldChanges.last(where: { $0.key == key }) { return change.value }
     guard let member = lastMember(key) else { return key == "id" ? .string(id) : nil }
     return raw.withUnsafeBufferPointer { JSONValue.parse(validated: $0, range: member.value) }

@@ -147,15 +147,18 @@ public final class ShardReader {
   /// - Parameter maxLineBytes: lines longer than this are delivered truncated (see `ShardLine`).
   /// - Throws: `PipeError(.input)` naming the path if it is missing or unreadable.
   public convenience init(path: String, maxLineBytes: Int = 256 << 20) throws {
-    try self.init(path: path, maxLineBytes: maxLineBytes, chunkSize: 1 << 20)
+    try self.init(path: path, maxLineBytes: maxLineBytes, readChunkBytes: 1 << 20)
   }
 
-  /// Like `init(path:maxLineBytes:)` with an explicit read size; tests use a small one to
-  /// exercise chunk boundaries cheaply.
-  init(path: String, maxLineBytes: Int, chunkSize: Int) throws {
+  /// Like `init(path:maxLineBytes:)` with an explicit read size (the default is 1 MiB).
+  ///
+  /// Exists for tuning and for tests, which use tiny chunks to put every chunk boundary
+  /// inside lines, "\r\n" pairs and over-long lines cheaply.
+  /// - Parameter readChunkBytes: bytes per read(2) call and minimum free buffer space (at least 16).
+  public init(path: String, maxLineBytes: Int, readChunkBytes: Int) throws {
     self.path = path
     self.maxLineBytes = max(1, maxLineBytes)
-    self.chunkSize = max(16, chunkSize)
+    self.chunkSize = max(16, readChunkBytes)
     let file = try FileInput(path: path)
     if path.hasSuffix(".zst") {
       source = try ZstdSource(file: file, chunkSize: self.chunkSize)

@@ -2,7 +2,8 @@ internal import CSQLite
 
 /// One SQLite connection: opened and configured for the manifest, closed in `deinit` at the latest.
 ///
-/// Not thread-safe by itself: `Manifest` owns it behind a mutex, so every use is serialized.
+/// Not thread-safe by itself (it is opened with `SQLITE_OPEN_NOMUTEX`): `Manifest` owns it behind
+/// a mutex, so every use, including each statement's finalization, is serialized.
 final class Connection {
   private var handle: OpaquePointer?
   /// The database file.
@@ -23,10 +24,11 @@ final class Connection {
   /// - Throws: `SQLiteError`; `.cantOpen` when the file is missing or cannot be opened.
   init(path: String, readOnly: Bool) throws {
     var db: OpaquePointer?
-    let flags =
-      readOnly
-      ? SQLITE_OPEN_READONLY
-      : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+    // NOMUTEX ("multi-thread" mode): SQLite skips its per-connection mutex, which showed up as
+    // ~10% of the time of big inserts. Safe because `Manifest` already serializes every use of
+    // the connection and its statements behind its own lock.
+    let access = readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+    let flags = access | SQLITE_OPEN_NOMUTEX
     let rc = sqlite3_open_v2(path, &db, flags, nil)
     guard rc == SQLITE_OK, let db else {
       let error = makeError(rc, db, sql: nil)

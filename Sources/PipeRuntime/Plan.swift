@@ -40,6 +40,13 @@ struct PlannedTask: Sendable {
   let work: TaskWork
   /// The shard read (a source file or an upstream data shard), or a description.
   let input: String
+  /// How rejects name `input`: source files by absolute path, run-internal shards relative to
+  /// the run directory, so outputs do not depend on where the run directory is.
+  var inputLabel: String {
+    readsSource ? input : input.hasPrefix(runRoot + "/") ? String(input.dropFirst(runRoot.count + 1)) : input
+  }
+  /// The run directory, for `inputLabel`.
+  let runRoot: String
   /// Whether `input` is a pipeline input file (so the task records where records came from).
   let readsSource: Bool
   /// Bytes of the input file, for progress and ETA.
@@ -114,7 +121,7 @@ struct Planner {
         let writesData: Bool
         if case .duplicateKeys = work { writesData = false } else { writesData = true }
         return PlannedTask(
-          key: key, stage: stage, work: work, input: shard.path, readsSource: shard.producer == nil,
+          key: key, stage: stage, work: work, input: shard.path, runRoot: layout.root, readsSource: shard.producer == nil,
           inputBytes: shard.bytes,
           outputPath: writesData ? layout.dataShard(stage: key.stage, shard: key.shard) : nil,
           rejectsPath: writesData ? layout.rejectsShard(stage: key.stage, shard: key.shard) : nil,
@@ -155,7 +162,7 @@ struct Planner {
         let indexTask = PlannedTask(
           key: indexKey, stage: stage,
           work: .duplicateIndex(keyFiles: keyFiles, indexFolder: indexFolder),
-          input: "\(shards.count) key files", readsSource: false, inputBytes: 0, outputPath: nil, rejectsPath: nil,
+          input: "\(shards.count) key files", runRoot: layout.root, readsSource: false, inputBytes: 0, outputPath: nil, rejectsPath: nil,
           fingerprint: indexFingerprint, dependencies: keyTasks.map(\.key))
         tasks += keyTasks
         tasks.append(indexTask)
@@ -196,7 +203,7 @@ struct Planner {
       tasks.append(
         PlannedTask(
           key: TaskKey(stage: exportID, shard: 0), stage: nil, work: .export(output, folder: layout.outputFolder(output.path), shards: shards.map(\.path)),
-          input: "\(shards.count) shards of \(output.from)", readsSource: false,
+          input: "\(shards.count) shards of \(output.from)", runRoot: layout.root, readsSource: false,
           inputBytes: shards.reduce(0) { $0 + $1.bytes }, outputPath: nil, rejectsPath: nil,
           fingerprint: fingerprint, dependencies: shards.compactMap(\.producer)))
       stages.append(

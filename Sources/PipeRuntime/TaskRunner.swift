@@ -152,7 +152,7 @@ struct TaskRunner {
           let id = "\(shardName):\(lineNumber)"
           try reject(
             RejectLine.malformed(
-              id: id, stage: stageID, reason: reason, detail: detail, source: task.input, line: lineNumber,
+              id: id, stage: stageID, reason: reason, detail: detail, source: task.inputLabel, line: lineNumber,
               raw: shardLine.bytes))
           result.verdicts.append(RecordVerdict(recordID: id, kind: .dropped, reason: reason, detail: detail))
           if task.readsSource { result.origins.append(RecordOrigin(recordID: id, sourcePath: task.input, line: lineNumber)) }
@@ -166,7 +166,7 @@ struct TaskRunner {
           let id = "\(shardName):\(lineNumber)"
           try reject(
             RejectLine.malformed(
-              id: id, stage: stageID, reason: error.reason, detail: error.message, source: task.input,
+              id: id, stage: stageID, reason: error.reason, detail: error.message, source: task.inputLabel,
               line: lineNumber, raw: shardLine.bytes))
           result.verdicts.append(RecordVerdict(recordID: id, kind: .dropped, reason: error.reason, detail: error.message))
           if task.readsSource { result.origins.append(RecordOrigin(recordID: id, sourcePath: task.input, line: lineNumber)) }
@@ -189,7 +189,7 @@ struct TaskRunner {
           result.drop(reason)
           try reject(
             RejectLine.dropped(
-              record: record, stage: stageID, reason: reason, detail: detail, source: task.input, line: lineNumber))
+              record: record, stage: stageID, reason: reason, detail: detail, source: task.inputLabel, line: lineNumber))
           result.verdicts.append(RecordVerdict(recordID: record.id, kind: .dropped, reason: reason, detail: detail))
         }
       }

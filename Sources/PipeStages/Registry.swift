@@ -9,5 +9,6 @@ public enum Ops {
     Normalize.descriptor,
     LengthFilter.descriptor,
     ExactDedup.descriptor,
+    Passthrough.descriptor,
   ])
 }

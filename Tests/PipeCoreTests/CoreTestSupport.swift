@@ -108,6 +108,11 @@ func referenceFirstInvalidUTF8(_ input: [UInt8]) -> Int? {
 
 // MARK: - Random data
 
+/// A random element of a non-empty array.
+func pick<Element>(_ choices: [Element], _ rng: inout SeededRNG) -> Element {
+  choices[Int.random(in: 0..<choices.count, using: &rng)]
+}
+
 /// Interesting scalars: ASCII letters, everything that needs escaping, and 2-, 3- and 4-byte UTF-8.
 let interestingScalars: [Unicode.Scalar] = {
   var scalars: [Unicode.Scalar] = []
@@ -123,7 +128,7 @@ func randomString(_ rng: inout SeededRNG, maxCount: Int = 40) -> String {
   var scalars = String.UnicodeScalarView()
   for _ in 0..<count {
     if Int.random(in: 0..<3, using: &rng) == 0 {
-      scalars.append(interestingScalars.randomElement(using: &rng)!)
+      scalars.append(pick(interestingScalars, &rng))
     } else {
       scalars.append(Unicode.Scalar(UInt8.random(in: 0x20...0x7E, using: &rng)))
     }
@@ -153,5 +158,6 @@ func randomValue(_ rng: inout SeededRNG, depth: Int = 0) -> JSONValue {
 /// Random JSON whitespace (often none).
 func randomWhitespace(_ rng: inout SeededRNG) -> String {
   guard Int.random(in: 0..<3, using: &rng) == 0 else { return "" }
-  return String((0..<Int.random(in: 1...3, using: &rng)).map { _ in [" ", "\t", "\n", "\r"].randomElement(using: &rng)! })
+  return String(
+    (0..<Int.random(in: 1...3, using: &rng)).map { _ in pick([" ", "\t", "\n", "\r"], &rng) })
 }

@@ -51,10 +51,12 @@ struct RecordTests {
   @Test func fallbackIsNotEvaluatedWhenTheRecordHasAnID() throws {
     let line = bytes(#"{"id":"x","text":"t"}"#)
     let record = try line.withUnsafeBufferPointer { buffer throws(RecordError) -> Record in
-      try Record(line: buffer, fallbackID: { () -> String in
-        Issue.record("fallback evaluated")
-        return "unused"
-      }())
+      try Record(
+        line: buffer,
+        fallbackID: { () -> String in
+          Issue.record("fallback evaluated")
+          return "unused"
+        }())
     }
     #expect(record.id == "x")
   }
@@ -184,6 +186,14 @@ struct RecordTests {
     #expect(record.metadataObject.keys == ["b", "c"])
   }
 
+  @Test func repeatedMetadataKeysAreWrittenOnceWithTheLastValue() throws {
+    var record = try makeRecord(#"{"id":"a","text":"t","metadata":{"a":1,"b":2,"a":3}}"#)
+    #expect(record.metadata("a") == .int(3))
+    record.setMetadata("b", .int(9))
+    #expect(record.jsonLine == #"{"id":"a","text":"t","metadata":{"b":9,"a":3}}"#)
+    #expect(try JSONValue.parse(record.jsonLine).objectValue?["metadata"] == .object(["b": .int(9), "a": .int(3)]))
+  }
+
   @Test func setMetadataWhenThereIsNoMetadataAddsTheMember() throws {
     var record = try makeRecord(#"{"id":"a","text":"t","z":0}"#)
     #expect(record.metadata("k") == nil)
@@ -271,10 +281,11 @@ struct RecordTests {
     for iteration in 0..<3000 {
       // The document as a model.
       enum IDForm { case string(String), number(Int64), missing, null }
-      let idForm: IDForm = [
-        .string("doc-" + randomString(&rng, maxCount: 6)), .number(Int64.random(in: -99...99_999, using: &rng)), .missing,
-        .null,
-      ].randomElement(using: &rng)!
+      let idForms: [IDForm] = [
+        .string("doc-" + randomString(&rng, maxCount: 6)), .number(Int64.random(in: -99...99_999, using: &rng)),
+        .missing, .null,
+      ]
+      let idForm = pick(idForms, &rng)
       let text = randomString(&rng, maxCount: 60)
       var metadata: JSONValue? = nil
       switch Int.random(in: 0..<4, using: &rng) {
@@ -289,7 +300,9 @@ struct RecordTests {
       for index in 0..<Int.random(in: 0...2, using: &rng) { extras.append(("x\(index)", randomValue(&rng))) }
 
       // The line: members shuffled, whitespace sprinkled, strings loosely escaped.
-      var members: [String] = ["\"text\"" + randomWhitespace(&rng) + ":" + randomWhitespace(&rng) + looselyEncoded(text, &rng)]
+      var members: [String] = [
+        "\"text\"" + randomWhitespace(&rng) + ":" + randomWhitespace(&rng) + looselyEncoded(text, &rng)
+      ]
       switch idForm {
       case .string(let id): members.append("\"id\":" + looselyEncoded(id, &rng))
       case .number(let id): members.append("\"id\":\(id)")
@@ -299,7 +312,9 @@ struct RecordTests {
       if let metadata { members.append("\"metadata\":" + randomWhitespace(&rng) + metadata.jsonText) }
       for (key, value) in extras { members.append("\"\(key)\":" + value.jsonText) }
       members.shuffle(using: &rng)
-      let line = randomWhitespace(&rng) + "{" + members.joined(separator: randomWhitespace(&rng) + "," + randomWhitespace(&rng)) + "}"
+      let line =
+        randomWhitespace(&rng) + "{" + members.joined(separator: randomWhitespace(&rng) + "," + randomWhitespace(&rng))
+        + "}"
       let fallback = "shard/\(iteration)"
       var record = try makeRecord(line, fallbackID: fallback)
 
@@ -338,7 +353,9 @@ struct RecordTests {
 
       // The written line.
       let out = written(record)
-      if case .missing = idForm {} else if case .null = idForm {} else if !record.isModified {
+      if case .missing = idForm {
+      } else if case .null = idForm {
+      } else if !record.isModified {
         #expect(out == bytes(line))
       }
       let parsed = try #require(try JSONValue.parse(out).objectValue, "\(line)")

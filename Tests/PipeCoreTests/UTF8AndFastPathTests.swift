@@ -49,7 +49,7 @@ struct UTF8AndFastPathTests {
 
   @Test(arguments: invalidSequences)
   func invalidUTF8InAKeyIsReported(_ sequence: [UInt8]) throws {
-    let error = try #require(scanError(bytes(#"{"k"# ) + sequence + bytes(#"":1}"#)))
+    let error = try #require(scanError(bytes(#"{"k"#) + sequence + bytes(#"":1}"#)))
     #expect(error.kind == .invalidUTF8)
     #expect(error.offset == 3)
   }
@@ -84,9 +84,11 @@ struct UTF8AndFastPathTests {
 
   @Test func invalidUTF8KindAndOffsetAgreeWithSwiftsValidatorOnRandomBytes() {
     var rng = SeededRNG(seed: 0x0717_F8)
-    let alphabet: [UInt8] = [0x61, 0x20, 0x80, 0xBF, 0xC2, 0xC0, 0xDF, 0xE0, 0xED, 0xEF, 0xA0, 0x9F, 0xF0, 0xF4, 0x90, 0x8F, 0xF5, 0xFF]
+    let alphabet: [UInt8] = [
+      0x61, 0x20, 0x80, 0xBF, 0xC2, 0xC0, 0xDF, 0xE0, 0xED, 0xEF, 0xA0, 0x9F, 0xF0, 0xF4, 0x90, 0x8F, 0xF5, 0xFF,
+    ]
     for _ in 0..<5000 {
-      let content = (0..<Int.random(in: 1...12, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }
+      let content = (0..<Int.random(in: 1...12, using: &rng)).map { _ in pick(alphabet, &rng) }
       let line = bytes(#"{"a":""#) + content + bytes(#""}"#)
       let expected = referenceFirstInvalidUTF8(line)
       let error = scanError(line)
@@ -119,15 +121,34 @@ struct UTF8AndFastPathTests {
 
   @Test func needsNoEscapeNeverMissesAByteThatNeedsEscaping() {
     var rng = SeededRNG(seed: 42)
-    let interesting: [UInt8] = [0x00, 0x01, 0x1F, 0x20, 0x21, 0x22, 0x23, 0x5B, 0x5C, 0x5D, 0x7F, 0x80, 0x81, 0x85, 0x9F, 0xA0, 0xA2, 0xDC, 0xFF]
+    let interesting: [UInt8] = [
+      0x00, 0x01, 0x1F, 0x20, 0x21, 0x22, 0x23, 0x5B, 0x5C, 0x5D, 0x7F, 0x80, 0x81, 0x85, 0x9F, 0xA0, 0xA2, 0xDC, 0xFF,
+    ]
     for _ in 0..<200_000 {
       let bytes = (0..<8).map { _ in
-        Bool.random(using: &rng) ? interesting.randomElement(using: &rng)! : UInt8.random(in: 0...255, using: &rng)
+        Bool.random(using: &rng) ? pick(interesting, &rng) : UInt8.random(in: 0...255, using: &rng)
       }
       let w = bytes.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * $1.offset) }
       #expect(Cursor.isPlain(w) == bytes.allSatisfy(referenceIsPlain))
       if bytes.contains(where: referenceNeedsEscape) { #expect(!JSONString.needsNoEscape(w)) }
       if bytes.allSatisfy(referenceIsPlain) { #expect(JSONString.needsNoEscape(w)) }
+    }
+  }
+
+  @Test func theLowestFlaggedByteIsTheFirstSpecialByte() {
+    // The scanner jumps straight to the lowest flagged byte, so it must be exact.
+    var rng = SeededRNG(seed: 7)
+    let interesting: [UInt8] = [
+      0x00, 0x1F, 0x20, 0x21, 0x22, 0x23, 0x5B, 0x5C, 0x5D, 0x61, 0x7F, 0x80, 0xA2, 0xDC, 0xFF,
+    ]
+    for _ in 0..<200_000 {
+      let bytes = (0..<8).map { _ in
+        Int.random(in: 0..<4, using: &rng) == 0
+          ? pick(interesting, &rng) : UInt8.random(in: 0x20...0x7E, using: &rng)
+      }
+      let w = bytes.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * $1.offset) }
+      let expected = bytes.firstIndex { !referenceIsPlain($0) } ?? 8
+      #expect(Cursor.specialBytes(w).trailingZeroBitCount / 8 == expected, "\(bytes)")
     }
   }
 
@@ -148,7 +169,9 @@ struct UTF8AndFastPathTests {
     for suffix in 0..<16 {
       let sample = String(repeating: "a", count: prefix) + special + String(repeating: "b", count: suffix)
       let literal = referenceEncode(sample)
-      let line = bytes(#"{"k":"#) + literal + bytes(#","z":"#) + referenceEncode(String(repeating: "c", count: suffix)) + bytes("}")
+      let line =
+        bytes(#"{"k":"#) + literal + bytes(#","z":"#) + referenceEncode(String(repeating: "c", count: suffix))
+        + bytes("}")
       let members = try scanObject(line).get()
       try #require(members.count == 2)
       #expect(members[0].value == 5..<(5 + literal.count))
@@ -211,9 +234,11 @@ struct UTF8AndFastPathTests {
     for _ in 0..<5000 {
       // Pieces are the encodings of single scalars, so a bad piece never lands inside an escape
       // or a multi-byte sequence.
-      let pieces = randomString(&rng, maxCount: 40).unicodeScalars.map { Array(referenceEncode(String($0)).dropFirst().dropLast()) }
+      let pieces = randomString(&rng, maxCount: 40).unicodeScalars.map {
+        Array(referenceEncode(String($0)).dropFirst().dropLast())
+      }
       let insertAt = Int.random(in: 0...pieces.count, using: &rng)
-      let (bad, kind) = badPieces.randomElement(using: &rng)!
+      let (bad, kind) = pick(badPieces, &rng)
       let content = pieces[..<insertAt].joined() + bad + pieces[insertAt...].joined()
       let line = bytes(#"{"k":""#) + content + bytes(#""}"#)
       let error = try #require(scanError(line))

@@ -104,6 +104,47 @@ struct ShardReaderTests {
     #expect(read[2].bytes == Array("1234567890".utf8))
   }
 
+  /// The reader's contract, written the slow and obvious way.
+  private func expectedLines(_ content: [UInt8], maxLineBytes: Int) -> [ReadLine] {
+    var pieces = content.split(separator: 0x0A, omittingEmptySubsequences: false).map { Array($0) }
+    if pieces.last?.isEmpty == true { pieces.removeLast() }
+    return pieces.enumerated().map { index, piece in
+      var line = piece
+      if line.last == 0x0D { line.removeLast() }
+      return ReadLine(number: index + 1, bytes: Array(line.prefix(maxLineBytes)), fullLength: line.count)
+    }
+  }
+
+  @Test(arguments: [16, 17, 33, 64, 1000])
+  func tinyChunksMatchTheReferenceSplitter(chunk: Int) throws {
+    let dir = try TempDirectory()
+    // Empty lines, CRLF, lone CR, lines around and far over the limit, and no final newline.
+    var content = [UInt8]()
+    let lines = sampleLines(count: 300, maxLength: 120, seed: UInt64(chunk))
+    for (index, line) in lines.enumerated() {
+      content += line
+      switch index % 5 {
+      case 0: content += [0x0D, 0x0A]
+      case 1: content += [0x0A, 0x0A]
+      case 2: content += [0x0D, 0x0D, 0x0A]
+      default: content += [0x0A]
+      }
+    }
+    content += Array(repeating: UInt8(ascii: "z"), count: 999) + [0x0D]
+    for maxLineBytes in [1, 40, 100, 1 << 20] {
+      for name in ["c.jsonl", "c.jsonl.zst"] {
+        let path = dir.file("\(maxLineBytes)-\(name)")
+        let writer = try ShardWriter(path: path)
+        try writer.write(content)
+        _ = try writer.commit()
+        let reader = try ShardReader(path: path, maxLineBytes: maxLineBytes, readChunkBytes: chunk)
+        #expect(
+          try readAll(reader) == expectedLines(content, maxLineBytes: maxLineBytes), "\(name) max \(maxLineBytes)")
+        #expect(reader.bytesRead == content.count)
+      }
+    }
+  }
+
   @Test(arguments: [1, 7, 100, 50_000])
   func truncatedZstdThrowsAfterEarlierLines(cut: Int) throws {
     let dir = try TempDirectory()

@@ -67,6 +67,31 @@ struct ShardWriterTests {
     if !name.hasSuffix(".zst") { #expect(bytes == joinLines(lines)) }
   }
 
+  @Test func flushPutsLinesOnDiskBeforeCommit() throws {
+    let dir = try TempDirectory()
+    let path = dir.file("f.jsonl.zst")
+    let first = sampleLines(count: 300, maxLength: 100, seed: 31)
+    let second = sampleLines(count: 200, maxLength: 100, seed: 32)
+    let writer = try ShardWriter(path: path)
+    for line in first { try writer.writeLine(line) }
+    try writer.flush()
+    // The unfinished frame holds every flushed line; reading it ends in the truncation error.
+    let copy = dir.file("copy.jsonl.zst")
+    try writeBytes(copy, try readBytes(writer.temporaryPath))
+    let reader = try ShardReader(path: copy)
+    var seen = [[UInt8]]()
+    let error = try #require(throws: PipeError.self) {
+      while let line = try reader.next() { seen.append(Array(line.bytes)) }
+    }
+    #expect(error.code == .corruptInput)
+    #expect(seen == first)
+
+    for line in second { try writer.writeLine(line) }
+    let summary = try writer.commit()
+    #expect(summary.lines == first.count + second.count)
+    #expect(try readAll(ShardReader(path: path)).map(\.bytes) == first + second)
+  }
+
   @Test func linesCountALastLineWithoutNewline() throws {
     let dir = try TempDirectory()
     let writer = try ShardWriter(path: dir.file("x.jsonl"))

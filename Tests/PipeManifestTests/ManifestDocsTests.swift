@@ -65,7 +65,7 @@ struct ManifestDocsTests {
     }
     let db = try Connection(path: dir.manifestPath, readOnly: true)
     for sql in queries {
-      let rows = try db.query(sql) { _ in () }
+      let rows = try db.query(sql) { _ in true }
       // The conservation check is the one query that returns no rows on a healthy manifest.
       if !sql.contains("records_in <> records_kept + records_dropped") {
         #expect(!rows.isEmpty, "no rows from:\n\(sql)")

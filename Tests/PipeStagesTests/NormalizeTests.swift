@@ -10,7 +10,7 @@ import Testing
   // MARK: - Default config
 
   @Test func cleanASCIIIsKeptUntouched() throws {
-    let line = #"{"id":"a","text":"Plain text.\nSecond line, with    indentation kept?","metadata":{"x":1}}"#
+    let line = #"{"id":"a","text":"Plain text.\nSecond line,\n    indentation kept?","metadata":{"x":1}}"#
     var record = try parseRecord(line)
     #expect(try stage.process(&record, context: testContext) == .keep)
     #expect(!record.isModified)
@@ -134,7 +134,7 @@ import Testing
     #expect(utf8(raw.normalize("a  \nb")) == utf8("a  \nb"))
   }
 
-  @Test(arguments: [(0, "a\nb"), (1, "a\n\nb"), (2, "a\n\n\nb"), (5, "a\n\n\n\n\nb"), (Int.max, "a\n\n\n\n\nb")])
+  @Test(arguments: [(0, "a\nb"), (1, "a\n\nb"), (2, "a\n\n\nb"), (5, "a\n\n\n\n\n\nb"), (Int.max, "a\n\n\n\n\n\nb")])
   func maxBlankLines(limit: Int, expected: String) {
     let limited = Normalize(maxBlankLines: limit)
     #expect(utf8(limited.normalize("a\n\n \n\t\n\n\nb")) == utf8(expected))
@@ -207,7 +207,9 @@ import Testing
     #expect(verdict == .keep)
     #expect(textBytes(record) == Array(utf8(clean).dropLast(2)))
 
-    let messy = clean.replacingOccurrences(of: ". ", with: ".  \u{A0}")
+    let messyParagraph =
+      String(repeating: "The quick brown fox jumps over the lazy dog.  \u{A0}", count: 20) + "End.\n\n"
+    let messy = String(repeating: messyParagraph, count: 10 * 1024 * 1024 / paragraph.utf8.count)
     let (messyVerdict, messyRecord) = try run(stage, on: messy)
     #expect(messyVerdict == .keep)
     #expect(textBytes(messyRecord) == Array(utf8(clean).dropLast(2)))

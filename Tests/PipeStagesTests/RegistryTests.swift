@@ -4,7 +4,9 @@ import Testing
 
 @Suite struct RegistryTests {
   @Test func listsEveryOpWithItsVersion() {
-    #expect(Ops.registry.ops.map(\.qualifiedName) == ["dedup.exact@1", "filter.length@1", "normalize@1"])
+    let names = Set(Ops.registry.ops.map(\.qualifiedName))
+    #expect(names.isSuperset(of: ["dedup.exact@1", "filter.length@1", "normalize@1"]))
+    #expect(names.count == Ops.registry.ops.count, "an op@version is listed twice")
     #expect(Ops.registry.op("normalize@1")?.name == "normalize")
     #expect(Ops.registry.op("filter.length")?.version == 1)
     #expect(Ops.registry.op("dedup.exact@2") == nil)
@@ -13,7 +15,6 @@ import Testing
   @Test func everyOpAndKeyIsDocumented() {
     for op in Ops.registry.ops {
       #expect(!op.summary.isEmpty, "\(op.qualifiedName)")
-      #expect(!op.keys.isEmpty, "\(op.qualifiedName)")
       #expect(Set(op.keys.map(\.name)).count == op.keys.count, "\(op.qualifiedName) repeats a key")
       for key in op.keys {
         #expect(!key.doc.isEmpty, "\(op.qualifiedName).\(key.name)")
@@ -40,7 +41,9 @@ import Testing
         == #"{"collapseSpaces":true,"form":"nfc","keepIndentation":true,"maxBlankLines":2,"removeControl":true,"trimLines":true,"unifySpaces":true}"#
     )
     let length = try #require(Ops.registry.op("filter.length@1"))
-    #expect(length.resolve([:], path: "config").0?.canonicalText == #"{"maxChars":null,"maxWords":null,"minChars":0,"minWords":0}"#)
+    #expect(
+      length.resolve([:], path: "config").0?.canonicalText
+        == #"{"maxChars":null,"maxWords":null,"minChars":0,"minWords":0}"#)
     let dedup = try #require(Ops.registry.op("dedup.exact@1"))
     #expect(
       dedup.resolve([:], path: "config").0?.canonicalText
@@ -49,7 +52,8 @@ import Testing
 
   @Test func badValuesAreReportedByPath() throws {
     let normalize = try #require(Ops.registry.op("normalize@1"))
-    let (config, issues) = normalize.resolve(["form": .string("nfd"), "trimLine": .bool(true)], path: "stages[2].config")
+    let (config, issues) = normalize.resolve(
+      ["form": .string("nfd"), "trimLine": .bool(true)], path: "stages[2].config")
     #expect(config == nil)
     #expect(Set(issues.map { $0.path }) == ["stages[2].config.form", "stages[2].config.trimLine"])
   }

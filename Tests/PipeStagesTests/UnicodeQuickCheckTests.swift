@@ -5,11 +5,8 @@ import Testing
 
 /// Guards the block lists in `NormalizationQuickCheck` against the Unicode data Foundation uses.
 @Suite struct UnicodeQuickCheckTests {
-  private static let nfcBlocks: [Range<UInt32>] = [
-    0x80..<0x300, 0x400..<0x483, 0x48A..<0x530, 0xE00..<0xE80, 0x2010..<0x2028, 0x2030..<0x205F,
-    0x3001..<0x3099, 0x309B..<0x3100, 0x3400..<0x4DC0, 0x4E00..<0xA000, 0xAC00..<0xD7A4, 0xFF01..<0xFFEF,
-    0x1F000..<0x1FB00,
-  ]
+  /// Every scalar the quick check could call stable (a superset of its blocks).
+  private static let candidates: [Range<UInt32>] = [0x80..<0x1100, 0x1E00..<0x3100, 0x3400..<0xFFF0, 0x1F000..<0x1FB00]
 
   /// Scalars that follow the first scalar in some canonical decomposition: they may compose
   /// with what precedes them, so they must never be called stable.
@@ -26,15 +23,23 @@ import Testing
 
   @Test func stableBlocksAreStableAndDoNotCompose() {
     var unstable: [String] = []
-    for block in Self.nfcBlocks {
+    var stableCount = 0
+    for block in Self.candidates {
       for value in block {
         guard let scalar = Unicode.Scalar(value), scalar.properties.generalCategory != .unassigned else { continue }
-        #expect(NormalizationQuickCheck.isNFCStable(value))
         let text = String(scalar)
-        if !text.precomposedStringWithCanonicalMapping.unicodeScalars.elementsEqual(text.unicodeScalars)
-          || Self.composingScalars.contains(value)
-        {
-          unstable.append(String(value, radix: 16))
+        if NormalizationQuickCheck.isNFCStable(value) {
+          stableCount += 1
+          if !text.precomposedStringWithCanonicalMapping.unicodeScalars.elementsEqual(text.unicodeScalars)
+            || Self.composingScalars.contains(value)
+          {
+            unstable.append(String(value, radix: 16))
+          }
+          if scalar.properties.canonicalCombiningClass.rawValue != 0,
+            !NormalizationQuickCheck.mayHaveCombiningClass(value)
+          {
+            unstable.append("class " + String(value, radix: 16))
+          }
         }
         if NormalizationQuickCheck.isNFKCStable(value),
           !text.precomposedStringWithCompatibilityMapping.unicodeScalars.elementsEqual(text.unicodeScalars)
@@ -44,6 +49,28 @@ import Testing
       }
     }
     #expect(unstable.isEmpty, "\(unstable.prefix(20))")
+    #expect(stableCount > 40_000)
+  }
+
+  @Test func lowercasingStableScalarsGivesStableStarters() {
+    var problems: [String] = []
+    for block in Self.candidates {
+      for value in block where value != 0x130 && NormalizationQuickCheck.isNFCStable(value) {
+        guard let scalar = Unicode.Scalar(value), scalar.properties.changesWhenLowercased else { continue }
+        let lowered = scalar.properties.lowercaseMapping.unicodeScalars
+        guard lowered.count == 1, let single = lowered.first else {
+          problems.append(String(value, radix: 16))
+          continue
+        }
+        let text = String(single)
+        if !text.precomposedStringWithCanonicalMapping.unicodeScalars.elementsEqual(text.unicodeScalars)
+          || Self.composingScalars.contains(single.value) || single.properties.canonicalCombiningClass.rawValue != 0
+        {
+          problems.append(String(value, radix: 16))
+        }
+      }
+    }
+    #expect(problems.isEmpty, "\(problems.prefix(20))")
   }
 
   @Test func combiningMarksAndSingletonsAreNotStable() {
@@ -67,5 +94,41 @@ import Testing
     separated.resetToStarter()
     separated.add(0xE38)
     #expect(separated.isStable)
+  }
+}
+
+/// Normalizing in pieces must give the bytes Foundation gives for the whole text.
+@Suite struct UnicodeNormalizationTests {
+  @Test(arguments: [false, true])
+  func piecesGiveTheSameBytesAsTheWhole(compatibility: Bool) {
+    // Units of awkward lengths, so piece ends land inside and between every kind of sequence.
+    let units = [
+      "cafe\u{301} ", "\u{1100}\u{1161}\u{11A8}", "か\u{3099}", "\u{E01}\u{E48}\u{E38}", "ﬁ", "\u{212B}",
+      "a\u{328}\u{301}\u{302}", "中文", "\u{301}\u{301}", "\u{1E9B}\u{323}", "x", "\u{AC00}\u{11A8}", "ا\u{653}",
+      "\u{928}\u{93C}", "😀",
+    ]
+    var text = ""
+    var index = 0
+    while text.utf8.count < 3 * UnicodeNormalization.pieceSize + 100 {
+      text += units[index % units.count]
+      index += 1 + index % 3
+    }
+    let whole =
+      compatibility ? text.precomposedStringWithCompatibilityMapping : text.precomposedStringWithCanonicalMapping
+    var copy = text
+    let pieces = copy.withUTF8 { UnicodeNormalization.normalize($0, compatibility: compatibility) }
+    #expect(pieces == Array(whole.utf8))
+  }
+
+  @Test func longDecomposedTextIsNormalizedQuickly() {
+    // 10 MB with 200,000 decomposed accents: about 20 s for Foundation in one piece.
+    let units = 10 * 1024 * 1024 / 48
+    let text = String(repeating: "Some repeated sentence with cafe\u{301} and 中文. ", count: units)
+    let start = ContinuousClock.now
+    var copy = text
+    let normalized = copy.withUTF8 { UnicodeNormalization.normalize($0, compatibility: false) }
+    // Each composed é is one byte shorter than e + U+0301.
+    #expect(normalized.count == text.utf8.count - units)
+    #expect(ContinuousClock.now - start < .seconds(10))
   }
 }

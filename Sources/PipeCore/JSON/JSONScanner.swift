@@ -218,6 +218,7 @@ struct Cursor {
 
   mutating func scanObject(depth: Int, members: inout [JSONMember]) throws(JSONSyntaxError) {
     var collected: [JSONMember]? = members
+    members = []  // keep `collected` the only reference, or the first append copies the buffer
     try scanObjectBody(depth: depth, members: &collected)
     members = collected ?? []
   }
@@ -341,12 +342,15 @@ struct Cursor {
     position += 1  // opening quote
     var hasEscapes = false
     while true {
-      // Fast path: skip 8 plain ASCII bytes at a time (no quote, backslash, control or non-ASCII).
+      // Fast path: skip 8 plain ASCII bytes at a time (no quote, backslash, control or non-ASCII),
+      // then jump straight to the first special byte of the word.
       while end - position >= 8 {
-        let word = UnsafeRawPointer(base + position).loadUnaligned(as: UInt64.self)
-        if Cursor.isPlain(word) {
+        let word = UInt64(littleEndian: UnsafeRawPointer(base + position).loadUnaligned(as: UInt64.self))
+        let special = Cursor.specialBytes(word)
+        if special == 0 {
           position += 8
         } else {
+          position += special.trailingZeroBitCount >> 3
           break
         }
       }
@@ -376,7 +380,13 @@ struct Cursor {
 
   /// True when none of the eight bytes is `"`, `\`, below 0x20 or above 0x7F.
   @inline(__always)
-  static func isPlain(_ word: UInt64) -> Bool {
+  static func isPlain(_ word: UInt64) -> Bool { specialBytes(word) == 0 }
+
+  /// The high bit of each byte (little-endian order) that may be `"`, `\`, below 0x20 or above
+  /// 0x7F. The lowest flagged byte is always a real one: borrows only run upwards from a real
+  /// match, so flags above it may be false alarms, flags below it never are.
+  @inline(__always)
+  static func specialBytes(_ word: UInt64) -> UInt64 {
     let ones: UInt64 = 0x0101_0101_0101_0101
     let highs: UInt64 = 0x8080_8080_8080_8080
     // A byte below 0x20 borrows when 0x20 is subtracted; high bits mark candidates.
@@ -385,7 +395,7 @@ struct Cursor {
     let quote = (quoteXor &- ones) & ~quoteXor
     let slashXor = word ^ (ones &* 0x5C)
     let slash = (slashXor &- ones) & ~slashXor
-    return ((control | quote | slash) & highs) | (word & highs) == 0
+    return (control | quote | slash | word) & highs
   }
 
   mutating func scanEscape() throws(JSONSyntaxError) {

@@ -6,8 +6,7 @@ public enum JSONString {
   ///
   /// `\u` escapes are decoded with surrogate pairs combined; a lone surrogate, which has no
   /// Unicode scalar, becomes U+FFFD, as most JSON libraries do.
-  public static func decode(_ bytes: UnsafeBufferPointer<UInt8>, range: Range<Int>, hasEscapes: Bool? = nil) -> String
-  {
+  public static func decode(_ bytes: UnsafeBufferPointer<UInt8>, range: Range<Int>, hasEscapes: Bool? = nil) -> String {
     let inner = (range.lowerBound + 1)..<(range.upperBound - 1)
     guard let base = bytes.baseAddress, !inner.isEmpty else { return "" }
     let escaped =
@@ -15,50 +14,68 @@ public enum JSONString {
     if !escaped {
       return String(decoding: UnsafeBufferPointer(start: base + inner.lowerBound, count: inner.count), as: UTF8.self)
     }
-    var out: [UInt8] = []
-    out.reserveCapacity(inner.count)
-    var index = inner.lowerBound
-    let end = inner.upperBound
-    while index < end {
-      let byte = base[index]
-      if byte != UInt8(ascii: "\\") {
-        out.append(byte)
-        index += 1
-        continue
-      }
-      let escape = base[index + 1]
-      index += 2
-      switch escape {
-      case UInt8(ascii: "n"): out.append(0x0A)
-      case UInt8(ascii: "t"): out.append(0x09)
-      case UInt8(ascii: "r"): out.append(0x0D)
-      case UInt8(ascii: "b"): out.append(0x08)
-      case UInt8(ascii: "f"): out.append(0x0C)
-      case UInt8(ascii: "u"):
-        var scalar = hex4(base + index)
-        index += 4
-        if (0xD800..<0xDC00).contains(scalar) {
-          // A high surrogate must be followed by an escaped low surrogate to form one scalar.
-          if index + 6 <= end, base[index] == UInt8(ascii: "\\"), base[index + 1] == UInt8(ascii: "u") {
-            let low = hex4(base + index + 2)
-            if (0xDC00..<0xE000).contains(low) {
-              scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-              index += 6
+    // Escapes only shrink text (`\n` is 2 bytes for 1, `\uXXXX` 6 for at most 3, a pair 12 for 4),
+    // so the decoded bytes fit in `inner.count`. Runs between backslashes are copied whole.
+    return String(unsafeUninitializedCapacity: inner.count) { buffer -> Int in
+      guard let out = buffer.baseAddress else { return 0 }
+      var written = 0
+      var index = inner.lowerBound
+      let end = inner.upperBound
+      while index < end {
+        let runEnd: Int
+        if let found = memchr(base + index, Int32(UInt8(ascii: "\\")), end - index) {
+          runEnd = UnsafeRawPointer(found) - UnsafeRawPointer(base)
+        } else {
+          runEnd = end
+        }
+        if runEnd > index {
+          (out + written).initialize(from: base + index, count: runEnd - index)
+          written += runEnd - index
+          index = runEnd
+          if index == end { break }
+        }
+        let escape = base[index + 1]
+        index += 2
+        switch escape {
+        case UInt8(ascii: "n"): out[written] = 0x0A
+        case UInt8(ascii: "t"): out[written] = 0x09
+        case UInt8(ascii: "r"): out[written] = 0x0D
+        case UInt8(ascii: "b"): out[written] = 0x08
+        case UInt8(ascii: "f"): out[written] = 0x0C
+        case UInt8(ascii: "u"):
+          var scalar = hex4(base + index)
+          index += 4
+          if (0xD800..<0xDC00).contains(scalar) {
+            // A high surrogate must be followed by an escaped low surrogate to form one scalar.
+            if index + 6 <= end, base[index] == UInt8(ascii: "\\"), base[index + 1] == UInt8(ascii: "u") {
+              let low = hex4(base + index + 2)
+              if (0xDC00..<0xE000).contains(low) {
+                scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                index += 6
+              } else {
+                scalar = 0xFFFD
+              }
             } else {
               scalar = 0xFFFD
             }
-          } else {
+          } else if (0xDC00..<0xE000).contains(scalar) {
             scalar = 0xFFFD
           }
-        } else if (0xDC00..<0xE000).contains(scalar) {
-          scalar = 0xFFFD
+          written += writeUTF8(scalar, to: out + written)
+          continue
+        default:
+          out[written] = escape  // \" \\ \/
         }
-        appendUTF8(scalar, to: &out)
-      default:
-        out.append(escape)  // \" \\ \/
+        written += 1
       }
+      return written
     }
-    return String(decoding: out, as: UTF8.self)
+  }
+
+  /// Whether `bytes[range]` contains a backslash, i.e. whether a literal's body has escapes.
+  static func containsBackslash(_ bytes: UnsafeBufferPointer<UInt8>, in range: Range<Int>) -> Bool {
+    guard let base = bytes.baseAddress, !range.isEmpty else { return false }
+    return memchr(base + range.lowerBound, Int32(UInt8(ascii: "\\")), range.count) != nil
   }
 
   @inline(__always)
@@ -80,22 +97,28 @@ public enum JSONString {
     }
   }
 
-  static func appendUTF8(_ scalar: UInt32, to out: inout [UInt8]) {
+  /// Writes `scalar` as UTF-8 at `out`; returns the number of bytes written.
+  @inline(__always)
+  static func writeUTF8(_ scalar: UInt32, to out: UnsafeMutablePointer<UInt8>) -> Int {
     switch scalar {
     case 0..<0x80:
-      out.append(UInt8(scalar))
+      out[0] = UInt8(scalar)
+      return 1
     case 0x80..<0x800:
-      out.append(UInt8(0xC0 | scalar >> 6))
-      out.append(UInt8(0x80 | scalar & 0x3F))
+      out[0] = UInt8(0xC0 | scalar >> 6)
+      out[1] = UInt8(0x80 | scalar & 0x3F)
+      return 2
     case 0x800..<0x10000:
-      out.append(UInt8(0xE0 | scalar >> 12))
-      out.append(UInt8(0x80 | (scalar >> 6) & 0x3F))
-      out.append(UInt8(0x80 | scalar & 0x3F))
+      out[0] = UInt8(0xE0 | scalar >> 12)
+      out[1] = UInt8(0x80 | (scalar >> 6) & 0x3F)
+      out[2] = UInt8(0x80 | scalar & 0x3F)
+      return 3
     default:
-      out.append(UInt8(0xF0 | scalar >> 18))
-      out.append(UInt8(0x80 | (scalar >> 12) & 0x3F))
-      out.append(UInt8(0x80 | (scalar >> 6) & 0x3F))
-      out.append(UInt8(0x80 | scalar & 0x3F))
+      out[0] = UInt8(0xF0 | scalar >> 18)
+      out[1] = UInt8(0x80 | (scalar >> 12) & 0x3F)
+      out[2] = UInt8(0x80 | (scalar >> 6) & 0x3F)
+      out[3] = UInt8(0x80 | scalar & 0x3F)
+      return 4
     }
   }
 

@@ -1,5 +1,4 @@
 public import PipeCore
-import Foundation
 
 /// `dedup.exact@1`: removes records whose normalized text (or metadata field) was seen before.
 ///
@@ -10,8 +9,8 @@ import Foundation
 ///
 /// Normalization, in order: `lowercase` (full Unicode lowercasing), `nfc` (Unicode NFC), then
 /// `collapseWhitespace` (runs of Unicode `White_Space` become one space, and the ends are
-/// trimmed). The normalized text is streamed into the hashers and never stored; plain ASCII and
-/// other text in the blocks `NormalizationQuickCheck` knows never becomes a `String`.
+/// trimmed). The normalized text is streamed into the hashers and never stored; text in the
+/// blocks `NormalizationQuickCheck` knows (ASCII, Latin, Cyrillic, CJK, ...) never becomes a `String`.
 public struct ExactDedup: DuplicateKeyStage {
   /// Which part of a record is compared.
   public enum Field: Sendable, Equatable {
@@ -110,7 +109,7 @@ public struct ExactDedup: DuplicateKeyStage {
         return value.withUTF8 { key(ofText: $0) }
       case let other?:
         var json = other.canonicalText
-        return json.withUTF8 { Self.key(ofNormalized: $0, collapse: false, asciiLowercase: false, seeds: Self.jsonSeeds) }
+        return json.withUTF8 { Self.key(ofNormalized: $0, collapse: false, lowercase: false, seeds: Self.jsonSeeds) }
       }
     }
   }
@@ -121,21 +120,29 @@ public struct ExactDedup: DuplicateKeyStage {
     return text.withUTF8 { key(ofText: $0) }
   }
 
-  /// Hashes text bytes, building a `String` only when lowercasing or NFC has real work to do.
+  /// Hashes text bytes, building a `String` only when NFC has real work to do.
   func key(ofText bytes: UnsafeBufferPointer<UInt8>) -> DuplicateKey {
-    if needsStringWork(bytes) {
-      var text = String(decoding: bytes, as: UTF8.self)
-      if lowercase { text = text.lowercased() }
+    if nfc, !Self.isNFCStable(bytes, lowercase: lowercase) {
       // Lowercasing can leave a text outside NFC (U+0130 becomes i + U+0307), so NFC comes second.
-      if nfc { text = text.precomposedStringWithCanonicalMapping }
-      return text.withUTF8 { Self.key(ofNormalized: $0, collapse: collapseWhitespace, asciiLowercase: false) }
+      let normalized: [UInt8]
+      if lowercase {
+        var lowered = String(decoding: bytes, as: UTF8.self).lowercased()
+        normalized = lowered.withUTF8 { UnicodeNormalization.normalize($0, compatibility: false) }
+      } else {
+        normalized = UnicodeNormalization.normalize(bytes, compatibility: false)
+      }
+      return normalized.withUnsafeBufferPointer {
+        Self.key(ofNormalized: $0, collapse: collapseWhitespace, lowercase: false)
+      }
     }
-    return Self.key(ofNormalized: bytes, collapse: collapseWhitespace, asciiLowercase: lowercase)
+    // Lowercasing a scalar of the quick check's blocks other than U+0130 gives one NFC-stable
+    // starter (checked in `UnicodeQuickCheckTests`), so the text stays NFC and the bytes can be
+    // lowercased as they stream.
+    return Self.key(ofNormalized: bytes, collapse: collapseWhitespace, lowercase: lowercase)
   }
 
-  /// Whether the bytes hold non-ASCII text that lowercasing might change, or that may not be NFC.
-  private func needsStringWork(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-    guard lowercase || nfc else { return false }
+  /// Whether the bytes are certainly NFC already, and stay NFC when lowercased per scalar.
+  private static func isNFCStable(_ bytes: UnsafeBufferPointer<UInt8>, lowercase: Bool) -> Bool {
     var check = NormalizationQuickCheck(compatibility: false)
     var index = 0
     let count = bytes.count
@@ -146,25 +153,33 @@ public struct ExactDedup: DuplicateKeyStage {
         index += 1
         continue
       }
-      // ASCII lowercasing is done on the bytes; anything else needs the Unicode case tables.
-      if lowercase { return true }
       let (value, length) = UTF8Scanning.decode(bytes, at: index)
+      // U+0130 lowercases to i + U+0307, a mark that NFC may have to reorder with the next one.
+      if lowercase, value == 0x130 { return false }
       check.add(value)
-      if !check.isStable { return true }
+      if !check.isStable { return false }
       index += length
     }
-    return false
+    return true
   }
 
-  /// Streams already normalized (NFC, lowercased) bytes into the two hashers, collapsing
-  /// whitespace and lowercasing ASCII on the way when asked.
+  /// Whether a non-ASCII scalar may have a lowercase mapping. Hebrew to Myanmar, CJK and kana,
+  /// and Hangul syllables have no case (checked in `ExactDedupTests`), so they skip the lookup.
+  @inline(__always)
+  static func mayHaveCase(_ value: UInt32) -> Bool {
+    !((0x590..<0x10A0).contains(value) || (0x3000..<0xA000).contains(value) || (0xAC00..<0xD7A4).contains(value))
+  }
+
+  /// Streams NFC bytes into the two hashers, collapsing whitespace and lowercasing on the way
+  /// when asked. Lowercasing is per scalar (`Unicode.Scalar.Properties.lowercaseMapping`), which
+  /// is exactly what `String.lowercased()` does.
   static func key(
-    ofNormalized bytes: UnsafeBufferPointer<UInt8>, collapse: Bool, asciiLowercase: Bool,
+    ofNormalized bytes: UnsafeBufferPointer<UInt8>, collapse: Bool, lowercase: Bool,
     seeds: (UInt64, UInt64) = seeds
   ) -> DuplicateKey {
     var first = XXH64(seed: seeds.0)
     var second = XXH64(seed: seeds.1)
-    guard collapse || asciiLowercase else {
+    guard collapse || lowercase else {
       first.update(UnsafeRawBufferPointer(bytes))
       second.update(UnsafeRawBufferPointer(bytes))
       return DuplicateKey(high: first.finalize(), low: second.finalize())
@@ -180,39 +195,54 @@ public struct ExactDedup: DuplicateKeyStage {
         second.update(chunk)
         filled = 0
       }
-      func put(_ byte: UInt8) {
-        if filled == capacity { flush() }
-        buffer[filled] = byte
-        filled += 1
-      }
       var pendingSpace = false
       var wroteAny = false
       var index = 0
       let count = bytes.count
       while index < count {
+        // Room for the longest lowercase mapping (3 scalars of 4 bytes) plus a space.
+        if filled > capacity - 16 { flush() }
         let byte = bytes[index]
-        var length = 1
-        var isSpace: Bool
         if byte < 0x80 {
-          isSpace = byte == 0x20 || (0x09...0x0D).contains(byte)
-        } else {
-          let decoded = UTF8Scanning.decode(bytes, at: index)
-          length = decoded.length
-          isSpace = UTF8Scanning.isWhitespace(decoded.value)
+          if collapse, byte == 0x20 || (0x09...0x0D).contains(byte) {
+            pendingSpace = wroteAny
+            index += 1
+            continue
+          }
+          if pendingSpace {
+            buffer[filled] = 0x20
+            filled += 1
+            pendingSpace = false
+          }
+          buffer[filled] = lowercase && byte &- UInt8(ascii: "A") < 26 ? byte | 0x20 : byte
+          filled += 1
+          wroteAny = true
+          index += 1
+          continue
         }
-        if collapse && isSpace {
+        let (value, length) = UTF8Scanning.decode(bytes, at: index)
+        if collapse, UTF8Scanning.isWhitespace(value) {
           pendingSpace = wroteAny
           index += length
           continue
         }
         if pendingSpace {
-          put(0x20)
+          buffer[filled] = 0x20
+          filled += 1
           pendingSpace = false
         }
-        if asciiLowercase, byte &- UInt8(ascii: "A") < 26 {
-          put(byte | 0x20)
+        if lowercase, Self.mayHaveCase(value), let scalar = Unicode.Scalar(value),
+          scalar.properties.changesWhenLowercased
+        {
+          for unit in scalar.properties.lowercaseMapping.utf8 {
+            buffer[filled] = unit
+            filled += 1
+          }
         } else {
-          for offset in 0..<length { put(bytes[index + offset]) }
+          for offset in 0..<length {
+            buffer[filled] = bytes[index + offset]
+            filled += 1
+          }
         }
         wroteAny = true
         index += length

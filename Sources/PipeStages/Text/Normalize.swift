@@ -1,5 +1,4 @@
 public import PipeCore
-import Foundation
 
 /// `normalize@1`: rewrites `text` into one canonical spelling of the same content.
 ///
@@ -100,7 +99,7 @@ public struct Normalize: RecordStage {
       return inputIsEmpty ? .drop(reason: Self.emptyReason) : .keep
     }
     guard !replacement.isEmpty else { return .drop(reason: Self.emptyReason) }
-    record.replaceText(with: String(decoding: replacement, as: UTF8.self))
+    record.text = String(decoding: replacement, as: UTF8.self)
     return .keep
   }
 
@@ -122,13 +121,14 @@ public struct Normalize: RecordStage {
     guard let compatibility, !first.isNormalizationStable else { return first.bytes }
 
     // Slow path: something outside the blocks the quick check knows, so let Foundation decide.
-    let text = first.bytes.map { String(decoding: $0, as: UTF8.self) } ?? String(decoding: input, as: UTF8.self)
-    var normalized =
-      compatibility ? text.precomposedStringWithCompatibilityMapping : text.precomposedStringWithCanonicalMapping
-    let result = normalized.withUTF8 { bytes in
+    let normalized =
+      first.bytes.map { bytes in
+        bytes.withUnsafeBufferPointer { UnicodeNormalization.normalize($0, compatibility: compatibility) }
+      } ?? UnicodeNormalization.normalize(input, compatibility: compatibility)
+    let result = normalized.withUnsafeBufferPointer { bytes in
       // Normalization can make new spaces (NFKC) or turn U+2000/U+2001 into other spaces (NFC
       // singletons), so the layout rules run once more; when nothing changes that is one scan.
-      layout.apply(to: bytes, quickCheck: nil).bytes ?? Array(bytes)
+      layout.apply(to: bytes, quickCheck: nil).bytes ?? normalized
     }
     return result.elementsEqual(input) ? nil : result
   }

@@ -60,16 +60,17 @@ enum UTF8Scanning {
 /// A conservative test for "this text is already in NFC (or NFKC)", without building a `String`.
 ///
 /// The Unicode quick-check algorithm (UAX #15 §9) needs the NFC_QC/NFKC_QC properties, which the
-/// standard library does not expose. Instead, each scalar is tested against blocks verified
-/// (with Unicode 14+ data, see `UnicodeQuickCheckTests`) to be normalization-stable *and* never
-/// the second element of a canonical composition; anything outside them answers "unknown" and
-/// the caller normalizes the slow way. The blocks cover ASCII, Latin, Cyrillic, Thai, CJK, kana,
-/// Hangul syllables, general punctuation and emoji, so most web text stays on the fast path.
+/// standard library does not expose. Instead, each scalar is tested against blocks verified to be
+/// normalization-stable *and* never the second element of a canonical composition (see
+/// `UnicodeQuickCheckTests`, which checks them against Foundation's Unicode data); anything else
+/// answers "unknown" and the caller normalizes the slow way. Combining marks inside the blocks
+/// (Thai, Arabic, Devanagari, Cyrillic) must also be in canonical order, which is checked with
+/// their combining class. The blocks cover most web text, so it stays on the fast path.
 struct NormalizationQuickCheck {
   /// Which form to check for.
   let compatibility: Bool
   /// Canonical combining class of the previous scalar; marks must appear in non-decreasing
-  /// class order or NFC would reorder them.
+  /// class order or normalization would reorder them.
   private var lastCombiningClass: UInt8 = 0
   /// `false` once a scalar outside the known-stable blocks, or marks out of order, was seen.
   private(set) var isStable = true
@@ -81,6 +82,10 @@ struct NormalizationQuickCheck {
   @inline(__always)
   mutating func resetToStarter() { lastCombiningClass = 0 }
 
+  /// Marks an ASCII scalar (always stable, always a starter).
+  @inline(__always)
+  mutating func addASCII() { lastCombiningClass = 0 }
+
   /// Feeds one non-ASCII scalar that will appear in the output.
   mutating func add(_ value: UInt32) {
     guard isStable else { return }
@@ -89,27 +94,32 @@ struct NormalizationQuickCheck {
       isStable = false
       return
     }
-    // Only Thai and the ideographic tone marks inside the stable blocks have a non-zero class.
     var combiningClass: UInt8 = 0
-    if (0x0E00..<0x0E80).contains(value) || (0x302A...0x302F).contains(value),
-      let scalar = Unicode.Scalar(value)
-    {
+    if Self.mayHaveCombiningClass(value), let scalar = Unicode.Scalar(value) {
       combiningClass = scalar.properties.canonicalCombiningClass.rawValue
     }
     if combiningClass != 0, lastCombiningClass > combiningClass { isStable = false }
     lastCombiningClass = combiningClass
   }
 
-  /// Marks an ASCII scalar (always stable, always a starter).
+  /// Whether a scalar of the stable blocks may have a non-zero combining class; the others
+  /// skip the property lookup.
   @inline(__always)
-  mutating func addASCII() { lastCombiningClass = 0 }
+  static func mayHaveCombiningClass(_ value: UInt32) -> Bool {
+    (0x400..<0x1000).contains(value) || (0x302A...0x302F).contains(value)
+  }
 
   /// Blocks whose every code point is NFC-stable and never combines with a preceding scalar.
   static func isNFCStable(_ value: UInt32) -> Bool {
     switch value {
     case 0x80..<0x300,  // Latin-1, Latin Extended-A/B, IPA, spacing modifiers (not the combining marks)
-      0x400..<0x483, 0x48A..<0x530,  // Cyrillic letters (not the combining titlo marks)
-      0xE00..<0xE80,  // Thai: no compositions; marks are ordered by the class check
+      0x370..<0x374, 0x375..<0x37E, 0x37F..<0x387, 0x388..<0x400,  // Greek (not the three singletons)
+      0x400..<0x590,  // Cyrillic, Armenian
+      0x600..<0x653, 0x656..<0x700,  // Arabic (not the hamza and madda marks, which compose)
+      0x900..<0x93C, 0x93D..<0x958, 0x960..<0x980,  // Devanagari (not the nukta or the nukta letters)
+      0xE00..<0xE80,  // Thai: no compositions
+      0x10A0..<0x1100,  // Georgian
+      0x1E00..<0x1F00,  // Latin Extended Additional (Vietnamese)
       0x2010..<0x2028, 0x2030..<0x205F,  // dashes, quotes, bullets (U+2000-200A are singletons)
       0x3001..<0x3099, 0x309B..<0x3100,  // CJK punctuation, kana (not the combining voiced marks)
       0x3400..<0x4DC0, 0x4E00..<0xA000,  // CJK ideographs (not the compatibility ideographs)

@@ -1,0 +1,112 @@
+import Foundation
+import Testing
+
+/// The command-line surface: help, usage errors, every bundled pipeline, inspect, why, cat, ops.
+struct CLITests {
+  static let commands = ["run", "resume", "inspect", "why", "validate", "cat", "ops"]
+
+  @Test(arguments: commands)
+  func everyCommandHasHelp(command: String) throws {
+    let result = try E2E.pipe([command, "--help"])
+    #expect(result.status == 0)
+    #expect(result.stdout.contains("usage: pipe \(command)"))
+  }
+
+  @Test func overviewListsCommandsAndBadUsageExitsTwo() throws {
+    let overview = try E2E.pipe(["--help"])
+    #expect(overview.status == 0)
+    for command in Self.commands { #expect(overview.stdout.contains(command)) }
+    let unknown = try E2E.pipe(["frobnicate"])
+    #expect(unknown.status == 2)
+    #expect(unknown.stderr.contains("unknown command"))
+    let badOption = try E2E.pipe(["inspect", "/tmp", "--colour"])
+    #expect(badOption.status == 2)
+    #expect(badOption.stderr.contains("unknown option --colour"))
+    let badWorkers = try E2E.pipe(["run", "pipelines/multilingual.json", "--workers", "zero"], in: E2E.repositoryRoot)
+    #expect(badWorkers.status == 2)
+    let missing = try E2E.pipe(["run", "/nonexistent/pipeline.json"])
+    #expect(missing.status == 2)
+    #expect(missing.stderr.contains("/nonexistent/pipeline.json"))
+    let notRun = try E2E.pipe(["resume", "/nonexistent-run-dir"])
+    #expect(notRun.status == 2)
+  }
+
+  @Test func opsListsEveryOpWithItsKeys() throws {
+    let result = try E2E.pipe(["ops"])
+    #expect(result.status == 0)
+    for op in ["normalize@1", "filter.length@1", "dedup.exact@1", "passthrough@1", "minChars", "lowercase"] {
+      #expect(result.stdout.contains(op))
+    }
+    let json = try E2E.pipe(["ops", "--json"])
+    let list = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
+    #expect(list.contains { $0["op"] as? String == "dedup.exact@1" })
+  }
+
+  static var pipelineFiles: [String] {
+    let folder = E2E.repositoryRoot + "/pipelines"
+    return ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
+      .filter { $0.hasSuffix(".json") }.sorted().map { folder + "/" + $0 }
+  }
+
+  @Test func everyPipelineFileValidatesAndRuns() throws {
+    #expect(!Self.pipelineFiles.isEmpty)
+    for file in Self.pipelineFiles {
+      let validate = try E2E.pipe(["validate", file])
+      #expect(validate.status == 0, "\(file): \(validate.stderr)")
+      let runDirectory = try E2E.temporaryDirectory("pipelines")
+      let run = try E2E.pipe(["run", file, "--run-dir", runDirectory, "--workers", "2"])
+      #expect(run.status == 0, "\(file): \(run.stderr)")
+      #expect(run.stdout.contains("run directory: \(runDirectory)"))
+      try EngineTests.expectConservation(runDirectory)
+    }
+  }
+
+  @Test func inspectWhyAndCatReadARun() throws {
+    let folder = try E2E.temporaryDirectory("read")
+    let pipeline = try EngineTests.samplesPipeline(in: folder)
+    let runDirectory = folder + "/run"
+    #expect(try E2E.pipe(["run", pipeline, "--run-dir", runDirectory]).status == 0)
+
+    let inspect = try E2E.pipe(["inspect", runDirectory])
+    #expect(inspect.status == 0)
+    for column in ["STAGE", "STATUS", "KEPT", "DROPPED", "REC/S", "TOP DROP REASONS", "normalize", "duplicate"] {
+      #expect(inspect.stdout.contains(column))
+    }
+    let json = try E2E.pipe(["inspect", runDirectory, "--json"])
+    let document = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+    let stages = try #require(document["stages"] as? [[String: Any]])
+    for stage in stages {
+      let recordsIn = stage["recordsIn"] as? Int ?? -1
+      let kept = stage["recordsKept"] as? Int ?? -1
+      let dropped = stage["recordsDropped"] as? Int ?? -1
+      #expect(recordsIn == kept + dropped || (stage["id"] as? String ?? "").hasSuffix(":index"))
+      #expect(stage["status"] as? String == "done")
+    }
+    let perStage = try E2E.pipe(["inspect", runDirectory, "--stage", "length"])
+    #expect(perStage.stdout.contains("length[3]"))
+
+    // A duplicate: why names the record that was kept.
+    let rejects = try E2E.pipe(["cat", runDirectory, "dedup", "--rejects", "--limit", "1"])
+    let rejected = try #require(
+      try JSONSerialization.jsonObject(with: Data(rejects.stdout.utf8)) as? [String: Any])
+    let id = try #require(rejected["id"] as? String)
+    let reject = try #require(rejected["reject"] as? [String: Any])
+    let keptID = try #require(reject["detail"] as? String)
+    let why = try E2E.pipe(["why", runDirectory, id])
+    #expect(why.status == 0)
+    #expect(why.stdout.contains("source: \(E2E.repositoryRoot)/samples/part-"))
+    #expect(why.stdout.contains("duplicate of \(keptID)"))
+    #expect(why.stdout.contains("normalize"))
+    let keptWhy = try E2E.pipe(["why", runDirectory, keptID, "--json"])
+    let steps = try #require(
+      (try JSONSerialization.jsonObject(with: Data(keptWhy.stdout.utf8)) as? [String: Any])?["stages"] as? [[String: Any]])
+    #expect(steps.last?["verdict"] as? String == "exported")
+    let unknown = try E2E.pipe(["why", runDirectory, "no-such-record"])
+    #expect(unknown.status == 2)
+
+    let cat = try E2E.pipe(["cat", runDirectory, "normalize", "--limit", "3"])
+    #expect(cat.stdout.split(separator: "\n").count == 3)
+    let catFile = try E2E.pipe(["cat", E2E.repositoryRoot + "/samples/part-00000.jsonl.zst", "--limit", "2"])
+    #expect(catFile.stdout.split(separator: "\n").count == 2)
+  }
+}
