@@ -5,11 +5,15 @@ public struct RecordError: Error, Sendable, CustomStringConvertible {
   public var reason: String
   /// Details for the reject record and error messages.
   public var message: String
+  /// The record's own id, when the line is valid JSON with a usable id (so the reject and
+  /// `pipe why` can name it).
+  public var recordID: String?
 
   /// Creates an error.
-  public init(reason: String, message: String) {
+  public init(reason: String, message: String, recordID: String? = nil) {
     self.reason = reason
     self.message = message
+    self.recordID = recordID
   }
 
   /// `reason: message`.
@@ -83,10 +87,11 @@ public struct Record: Sendable {
       }
     }
     guard let textKind else {
-      throw RecordError(reason: "missing_text", message: "the record has no text field")
+      throw RecordError(reason: "missing_text", message: "the record has no text field", recordID: id)
     }
     guard textKind == .string else {
-      throw RecordError(reason: "text_not_string", message: "the text field is \(textKind), expected a string")
+      throw RecordError(
+        reason: "text_not_string", message: "the text field is \(textKind), expected a string", recordID: id)
     }
     self.raw = Array(line)
     self.members = members

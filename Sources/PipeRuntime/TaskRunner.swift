@@ -120,7 +120,7 @@ struct TaskRunner {
       throw PipeError(.stage, "internal error: record task \(task.key) has no output path")
     }
     let reader = try ShardReader(path: task.input)
-    let writer = try ShardWriter(path: outputPath)
+    let writer = try ShardWriter(path: outputPath, compressionWorkers: 1)
     var rejects: ShardWriter? = nil
     var result = TaskResult()
     var line: [UInt8] = []
@@ -163,7 +163,7 @@ struct TaskRunner {
           record = try Record(line: shardLine.bytes, fallbackID: "\(shardName):\(lineNumber)")
         } catch {
           result.drop(error.reason)
-          let id = "\(shardName):\(lineNumber)"
+          let id = error.recordID.flatMap { $0.isEmpty ? nil : $0 } ?? "\(shardName):\(lineNumber)"
           try reject(
             RejectLine.malformed(
               id: id, stage: stageID, reason: error.reason, detail: error.message, source: task.inputLabel,
