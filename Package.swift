@@ -23,7 +23,8 @@ let package = Package(
     .testTarget(name: "PipeIOTests", dependencies: ["PipeCore", "PipeIO"]),
     .testTarget(name: "PipeManifestTests", dependencies: ["PipeCore", "PipeManifest"]),
     .testTarget(name: "PipeStagesTests", dependencies: ["PipeCore", "PipeStages"]),
-    .testTarget(name: "PipeRuntimeTests", dependencies: ["PipeCore", "PipeIO", "PipeManifest", "PipeStages", "PipeRuntime"]),
+    .testTarget(
+      name: "PipeRuntimeTests", dependencies: ["PipeCore", "PipeIO", "PipeManifest", "PipeStages", "PipeRuntime"]),
     .testTarget(name: "PipeEndToEndTests", dependencies: ["pipe", "PipeCore", "PipeIO", "PipeManifest"]),
   ]
 )

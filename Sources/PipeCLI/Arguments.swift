@@ -52,7 +52,8 @@ struct Arguments {
   func int(_ name: String, range: ClosedRange<Int>) throws -> Int? {
     guard let text = value(name) else { return nil }
     guard let number = Int(text), range.contains(number) else {
-      throw PipeError(.usage, "\(name) expects an integer in \(range.lowerBound)...\(range.upperBound), got \"\(text)\"")
+      throw PipeError(
+        .usage, "\(name) expects an integer in \(range.lowerBound)...\(range.upperBound), got \"\(text)\"")
     }
     return number
   }

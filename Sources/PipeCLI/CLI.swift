@@ -1,7 +1,6 @@
 import Foundation
 import PipeCore
 
-
 /// The `pipe` command line: the only place that prints for the user and chooses exit codes.
 public enum CLI {
   /// Exit codes: 0 ok, 1 a run failed, 2 bad input or usage.

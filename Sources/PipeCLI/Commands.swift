@@ -85,7 +85,10 @@ enum Commands {
       let exists = FileManager.default.fileExists(atPath: path)
       throw PipeError(.input, exists ? "cannot read the pipeline file" : "no such pipeline file", file: path)
     }
-    return (try validatePipeline(text: String(decoding: data, as: UTF8.self), bytes: [UInt8](data), path: path), String(decoding: data, as: UTF8.self))
+    return (
+      try validatePipeline(text: String(decoding: data, as: UTF8.self), bytes: [UInt8](data), path: path),
+      String(decoding: data, as: UTF8.self)
+    )
   }
 
   static func validatePipeline(text: String, bytes: [UInt8], path: String) throws -> PipelineSpec {
@@ -193,7 +196,8 @@ enum Commands {
     let files = spec.inputs.reduce(0) { $0 + $1.files.count }
     print(
       "\(parsed.positionals[0]): valid: pipeline \(spec.name), \(spec.inputs.count) input(s) with \(files) shard(s), "
-        + "\(spec.stages.count) stage(s): " + spec.stages.map { "\($0.id) (\($0.op.qualifiedName))" }.joined(separator: ", "))
+        + "\(spec.stages.count) stage(s): "
+        + spec.stages.map { "\($0.id) (\($0.op.qualifiedName))" }.joined(separator: ", "))
     return .success
   }
 

@@ -58,7 +58,9 @@ enum Inspect {
 
   /// The stage table as text lines.
   static func table(_ summaries: [StageSummary]) -> [String] {
-    var rows: [[String]] = [["STAGE", "OP", "STATUS", "TASKS", "IN", "KEPT", "DROPPED", "TIME", "REC/S", "TOP DROP REASONS"]]
+    var rows: [[String]] = [
+      ["STAGE", "OP", "STATUS", "TASKS", "IN", "KEPT", "DROPPED", "TIME", "REC/S", "TOP DROP REASONS"]
+    ]
     for summary in summaries {
       let reasons = summary.drops.prefix(3).map { "\($0.reason) \($0.count)" }.joined(separator: ", ")
       rows.append([
@@ -98,7 +100,8 @@ enum Inspect {
     if let stage = parsed.value("--stage") {
       selected = all.filter { $0.stage.id == stage || $0.stage.id.hasPrefix(stage + ":") }
       guard !selected.isEmpty else {
-        throw PipeError(.usage, "no stage \"\(stage)\" in this run (stages: \(all.map(\.stage.id).joined(separator: ", ")))")
+        throw PipeError(
+          .usage, "no stage \"\(stage)\" in this run (stages: \(all.map(\.stage.id).joined(separator: ", ")))")
       }
     }
     if parsed.flags.contains("--json") {
@@ -136,7 +139,8 @@ enum Inspect {
     }
     var text = ""
     if let run {
-      text += "run \(run.id) of pipeline \(run.pipelineName) (\(run.command), \(run.workers) worker(s)): \(run.status.rawValue)\n"
+      text +=
+        "run \(run.id) of pipeline \(run.pipelineName) (\(run.command), \(run.workers) worker(s)): \(run.status.rawValue)\n"
     }
     text += "run directory: \(layout.root)\n\n"
     text += table(selected).joined(separator: "\n") + "\n"

@@ -196,25 +196,31 @@ extension Manifest {
 
     var strings = StringInterner(db)
 
-    if !completion.origins.isEmpty {
+    let spool = completion.provenance
+    if !completion.origins.isEmpty || (spool?.originCount ?? 0) > 0 {
       let insert = try db.prepare(
         "INSERT INTO record_origins (task_id, seq, record_id, source_id, line) VALUES (?, ?, ?, ?, ?)")
       try insert.bind(taskID, at: 1)
-      for (seq, origin) in completion.origins.enumerated() {
+      var seq = 0
+      func add(_ origin: RecordOrigin) throws {
         try insert.bind(seq, at: 2)
         try insert.bind(origin.recordID, at: 3)
         try insert.bind(try strings.id(of: origin.sourcePath), at: 4)
         try insert.bind(origin.line, at: 5)
         try insert.step()
         insert.reset()
+        seq += 1
       }
+      for origin in completion.origins { try add(origin) }
+      try spool?.forEachOrigin { try add($0) }
     }
 
-    if !completion.verdicts.isEmpty {
+    if !completion.verdicts.isEmpty || (spool?.verdictCount ?? 0) > 0 {
       let insert = try db.prepare(
         "INSERT INTO record_verdicts (task_id, seq, record_id, kind, reason_id, detail) VALUES (?, ?, ?, ?, ?, ?)")
       try insert.bind(taskID, at: 1)
-      for (seq, verdict) in completion.verdicts.enumerated() {
+      var seq = 0
+      func add(_ verdict: RecordVerdict) throws {
         try insert.bind(seq, at: 2)
         try insert.bind(verdict.recordID, at: 3)
         try insert.bind(verdict.kind.rawValue, at: 4)
@@ -230,7 +236,10 @@ extension Manifest {
         }
         try insert.step()
         insert.reset()
+        seq += 1
       }
+      for verdict in completion.verdicts { try add(verdict) }
+      try spool?.forEachVerdict { try add($0) }
     }
 
     if !completion.artifacts.isEmpty {

@@ -238,6 +238,9 @@ public struct TaskCompletion: Sendable {
   public var verdicts: [RecordVerdict]
   /// Non-record outputs; names must be unique within the task.
   public var artifacts: [ArtifactRow]
+  /// More origins and verdicts, gathered in bounded memory; written after `origins` and
+  /// `verdicts`.
+  public var provenance: ProvenanceSpool?
 
   /// Creates a completion.
   public init(
@@ -245,7 +248,7 @@ public struct TaskCompletion: Sendable {
     recordsIn: Int, recordsKept: Int, recordsDropped: Int, recordsEmitted: Int, bytesIn: Int,
     outputPath: String?, outputBytes: Int, checksum: String?, rejectsPath: String? = nil,
     dropCounts: [String: Int] = [:], origins: [RecordOrigin] = [], verdicts: [RecordVerdict] = [],
-    artifacts: [ArtifactRow] = []
+    artifacts: [ArtifactRow] = [], provenance: ProvenanceSpool? = nil
   ) {
     self.stage = stage
     self.shard = shard
@@ -265,6 +268,7 @@ public struct TaskCompletion: Sendable {
     self.origins = origins
     self.verdicts = verdicts
     self.artifacts = artifacts
+    self.provenance = provenance
   }
 }
 

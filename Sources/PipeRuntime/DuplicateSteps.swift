@@ -45,7 +45,9 @@ enum DuplicateSteps {
       result.bytesIn = reader.bytesRead
       let summary = try writer.commit()
       result.artifacts.append(
-        ArtifactRow(name: "keys", path: summary.path, bytes: summary.fileBytes, checksum: summary.checksum, shard: task.key.shard))
+        ArtifactRow(
+          name: "keys", path: summary.path, bytes: summary.fileBytes, checksum: summary.checksum, shard: task.key.shard)
+      )
     } catch {
       writer.abandon()
       throw error
@@ -83,7 +85,9 @@ enum DuplicateSteps {
         try writer.write(drops)
         let summary = try writer.commit()
         result.artifacts.append(
-          ArtifactRow(name: "drops-\(RunLayout.number(shard))", path: summary.path, bytes: summary.fileBytes, checksum: summary.checksum, shard: shard))
+          ArtifactRow(
+            name: "drops-\(RunLayout.number(shard))", path: summary.path, bytes: summary.fileBytes,
+            checksum: summary.checksum, shard: shard))
       } catch {
         writer.abandon()
         throw error

@@ -296,8 +296,9 @@ final class Scheduler: @unchecked Sendable {
           recordsIn: result.recordsIn, recordsKept: result.recordsKept, recordsDropped: result.recordsDropped,
           recordsEmitted: result.recordsEmitted, bytesIn: result.bytesIn, outputPath: result.output?.path,
           outputBytes: result.output?.fileBytes ?? 0, checksum: result.output?.checksum,
-          rejectsPath: result.rejects?.path, dropCounts: result.dropCounts, origins: result.origins,
-          verdicts: result.verdicts, artifacts: result.artifacts))
+          rejectsPath: result.rejects?.path, dropCounts: result.dropCounts, artifacts: result.artifacts,
+          provenance: result.provenance))
+      result.provenance?.discard()
       progress?.finished(key, records: result.recordsIn)
       return .success
     } catch {

@@ -66,7 +66,8 @@ enum Exporter {
         ]))
       result.artifacts.append(
         ArtifactRow(
-          name: (file.path as NSString).lastPathComponent, path: "\(folder)/\((file.path as NSString).lastPathComponent)", bytes: file.fileBytes,
+          name: (file.path as NSString).lastPathComponent,
+          path: "\(folder)/\((file.path as NSString).lastPathComponent)", bytes: file.fileBytes,
           checksum: file.sha256.map { "sha256:\($0)" }, shard: nil))
     }
     let manifest: JSONValue = .object([

@@ -117,11 +117,13 @@ struct Planner {
       func taskFor(
         _ key: TaskKey, _ work: TaskWork, _ shard: ShardSource, fingerprintParts: [String], extraDependencies: [TaskKey]
       ) -> PlannedTask {
-        let fingerprint = Fingerprint.of([stageFingerprint, key.stage, String(key.shard), shard.fingerprint] + fingerprintParts)
+        let fingerprint = Fingerprint.of(
+          [stageFingerprint, key.stage, String(key.shard), shard.fingerprint] + fingerprintParts)
         let writesData: Bool
         if case .duplicateKeys = work { writesData = false } else { writesData = true }
         return PlannedTask(
-          key: key, stage: stage, work: work, input: shard.path, runRoot: layout.root, readsSource: shard.producer == nil,
+          key: key, stage: stage, work: work, input: shard.path, runRoot: layout.root,
+          readsSource: shard.producer == nil,
           inputBytes: shard.bytes,
           outputPath: writesData ? layout.dataShard(stage: key.stage, shard: key.shard) : nil,
           rejectsPath: writesData ? layout.rejectsShard(stage: key.stage, shard: key.shard) : nil,
@@ -153,7 +155,8 @@ struct Planner {
           let key = TaskKey(stage: keysID, shard: index)
           let keyFile = layout.artifactFolder(stage: keysID) + "/keys-\(RunLayout.number(index)).bin"
           keyTasks.append(
-            taskFor(key, .duplicateKeys(keyStage, keyFile: keyFile), shard, fingerprintParts: [], extraDependencies: []))
+            taskFor(key, .duplicateKeys(keyStage, keyFile: keyFile), shard, fingerprintParts: [], extraDependencies: [])
+          )
           keyFiles.append(keyFile)
         }
         let indexFolder = layout.artifactFolder(stage: indexID)
@@ -162,7 +165,8 @@ struct Planner {
         let indexTask = PlannedTask(
           key: indexKey, stage: stage,
           work: .duplicateIndex(keyFiles: keyFiles, indexFolder: indexFolder),
-          input: "\(shards.count) key files", runRoot: layout.root, readsSource: false, inputBytes: 0, outputPath: nil, rejectsPath: nil,
+          input: "\(shards.count) key files", runRoot: layout.root, readsSource: false, inputBytes: 0, outputPath: nil,
+          rejectsPath: nil,
           fingerprint: indexFingerprint, dependencies: keyTasks.map(\.key))
         tasks += keyTasks
         tasks.append(indexTask)
@@ -202,7 +206,8 @@ struct Planner {
       let fingerprint = Fingerprint.of(["export", configText] + shards.map(\.fingerprint))
       tasks.append(
         PlannedTask(
-          key: TaskKey(stage: exportID, shard: 0), stage: nil, work: .export(output, folder: layout.outputFolder(output.path), shards: shards.map(\.path)),
+          key: TaskKey(stage: exportID, shard: 0), stage: nil,
+          work: .export(output, folder: layout.outputFolder(output.path), shards: shards.map(\.path)),
           input: "\(shards.count) shards of \(output.from)", runRoot: layout.root, readsSource: false,
           inputBytes: shards.reduce(0) { $0 + $1.bytes }, outputPath: nil, rejectsPath: nil,
           fingerprint: fingerprint, dependencies: shards.compactMap(\.producer)))

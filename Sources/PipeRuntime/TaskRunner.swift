@@ -11,8 +11,8 @@ struct TaskResult {
   var recordsEmitted = 0
   var bytesIn = 0
   var dropCounts: [String: Int] = [:]
-  var origins: [RecordOrigin] = []
-  var verdicts: [RecordVerdict] = []
+  /// Origins and verdicts, in bounded memory (spilled next to the task's output).
+  var provenance: ProvenanceSpool?
   var output: ShardSummary?
   var rejects: ShardSummary?
   var artifacts: [ArtifactRow] = []
@@ -123,6 +123,8 @@ struct TaskRunner {
     let writer = try ShardWriter(path: outputPath, compressionWorkers: 1)
     var rejects: ShardWriter? = nil
     var result = TaskResult()
+    let provenance = ProvenanceSpool(spillPath: outputPath + ".provenance.tmp")
+    result.provenance = provenance
     var line: [UInt8] = []
     line.reserveCapacity(1 << 16)
     let shardName = (task.input as NSString).lastPathComponent
@@ -154,8 +156,10 @@ struct TaskRunner {
             RejectLine.malformed(
               id: id, stage: stageID, reason: reason, detail: detail, source: task.inputLabel, line: lineNumber,
               raw: shardLine.bytes))
-          result.verdicts.append(RecordVerdict(recordID: id, kind: .dropped, reason: reason, detail: detail))
-          if task.readsSource { result.origins.append(RecordOrigin(recordID: id, sourcePath: task.input, line: lineNumber)) }
+          try provenance.addVerdict(recordID: id, kind: .dropped, reason: reason, detail: detail)
+          if task.readsSource {
+            try provenance.addOrigin(recordID: id, sourcePath: task.input, line: lineNumber)
+          }
           continue
         }
         var record: Record
@@ -168,12 +172,14 @@ struct TaskRunner {
             RejectLine.malformed(
               id: id, stage: stageID, reason: error.reason, detail: error.message, source: task.inputLabel,
               line: lineNumber, raw: shardLine.bytes))
-          result.verdicts.append(RecordVerdict(recordID: id, kind: .dropped, reason: error.reason, detail: error.message))
-          if task.readsSource { result.origins.append(RecordOrigin(recordID: id, sourcePath: task.input, line: lineNumber)) }
+          try provenance.addVerdict(recordID: id, kind: .dropped, reason: error.reason, detail: error.message)
+          if task.readsSource {
+            try provenance.addOrigin(recordID: id, sourcePath: task.input, line: lineNumber)
+          }
           continue
         }
         if task.readsSource {
-          result.origins.append(RecordOrigin(recordID: record.id, sourcePath: task.input, line: lineNumber))
+          try provenance.addOrigin(recordID: record.id, sourcePath: task.input, line: lineNumber)
         }
         switch try decide(&record, lineNumber) {
         case .keep:
@@ -182,15 +188,16 @@ struct TaskRunner {
           try line.withUnsafeBytes { try writer.writeLine($0) }
           result.recordsKept += 1
           if record.isModified {
-            result.verdicts.append(RecordVerdict(recordID: record.id, kind: .modified, reason: nil, detail: nil))
+            try provenance.addVerdict(recordID: record.id, kind: .modified, reason: nil, detail: nil)
           }
           faults.killIfDue(stage: stageID, shard: task.key.shard, records: result.recordsKept, flushing: writer)
         case .drop(let reason, let detail):
           result.drop(reason)
           try reject(
             RejectLine.dropped(
-              record: record, stage: stageID, reason: reason, detail: detail, source: task.inputLabel, line: lineNumber))
-          result.verdicts.append(RecordVerdict(recordID: record.id, kind: .dropped, reason: reason, detail: detail))
+              record: record, stage: stageID, reason: reason, detail: detail, source: task.inputLabel, line: lineNumber)
+          )
+          try provenance.addVerdict(recordID: record.id, kind: .dropped, reason: reason, detail: detail)
         }
       }
       result.bytesIn = reader.bytesRead

@@ -14,7 +14,9 @@ struct BadInputTests {
   }
 
   static func records(_ count: Int, prefix: String = "r") -> [String] {
-    (0..<count).map { #"{"id":"\#(prefix)\#($0)","text":"record number \#($0) with some text","metadata":{"n":\#($0)}}"# }
+    (0..<count).map {
+      #"{"id":"\#(prefix)\#($0)","text":"record number \#($0) with some text","metadata":{"n":\#($0)}}"#
+    }
   }
 
   @Test func truncatedZstdFailsTheTaskNamesTheFileAndResumesOnceFixed() throws {
@@ -53,7 +55,8 @@ struct BadInputTests {
     var lines: [[UInt8]] = []
     lines.append(Array(#"{"id":"ok1","text":"first good record"}"#.utf8))  // line 1
     lines.append(Array(#"{"id":"bad-json","text":"unterminated"#.utf8))  // line 2
-    lines.append([0x7B, 0x22, 0x74, 0x65, 0x78, 0x74, 0x22, 0x3A, 0x22, 0xC3, 0x28, 0x22, 0x7D])  // line 3: {"text":"\xC3("}
+    // line 3: {"text":"\xC3("}, a lead byte followed by an ASCII byte
+    lines.append([0x7B, 0x22, 0x74, 0x65, 0x78, 0x74, 0x22, 0x3A, 0x22, 0xC3, 0x28, 0x22, 0x7D])
     lines.append(Array(#"{"id":"no-text","metadata":{}}"#.utf8))  // line 4
     lines.append(Array(#"{"id":"num-text","text":42}"#.utf8))  // line 5
     lines.append(Array(#"{"text":"a record without an id","extra":[1,2,{"x":null}]}"#.utf8))  // line 6
@@ -107,7 +110,8 @@ struct BadInputTests {
     let run = try E2E.pipe(["run", pipeline, "--run-dir", runDirectory])
     #expect(run.status == 0, "\(run.stderr)")
     let counts = try E2E.sql(
-      runDirectory + "/manifest.sqlite", "SELECT count(*), sum(records_in) FROM tasks WHERE stage_id = 'pass' AND status = 'done';")
+      runDirectory + "/manifest.sqlite",
+      "SELECT count(*), sum(records_in) FROM tasks WHERE stage_id = 'pass' AND status = 'done';")
     #expect(counts == ["3|0"])
     #expect(run.stdout.contains("(0 records;"))
   }
@@ -116,7 +120,8 @@ struct BadInputTests {
     let folder = try E2E.temporaryDirectory("huge")
     let text = String(repeating: "all work and no play makes a long line ", count: 800_000)  // ~31 MB
     let line = #"{"id":"huge","text":"\#(text)","metadata":{"size":"large"}}"#
-    try E2E.writeShard(folder + "/huge.jsonl.zst", json: [#"{"id":"small","text":"x"}"#, line, #"{"id":"after","text":"y"}"#])
+    try E2E.writeShard(
+      folder + "/huge.jsonl.zst", json: [#"{"id":"small","text":"x"}"#, line, #"{"id":"after","text":"y"}"#])
     let pipeline = try Self.passthroughPipeline(in: folder, glob: "huge.jsonl.zst")
     let runDirectory = folder + "/run"
     let run = try E2E.pipe(["run", pipeline, "--run-dir", runDirectory])
@@ -128,18 +133,54 @@ struct BadInputTests {
 
   /// Every kind of bad pipeline file: exit 2 and the JSON path of the problem in the message.
   @Test(arguments: [
-    (#"{"name": "x", "inputs": [{"id": "in", "paths": ["*.jsonl"]}], "stages": [{"id": "s", "op": "passthrough@1", "inputs": ["in"]}],"#, "line 1"),
-    (#"{"name": "x", "colour": 1, "inputs": [{"id": "in", "paths": ["*.jsonl"]}], "stages": [{"id": "s", "op": "passthrough@1", "inputs": ["in"]}]}"#, "colour: unknown key"),
-    (#"{"name": "x", "inputs": [{"id": "in", "paths": ["*.jsonl"]}], "stages": [{"id": "s", "op": "filter.length@1", "inputs": ["in"], "config": {"minChars": "many"}}]}"#, "stages[0].config.minChars: expected"),
-    (#"{"name": "x", "inputs": [{"id": "in", "paths": ["*.jsonl"]}], "stages": [{"id": "s", "op": "filter.length@1", "inputs": ["in"], "config": {"minChars": -5}}]}"#, "stages[0].config.minChars: expected"),
-    (#"{"name": "x", "inputs": [{"id": "in", "paths": ["*.jsonl"]}], "stages": [{"id": "s", "op": "filter.length@1", "inputs": ["in"], "config": {"minChar": 5}}]}"#, "stages[0].config.minChar: unknown config key"),
-    (#"{"name": "x", "inputs": [{"id": "in", "paths": ["*.jsonl"]}], "stages": [{"id": "s", "op": "nosuch.op@1", "inputs": ["in"]}]}"#, "stages[0].op: unknown op"),
-    (#"{"name": "x", "inputs": [{"id": "in", "paths": ["*.jsonl"]}], "stages": [{"id": "s", "op": "passthrough@1", "inputs": ["nowhere"]}]}"#, "stages[0].inputs[0]"),
-    (#"{"name": "x", "inputs": [{"id": "in", "paths": ["*.jsonl"]}], "stages": [{"id": "a", "op": "passthrough@1", "inputs": ["b"]}, {"id": "b", "op": "passthrough@1", "inputs": ["a"]}]}"#, "cycle"),
-    (#"{"name": "x", "inputs": [{"id": "in", "paths": ["*.jsonl"]}], "stages": [{"id": "in", "op": "passthrough@1", "inputs": ["in"]}]}"#, "stages[0].id: duplicate id"),
-    (#"{"name": "x", "inputs": [{"id": "in", "paths": ["nothing-here/*.jsonl"]}], "stages": [{"id": "s", "op": "passthrough@1", "inputs": ["in"]}]}"#, "inputs[0].paths[0]"),
-    (#"{"name": "x", "inputs": [{"id": "in", "paths": "*.jsonl"}], "stages": {"id": "s"}}"#, "stages: expected an array"),
-    (#"{"name": "x", "inputs": [{"id": "in", "paths": ["*.jsonl"]}], "stages": [{"id": "s", "op": "passthrough", "inputs": ["in"]}]}"#, "needs a version"),
+    (
+      #"{"name": "x", "inputs": [{"id": "in", "paths": ["*.jsonl"]}], "stages": [{"id": "s", "op": "passthrough@1", "inputs": ["in"]}],"#,
+      "line 1"
+    ),
+    (
+      #"{"name": "x", "colour": 1, "inputs": [{"id": "in", "paths": ["*.jsonl"]}], "stages": [{"id": "s", "op": "passthrough@1", "inputs": ["in"]}]}"#,
+      "colour: unknown key"
+    ),
+    (
+      #"{"name": "x", "inputs": [{"id": "in", "paths": ["*.jsonl"]}], "stages": [{"id": "s", "op": "filter.length@1", "inputs": ["in"], "config": {"minChars": "many"}}]}"#,
+      "stages[0].config.minChars: expected"
+    ),
+    (
+      #"{"name": "x", "inputs": [{"id": "in", "paths": ["*.jsonl"]}], "stages": [{"id": "s", "op": "filter.length@1", "inputs": ["in"], "config": {"minChars": -5}}]}"#,
+      "stages[0].config.minChars: expected"
+    ),
+    (
+      #"{"name": "x", "inputs": [{"id": "in", "paths": ["*.jsonl"]}], "stages": [{"id": "s", "op": "filter.length@1", "inputs": ["in"], "config": {"minChar": 5}}]}"#,
+      "stages[0].config.minChar: unknown config key"
+    ),
+    (
+      #"{"name": "x", "inputs": [{"id": "in", "paths": ["*.jsonl"]}], "stages": [{"id": "s", "op": "nosuch.op@1", "inputs": ["in"]}]}"#,
+      "stages[0].op: unknown op"
+    ),
+    (
+      #"{"name": "x", "inputs": [{"id": "in", "paths": ["*.jsonl"]}], "stages": [{"id": "s", "op": "passthrough@1", "inputs": ["nowhere"]}]}"#,
+      "stages[0].inputs[0]"
+    ),
+    (
+      #"{"name": "x", "inputs": [{"id": "in", "paths": ["*.jsonl"]}], "stages": [{"id": "a", "op": "passthrough@1", "inputs": ["b"]}, {"id": "b", "op": "passthrough@1", "inputs": ["a"]}]}"#,
+      "cycle"
+    ),
+    (
+      #"{"name": "x", "inputs": [{"id": "in", "paths": ["*.jsonl"]}], "stages": [{"id": "in", "op": "passthrough@1", "inputs": ["in"]}]}"#,
+      "stages[0].id: duplicate id"
+    ),
+    (
+      #"{"name": "x", "inputs": [{"id": "in", "paths": ["nothing-here/*.jsonl"]}], "stages": [{"id": "s", "op": "passthrough@1", "inputs": ["in"]}]}"#,
+      "inputs[0].paths[0]"
+    ),
+    (
+      #"{"name": "x", "inputs": [{"id": "in", "paths": "*.jsonl"}], "stages": {"id": "s"}}"#,
+      "stages: expected an array"
+    ),
+    (
+      #"{"name": "x", "inputs": [{"id": "in", "paths": ["*.jsonl"]}], "stages": [{"id": "s", "op": "passthrough", "inputs": ["in"]}]}"#,
+      "needs a version"
+    ),
   ])
   func badPipelineFileExitsTwoWithItsJSONPath(document: String, expected: String) throws {
     let folder = try E2E.temporaryDirectory("badspec")
@@ -162,7 +203,10 @@ struct BadInputTests {
       in: folder)
     let result = try E2E.pipe(["validate", pipeline])
     #expect(result.status == 2)
-    for fragment in ["name:", "extra:", "inputs[0].paths[0]", "stages[0].op", "stages[0].inputs[0]", "stages[1].id", "stages[1].config.maxWords"] {
+    for fragment in [
+      "name:", "extra:", "inputs[0].paths[0]", "stages[0].op", "stages[0].inputs[0]", "stages[1].id",
+      "stages[1].config.maxWords",
+    ] {
       #expect(result.stderr.contains(fragment), "missing \(fragment) in \(result.stderr)")
     }
   }

@@ -99,7 +99,8 @@ struct CLITests {
     #expect(why.stdout.contains("normalize"))
     let keptWhy = try E2E.pipe(["why", runDirectory, keptID, "--json"])
     let steps = try #require(
-      (try JSONSerialization.jsonObject(with: Data(keptWhy.stdout.utf8)) as? [String: Any])?["stages"] as? [[String: Any]])
+      (try JSONSerialization.jsonObject(with: Data(keptWhy.stdout.utf8)) as? [String: Any])?["stages"]
+        as? [[String: Any]])
     #expect(steps.last?["verdict"] as? String == "exported")
     let unknown = try E2E.pipe(["why", runDirectory, "no-such-record"])
     #expect(unknown.status == 2)
