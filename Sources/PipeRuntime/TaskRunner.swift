@@ -54,8 +54,11 @@ struct FaultPlan: Sendable {
   var killAfterTasks: Int?
 
   static func fromEnvironment() -> FaultPlan {
+    parse(ProcessInfo.processInfo.environment["PIPE_FAULT"] ?? "")
+  }
+
+  static func parse(_ value: String) -> FaultPlan {
     var plan = FaultPlan()
-    guard let value = ProcessInfo.processInfo.environment["PIPE_FAULT"], !value.isEmpty else { return plan }
     for clause in value.split(separator: ",") {
       let parts = clause.split(separator: "=", maxSplits: 1).map(String.init)
       guard parts.count == 2 else { continue }

@@ -60,15 +60,24 @@ JSON
 done
 
 echo
-echo "== summary (median of paired runs; ratio = pipe / peer, higher MB/s is better) =="
+echo "== summary: this run's figures (one worker; median of the paired runs) =="
 "$PY" - "$RESULTS" <<'PYEOF'
 import json, sys
 latest = {}
 for line in open(sys.argv[1]):
     r = json.loads(line)
     latest[r["label"]] = r
+print(f"{'benchmark':38} {'MB/s':>8} {'docs/s':>9} {'peak RSS':>9}  vs peer")
 for label, r in latest.items():
-    def g(k, d=None):
-        return r.get(k, d)
-    print(json.dumps({k: r[k] for k in r if not isinstance(r[k], (list, dict))})[:600])
+    wall = r["wall_s"]["median"]
+    mbps = r["jsonl_mb"] / wall
+    rss = r["peak_rss_mib"]["median"]
+    peer = ""
+    if r.get("vs"):
+        b = r["vs"]
+        b_mbps = r["jsonl_mb"] / b["wall_s"]["median"]
+        share = 1 / r["ratio_wall_a_over_b"]["median"]
+        peer = f"{b['label']} {b_mbps:.0f} MB/s; pipe = {share:.0%} of it (paired wall ratio)"
+    print(f"{label:38} {mbps:8.1f} {r['docs']/wall:9.0f} {rss:7.1f}Mi  {peer}")
+print("target: passthrough >= 60% of zstd-recompress's MB/s; peak RSS flat from many shards to one big shard")
 PYEOF

@@ -111,3 +111,20 @@ struct CLITests {
     #expect(catFile.stdout.split(separator: "\n").count == 2)
   }
 }
+
+/// Progress goes to stderr only when it is a terminal (here a pseudo-terminal made by script(1)).
+struct ProgressTests {
+  @Test func progressLineIsDrawnOnATerminalOnly() throws {
+    let script = "/usr/bin/script"
+    try #require(FileManager.default.isExecutableFile(atPath: script), "script(1) from bsdutils is needed")
+    let folder = try E2E.temporaryDirectory("progress")
+    let pipeline = try EngineTests.samplesPipeline(in: folder)
+    let command = "\(E2E.binary) run \(pipeline) --run-dir \(folder)/tty --workers 1"
+    let onTerminal = try E2E.shellOutput(script, ["-qec", command, folder + "/typescript"])
+    #expect(onTerminal.contains("tasks "), "no progress line on a terminal: \(onTerminal.suffix(400))")
+    #expect(onTerminal.contains("records/s") && onTerminal.contains("ETA"))
+    let piped = try E2E.pipe(["run", pipeline, "--run-dir", folder + "/piped"])
+    #expect(piped.status == 0)
+    #expect(!piped.stderr.contains("records/s"), "progress must stay off when stderr is not a terminal")
+  }
+}
