@@ -36,9 +36,9 @@ lint:
 format:
 	$(SWIFT) format -i -r Sources Tests Package.swift
 
-# Benchmarks beside the peers measured in the same run (see bench/README.md).
+# Benchmarks beside the peers measured in the same run (needs ../shared/bench).
 bench: build
-	bash bench/run.sh
+	bash Tests/Benchmarks/run.sh
 
 clean:
 	rm -rf .build runs

@@ -15,15 +15,14 @@ enum DuplicateSteps {
   static func writeKeys(
     task: PlannedTask, stage: any DuplicateKeyStage, keyFile: String, progress: TaskProgress
   ) throws -> TaskResult {
-    let path = keyFile
     let reader = try ShardReader(path: task.input)
-    let writer = try ShardWriter(path: path)
+    let writer = try ShardWriter(path: keyFile)
     var result = TaskResult()
     var buffer: [UInt8] = []
     let shardName = (task.input as NSString).lastPathComponent
     do {
       while let line = try reader.next() {
-        if line.bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) && !line.isTruncated { continue }
+        if line.isBlank { continue }
         result.recordsIn += 1
         // Lines that are not records are rejected by step 3 through the shared loop; here
         // they simply have no key.

@@ -23,7 +23,7 @@ enum Exporter {
       for shard in shards {
         let reader = try ShardReader(path: shard)
         while let line = try reader.next() {
-          if line.bytes.isEmpty { continue }
+          if line.isBlank { continue }
           if writer == nil {
             writer = try ShardWriter(
               path: "\(staging)/part-\(RunLayout.number(files.count)).jsonl.zst",

@@ -141,9 +141,7 @@ struct TaskRunner {
 
     do {
       while let shardLine = try reader.next() {
-        if shardLine.bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) && !shardLine.isTruncated {
-          continue  // blank lines separate nothing in JSONL; they are not records
-        }
+        if shardLine.isBlank { continue }
         result.recordsIn += 1
         let lineNumber = shardLine.number
         if result.recordsIn - lastProgress >= 4096 {
@@ -256,5 +254,13 @@ enum RejectLine {
     object["source"] = .string(source)
     object["line"] = .int(Int64(line))
     return object
+  }
+}
+
+extension ShardLine {
+  /// Blank lines (empty or only spaces and tabs) separate nothing in JSONL: they are not
+  /// records, so they are neither counted nor rejected.
+  var isBlank: Bool {
+    !isTruncated && bytes.allSatisfy { $0 == 0x20 || $0 == 0x09 }
   }
 }
