@@ -125,14 +125,19 @@ enum E2E {
 
   /// Runs a SQL query with the `sqlite3` shell and returns its output lines.
   static func sql(_ database: String, _ query: String) throws -> [String] {
+    try shellOutput("/usr/bin/sqlite3", ["-readonly", database, query]).split(separator: "\n").map(String.init)
+  }
+
+  /// Runs an executable and returns what it printed on stdout.
+  static func shellOutput(_ executable: String, _ arguments: [String]) throws -> String {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-    process.arguments = ["-readonly", database, query]
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
     let out = Pipe()
     process.standardOutput = out
     try process.run()
     let data = out.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+    return String(decoding: data, as: UTF8.self)
   }
 }
