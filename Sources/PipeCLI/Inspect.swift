@@ -18,6 +18,7 @@ enum Inspect {
     var seconds = 0.0
     var bytesIn = 0
     var drops: [DropCount] = []
+    var counters: [StageCounter] = []
 
     var throughput: Double { seconds > 0 ? Double(recordsIn) / seconds : 0 }
   }
@@ -25,6 +26,7 @@ enum Inspect {
   static func summaries(_ manifest: Manifest) throws -> [StageSummary] {
     let tasks = try manifest.tasks()
     let drops = try manifest.dropCounts()
+    let counters = try manifest.counters()
     return try manifest.stages().map { stage in
       var summary = StageSummary(stage: stage, status: "pending")
       for task in tasks where task.stage == stage.id {
@@ -42,6 +44,7 @@ enum Inspect {
         case .pending: break
         }
       }
+      summary.counters = counters.filter { $0.stage == stage.id }
       summary.drops = drops.filter { $0.stage == stage.id }.sorted { ($0.count, $1.reason) > ($1.count, $0.reason) }
       if summary.tasksFailed > 0 {
         summary.status = "failed"
@@ -115,7 +118,9 @@ enum Inspect {
           "recordsEmitted": .int(Int64(summary.emitted)), "seconds": .double(summary.seconds),
           "recordsPerSecond": .double(summary.throughput), "bytesIn": .int(Int64(summary.bytesIn)),
           "dropReasons": .object(JSONObject(summary.drops.map { ($0.reason, JSONValue.int(Int64($0.count))) })),
+          "counters": .object(JSONObject(summary.counters.map { ($0.name, JSONValue.int(Int64($0.value))) })),
           "inputs": .array(summary.stage.inputs.map { .string($0) }), "fingerprint": .string(summary.stage.fingerprint),
+          "counters": .object(JSONObject(summary.counters.map { ($0.name, JSONValue.int(Int64($0.value))) })),
         ]
         if parsed.value("--stage") != nil {
           object["taskList"] = .array(
@@ -144,6 +149,14 @@ enum Inspect {
     }
     text += "run directory: \(layout.root)\n\n"
     text += table(selected).joined(separator: "\n") + "\n"
+    let counted = selected.filter { !$0.counters.isEmpty }
+    if !counted.isEmpty {
+      text += "\ncounters:\n"
+      for summary in counted {
+        text +=
+          "  \(summary.stage.id): " + summary.counters.map { "\($0.name) \($0.value)" }.joined(separator: ", ") + "\n"
+      }
+    }
     if let stage = parsed.value("--stage") {
       text += "\ntasks of \(stage):\n"
       for summary in selected {

@@ -16,18 +16,37 @@ public struct StageContext: Sendable {
   public let seed: UInt64
   /// The index of the shard the task works on.
   public let shardIndex: Int
+  /// Named counts the stage adds to (beyond keep and drop); the manifest stores them per task
+  /// and `pipe inspect` sums them per stage.
+  public let counters: StageCounters
 
   /// Creates a context.
-  public init(stageID: String, seed: UInt64, shardIndex: Int) {
+  public init(stageID: String, seed: UInt64, shardIndex: Int, counters: StageCounters = StageCounters()) {
     self.stageID = stageID
     self.seed = seed
     self.shardIndex = shardIndex
+    self.counters = counters
   }
 
   /// A generator seeded by (run seed, stage, record id): the same record gets the same draws in
   /// every run, whatever shard or worker it lands on.
   public func rng(for recordID: String) -> SeededRNG {
     SeededRNG(seed: seed ^ XXH64.hash(stageID, seed: 0x5354_4147) ^ XXH64.hash(recordID, seed: 0x5245_434F))
+  }
+}
+
+/// Named counts of one task. A task runs on one thread, so no locking; the runtime reads the
+/// values when the task completes.
+public final class StageCounters: @unchecked Sendable {
+  /// The counts so far, by name.
+  public private(set) var values: [String: Int] = [:]
+
+  /// Creates empty counters.
+  public init() {}
+
+  /// Adds `amount` to the counter `name` (snake_case, stable: it is shown and stored).
+  public func add(_ name: String, _ amount: Int = 1) {
+    values[name, default: 0] += amount
   }
 }
 

@@ -23,6 +23,25 @@ extension Manifest {
     }
   }
 
+  /// Stage counters summed per (stage, name), ordered by stage position then name.
+  public func counters(stage: String? = nil) throws -> [StageCounter] {
+    try withConnection("cannot read the stage counters") { db in
+      let filter = stage == nil ? "" : "WHERE t.stage_id = ?"
+      return try db.query(
+        """
+        SELECT t.stage_id, c.name, SUM(c.value)
+        FROM task_counters c
+        JOIN tasks t ON t.id = c.task_id
+        JOIN stages s ON s.id = t.stage_id
+        \(filter)
+        GROUP BY t.stage_id, c.name
+        ORDER BY MIN(s.position), t.stage_id, c.name
+        """,
+        stage.map { [.text($0)] } ?? []
+      ) { StageCounter(stage: $0.text(0), name: $0.text(1), value: $0.int(2)) }
+    }
+  }
+
   /// Where a record came from and what every stage decided about it, in pipeline order.
   ///
   /// Both lookups go through the indexes on `record_id`, so the cost does not grow with the

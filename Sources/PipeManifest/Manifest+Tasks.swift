@@ -174,7 +174,7 @@ extension Manifest {
   /// Deletes what a task produced. Each table is keyed by task id first, so each delete is one
   /// range of one b-tree.
   private func deleteResults(of taskID: Int64, _ db: Connection) throws {
-    for table in ["task_drop_counts", "record_origins", "record_verdicts", "artifacts"] {
+    for table in ["task_drop_counts", "task_counters", "record_origins", "record_verdicts", "artifacts"] {
       try db.run("DELETE FROM \(table) WHERE task_id = ?", [.integer(taskID)])
     }
   }
@@ -189,6 +189,17 @@ extension Manifest {
       for (reason, count) in completion.dropCounts.sorted(by: { $0.key < $1.key }) {
         try insert.bind(reason, at: 2)
         try insert.bind(count, at: 3)
+        try insert.step()
+        insert.reset()
+      }
+    }
+
+    if !completion.counters.isEmpty {
+      let insert = try db.prepare("INSERT INTO task_counters (task_id, name, value) VALUES (?, ?, ?)")
+      try insert.bind(taskID, at: 1)
+      for (name, value) in completion.counters.sorted(by: { $0.key < $1.key }) {
+        try insert.bind(name, at: 2)
+        try insert.bind(value, at: 3)
         try insert.step()
         insert.reset()
       }

@@ -241,6 +241,8 @@ public struct TaskCompletion: Sendable {
   /// More origins and verdicts, gathered in bounded memory; written after `origins` and
   /// `verdicts`.
   public var provenance: ProvenanceSpool?
+  /// Named counters the stage added to (for example hits per benchmark).
+  public var counters: [String: Int]
 
   /// Creates a completion.
   public init(
@@ -248,7 +250,7 @@ public struct TaskCompletion: Sendable {
     recordsIn: Int, recordsKept: Int, recordsDropped: Int, recordsEmitted: Int, bytesIn: Int,
     outputPath: String?, outputBytes: Int, checksum: String?, rejectsPath: String? = nil,
     dropCounts: [String: Int] = [:], origins: [RecordOrigin] = [], verdicts: [RecordVerdict] = [],
-    artifacts: [ArtifactRow] = [], provenance: ProvenanceSpool? = nil
+    artifacts: [ArtifactRow] = [], provenance: ProvenanceSpool? = nil, counters: [String: Int] = [:]
   ) {
     self.stage = stage
     self.shard = shard
@@ -269,6 +271,7 @@ public struct TaskCompletion: Sendable {
     self.verdicts = verdicts
     self.artifacts = artifacts
     self.provenance = provenance
+    self.counters = counters
   }
 }
 
@@ -412,5 +415,22 @@ public struct ArtifactRow: Sendable, Equatable {
     self.bytes = bytes
     self.checksum = checksum
     self.shard = shard
+  }
+}
+
+/// A stage counter summed over the stage's done tasks.
+public struct StageCounter: Sendable, Equatable {
+  /// The stage id.
+  public var stage: String
+  /// The counter's name.
+  public var name: String
+  /// The sum over the stage's tasks.
+  public var value: Int
+
+  /// Creates a counter row.
+  public init(stage: String, name: String, value: Int) {
+    self.stage = stage
+    self.name = name
+    self.value = value
   }
 }

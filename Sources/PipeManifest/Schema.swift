@@ -15,7 +15,8 @@ enum Schema {
 
   /// Every migration, oldest first.
   static let migrations: [Migration] = [
-    Migration(version: 1, sql: v1)
+    Migration(version: 1, sql: v1),
+    Migration(version: 2, sql: v2),
   ]
 
   /// The version a fully migrated manifest has.
@@ -185,6 +186,24 @@ enum Schema {
       JOIN tasks t ON t.id = d.task_id
       GROUP BY t.stage_id, d.reason;
     """
+
+  // MARK: - v2
+
+  /// Version 2: named counters a stage adds to during a task (for example decontamination hits
+  /// per benchmark), beside its drop counts; same keying as `task_drop_counts`.
+  static let v2 = """
+    CREATE TABLE task_counters (
+      task_id INTEGER NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+      name    TEXT NOT NULL,
+      value   INTEGER NOT NULL,
+      PRIMARY KEY (task_id, name)
+    ) WITHOUT ROWID;
+
+    CREATE VIEW counters AS
+      SELECT t.stage_id AS stage, c.name, SUM(c.value) AS value
+      FROM task_counters c JOIN tasks t ON t.id = c.task_id
+      GROUP BY t.stage_id, c.name;
+    """
 }
 
 /// Why a database is not a manifest this build can use.
@@ -195,4 +214,5 @@ enum SchemaError: Error, Sendable {
   case newer(found: Int, known: Int)
   /// Older than this build's schema, seen by a read-only open, which cannot migrate.
   case older(found: Int, known: Int)
+
 }

@@ -297,7 +297,7 @@ final class Scheduler: @unchecked Sendable {
           recordsEmitted: result.recordsEmitted, bytesIn: result.bytesIn, outputPath: result.output?.path,
           outputBytes: result.output?.fileBytes ?? 0, checksum: result.output?.checksum,
           rejectsPath: result.rejects?.path, dropCounts: result.dropCounts, artifacts: result.artifacts,
-          provenance: result.provenance))
+          provenance: result.provenance, counters: result.counters))
       result.provenance?.discard()
       progress?.finished(key, records: result.recordsIn)
       return .success

@@ -11,6 +11,7 @@ struct TaskResult {
   var recordsEmitted = 0
   var bytesIn = 0
   var dropCounts: [String: Int] = [:]
+  var counters: [String: Int] = [:]
   /// Origins and verdicts, in bounded memory (spilled next to the task's output).
   var provenance: ProvenanceSpool?
   var output: ShardSummary?
@@ -100,7 +101,9 @@ struct TaskRunner {
     switch task.work {
     case .record(let stage):
       let context = StageContext(stageID: task.key.stage, seed: seed, shardIndex: task.key.shard)
-      return try runRecordLoop { record, _ in try stage.process(&record, context: context) }
+      var result = try runRecordLoop { record, _ in try stage.process(&record, context: context) }
+      result.counters = context.counters.values
+      return result
     case .duplicateKeys(let stage, let keyFile):
       return try DuplicateSteps.writeKeys(task: task, stage: stage, keyFile: keyFile, progress: progress)
     case .duplicateIndex(let keyFiles, let indexFolder):

@@ -44,3 +44,32 @@ struct ProvenanceSpoolTests {
     try manifest.close()
   }
 }
+
+/// Stage counters (schema v2) are stored per task and summed per stage.
+struct StageCounterTests {
+  @Test func countersAreStoredPerTaskReplacedOnRetryAndSummedPerStage() throws {
+    let directory = try TemporaryDirectory()
+    let manifest = try Manifest(path: directory.manifestPath)
+    let runID = try Fixture.startRun(manifest)
+    try Fixture.recordStage(manifest, "decon", position: 0, taskCount: 2)
+    func complete(_ shard: Int, _ counters: [String: Int]) throws {
+      try manifest.markTaskStarted(
+        stage: "decon", shard: shard, input: "in", fingerprint: "f", runID: runID, startedAt: 1)
+      try manifest.markTaskDone(
+        TaskCompletion(
+          stage: "decon", shard: shard, fingerprint: "f", finishedAt: 2, durationSeconds: 1, recordsIn: 1,
+          recordsKept: 1, recordsDropped: 0, recordsEmitted: 0, bytesIn: 0, outputPath: nil, outputBytes: 0,
+          checksum: nil, counters: counters))
+    }
+    try complete(0, ["hits.mmlu": 3, "hits.gsm8k": 1])
+    try complete(1, ["hits.mmlu": 2])
+    #expect(
+      try manifest.counters() == [
+        StageCounter(stage: "decon", name: "hits.gsm8k", value: 1),
+        StageCounter(stage: "decon", name: "hits.mmlu", value: 5),
+      ])
+    try complete(1, ["hits.mmlu": 10])  // a retry replaces the task's counters
+    #expect(try manifest.counters(stage: "decon").map(\.value) == [1, 13])
+    try manifest.close()
+  }
+}
