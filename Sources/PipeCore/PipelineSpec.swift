@@ -45,6 +45,9 @@ public struct StageSpec: Sendable {
   public let config: StageConfig
   /// Position in the pipeline file's `stages` array (for JSON paths in messages).
   public let index: Int
+  /// The stage, built once from the config during validation (so `pipe validate` reports what
+  /// only the op can check, and costly set-up such as loading an index happens once).
+  public let implementation: StageImplementation
 }
 
 /// The final export: the output of one stage, resharded by size.
@@ -196,6 +199,7 @@ public enum PipelineLoader {
       let inputs: [String]
       let config: StageConfig
       let index: Int
+      let implementation: StageImplementation
     }
     var drafts: [Draft] = []
     // `positions`: each input id's index in the file's array (elements that are not strings are skipped).
@@ -268,7 +272,18 @@ public enum PipelineLoader {
             let (resolved, configIssues) = op.resolve(config, path: "\(path).config")
             issues += configIssues
             if let resolved, let id {
-              drafts.append(Draft(id: id, op: op, inputs: inputIDs, config: resolved, index: index))
+              do {
+                let implementation = try op.make(resolved)
+                drafts.append(
+                  Draft(
+                    id: id, op: op, inputs: inputIDs, config: resolved, index: index, implementation: implementation))
+              } catch let error as PipeError {
+                var message = error.message
+                if let file = error.file { message += " (\(file)\(error.line.map { ":\($0)" } ?? ""))" }
+                issue("\(path).config", message)
+              } catch {
+                issue("\(path).config", "\(error)")
+              }
             }
           }
         }
@@ -347,7 +362,9 @@ public enum PipelineLoader {
     guard issues.isEmpty else { throw PipelineValidationError(file: file, issues: issues) }
     let byID = Dictionary(drafts.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
     let stages = order.ids.compactMap { byID[$0] }.map {
-      StageSpec(id: $0.id, op: $0.op, inputs: $0.inputs, config: $0.config, index: $0.index)
+      StageSpec(
+        id: $0.id, op: $0.op, inputs: $0.inputs, config: $0.config, index: $0.index,
+        implementation: $0.implementation)
     }
     return PipelineSpec(
       name: name, description: description, seed: seed, inputs: inputs, stages: stages, output: output,

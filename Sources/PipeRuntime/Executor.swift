@@ -70,13 +70,14 @@ public enum Executor {
   public static func run(_ request: RunRequest) throws -> RunOutcome {
     let started = Date()
     let layout = RunLayout(root: request.runDirectory)
+    // Plan first: a pipeline that cannot be planned must not leave a run directory behind.
+    let planned = try Planner(spec: request.spec, layout: layout).plan()
     try createDirectories(layout.root)
     let lock = try DirectoryLock(path: layout.lockPath)
     defer { lock.release() }
     let manifest = try Manifest(path: layout.manifestPath)
     defer { try? manifest.close() }
 
-    let planned = try Planner(spec: request.spec, layout: layout).plan()
     try saveCopy(request.pipelineText, to: layout.pipelineCopyPath)
     let runID = try manifest.startRun(
       pipelineName: request.spec.name, pipelinePath: request.pipelinePath, pipelineJSON: request.pipelineText,

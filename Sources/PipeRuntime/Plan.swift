@@ -105,12 +105,7 @@ struct Planner {
         ["stage", stage.op.qualifiedName, stage.config.canonicalText, String(spec.seed)]
           + stage.inputs.map { stageFingerprints[$0] ?? "" })
       stageFingerprints[stage.id] = stageFingerprint
-      let implementation: StageImplementation
-      do {
-        implementation = try stage.op.make(stage.config)
-      } catch let error as PipeError {
-        throw PipeError(.config, "stages[\(stage.index)] (\(stage.id)): \(error.message)", file: error.file)
-      }
+      let implementation = stage.implementation
       let inputDescription = stage.inputs
       var outputs: [ShardSource] = []
 

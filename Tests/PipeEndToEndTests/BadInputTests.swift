@@ -211,3 +211,20 @@ struct BadInputTests {
     }
   }
 }
+
+/// Config problems only the op can see are reported by `pipe validate` too, by JSON path.
+struct OpConfigValidationTests {
+  @Test func minimumAboveMaximumIsReportedByValidateAndRunCreatesNothing() throws {
+    let folder = try E2E.temporaryDirectory("opconfig")
+    try E2E.writeShard(folder + "/a.jsonl", json: [#"{"id":"1","text":"t"}"#])
+    let pipeline = try E2E.writePipeline(
+      #"{"name": "x", "inputs": [{"id": "in", "paths": ["a.jsonl"]}], "stages": [{"id": "s", "op": "filter.length@1", "inputs": ["in"], "config": {"minChars": 10, "maxChars": 5}}]}"#,
+      in: folder)
+    let validate = try E2E.pipe(["validate", pipeline])
+    #expect(validate.status == 2)
+    #expect(validate.stderr.contains("stages[0].config"), "\(validate.stderr)")
+    let run = try E2E.pipe(["run", pipeline, "--run-dir", folder + "/run"])
+    #expect(run.status == 2)
+    #expect(!FileManager.default.fileExists(atPath: folder + "/run"))
+  }
+}
