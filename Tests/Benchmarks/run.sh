@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # make bench: pipe's figures beside the peers', measured in the same run of the machine.
 #
-#   bash Tests/Benchmarks/run.sh            # small and large corpora
-#   SIZES=small bash Tests/Benchmarks/run.sh
-#   PEERS=1 ...                             # also time datatrove's passthrough (slow)
+#   bash Tests/Benchmarks/run.sh                       # every benchmark, small and large corpora
+#   SIZES=small BENCHES="passthrough quality" bash Tests/Benchmarks/run.sh
+#   PEERS=0 ...                                        # skip the (slow) Python peers
 #
-# Needs ../shared/bench (the peer harness). Sets up its venv and corpora when missing.
+# BENCHES: passthrough quality minhash langid (default: all). Peers come from
+# ../shared/bench/run_peer.sh in the same run: zstd-recompress (with passthrough),
+# dt-quality (with quality), ds-minhash-xxh and dt-minhash-t1 (with minhash).
 # Benchmarks, not tests: nothing here asserts a time; it prints figures and ratios.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -13,6 +15,8 @@ B="${BENCH_DIR:-$ROOT/../shared/bench}"
 [ -d "$B" ] || { echo "no peer harness at $B (expected ../shared/bench beside the project)" >&2; exit 2; }
 PY="$B/.venv/bin/python"
 SIZES="${SIZES:-small large}"
+BENCHES="${BENCHES:-passthrough quality minhash langid}"
+PEERS="${PEERS:-1}"
 REPS="${REPS:-3}"
 WORK="${WORK:-$ROOT/.build/bench}"
 PIPE="$ROOT/.build/release/pipe"
@@ -21,63 +25,111 @@ mkdir -p "$WORK"
 
 [ -x "$PY" ] || "$B/setup_peer.sh"
 [ -x "$PIPE" ] || (cd "$ROOT" && swift build -c release --product pipe)
+OPS="$("$PIPE" ops)"
+has_op() { grep -q "^$1@" <<<"$OPS"; }
+
+# pipeline NAME SIZE GLOB STAGES_JSON: writes $WORK/NAME.json
+pipeline() {
+  cat > "$WORK/$1.json" <<JSON
+{ "name": "$1", "inputs": [{ "id": "corpus", "paths": ["$3"] }], "stages": $4 }
+JSON
+}
+
+# timed LABEL SIZE WORKERS PIPELINE [--vs ...]: one bench_run.py record
+timed() {
+  local label=$1 size=$2 workers=$3 name=$4; shift 4
+  "$PY" "$B/bench_run.py" --label "$label" --corpus "$B/data/$size" --reps "$REPS" --results "$RESULTS" \
+    --prep "rm -rf $WORK/run-$label" "$@" \
+    -- "$PIPE" run "$WORK/$name.json" --run-dir "$WORK/run-$label" --workers "$workers" --no-progress
+}
 
 for size in $SIZES; do
   corpus="$B/data/$size"
   [ -f "$corpus/corpus_info.json" ] || "$PY" "$B/make_corpus.py" --size "$size"
+  shards="$corpus/shards/*.jsonl.zst"
 
-  # Passthrough: read, parse, write zstd JSONL (level 3), one worker, beside zstd -dc | zstd -3.
-  cat > "$WORK/passthrough-$size.json" <<JSON
-{ "name": "passthrough-$size",
-  "inputs": [{ "id": "corpus", "paths": ["$corpus/shards/*.jsonl.zst"] }],
-  "stages": [{ "id": "pass", "op": "passthrough@1", "inputs": ["corpus"] }] }
-JSON
-  echo "== passthrough on $size (one worker) vs zstd -dc | zstd -3 -c =="
-  "$PY" "$B/bench_run.py" --label "pipe-passthrough-$size" --corpus "$corpus" --reps "$REPS" \
-    --results "$RESULTS" --prep "rm -rf $WORK/run-pass-$size" \
-    --vs "sh -c 'zstd -dcq $corpus/shards/*.jsonl.zst | zstd -3 -q -c > /dev/null'" --vs-label zstd-recompress \
-    -- "$PIPE" run "$WORK/passthrough-$size.json" --run-dir "$WORK/run-pass-$size" --workers 1 --no-progress
-
-  # Peak memory does not grow with shard size: the same corpus as one big shard.
-  big="$WORK/one-shard-$size/all.jsonl.zst"
-  if [ ! -f "$big" ]; then
-    mkdir -p "$(dirname "$big")"
-    zstd -dcq "$corpus"/shards/*.jsonl.zst | zstd -3 -q -c > "$big"
+  if [[ " $BENCHES " == *" passthrough "* ]]; then
+    # Read, parse, write zstd JSONL (level 3), one worker, beside zstd -dc | zstd -3.
+    pipeline "passthrough-$size" "$size" "$shards" '[{ "id": "pass", "op": "passthrough@1", "inputs": ["corpus"] }]'
+    echo "== passthrough on $size (one worker) vs zstd -dc | zstd -3 -c =="
+    timed "pipe-passthrough-$size" "$size" 1 "passthrough-$size" \
+      --vs "sh -c 'zstd -dcq $shards | zstd -3 -q -c > /dev/null'" --vs-label zstd-recompress
+    # Peak memory does not grow with shard size: the same corpus as one big shard.
+    big="$WORK/one-shard-$size/all.jsonl.zst"
+    if [ ! -f "$big" ]; then
+      mkdir -p "$(dirname "$big")"
+      zstd -dcq $shards | zstd -3 -q -c > "$big"
+    fi
+    pipeline "passthrough-one-$size" "$size" "$big" '[{ "id": "pass", "op": "passthrough@1", "inputs": ["corpus"] }]'
+    echo "== passthrough on $size as ONE shard (peak RSS vs many shards) =="
+    REPS=1 timed "pipe-passthrough-one-shard-$size" "$size" 1 "passthrough-one-$size"
   fi
-  cat > "$WORK/passthrough-one-$size.json" <<JSON
-{ "name": "passthrough-one-$size",
-  "inputs": [{ "id": "corpus", "paths": ["$big"] }],
-  "stages": [{ "id": "pass", "op": "passthrough@1", "inputs": ["corpus"] }] }
-JSON
-  echo "== passthrough on $size as ONE shard (peak RSS vs many shards) =="
-  "$PY" "$B/bench_run.py" --label "pipe-passthrough-one-shard-$size" --corpus "$corpus" --reps 1 \
-    --results "$RESULTS" --prep "rm -rf $WORK/run-one-$size" \
-    -- "$PIPE" run "$WORK/passthrough-one-$size.json" --run-dir "$WORK/run-one-$size" --workers 1 --no-progress
 
-  if [ "${PEERS:-0}" = 1 ]; then
-    REPS=1 "$B/run_peer.sh" "$size" dt-passthrough
+  if [[ " $BENCHES " == *" quality "* ]] && has_op quality.gopher && has_op quality.c4; then
+    # The peer's recipe: Gopher repetition + Gopher quality + C4, datatrove defaults.
+    pipeline "quality-$size" "$size" "$shards" '[
+      { "id": "gopher", "op": "quality.gopher@1", "inputs": ["corpus"] },
+      { "id": "c4", "op": "quality.c4@1", "inputs": ["gopher"] } ]'
+    echo "== quality (gopher + c4) on $size: 1 and 2 workers =="
+    timed "pipe-quality-$size-w1" "$size" 1 "quality-$size"
+    timed "pipe-quality-$size-w2" "$size" 2 "quality-$size"
+    [ "$PEERS" = 1 ] && REPS=1 "$B/run_peer.sh" "$size" dt-quality | grep RESULT || true
+  fi
+
+  if [[ " $BENCHES " == *" minhash "* ]] && has_op dedup.minhash; then
+    pipeline "minhash-$size" "$size" "$shards" '[{ "id": "minhash", "op": "dedup.minhash@1", "inputs": ["corpus"] }]'
+    echo "== MinHash dedup on $size: 1 and 2 workers, recall and precision against the planted duplicates =="
+    for w in 1 2; do
+      timed "pipe-minhash-$size-w$w" "$size" $w "minhash-$size" \
+        --eval "$PY $B/eval_dedup.py --json $corpus $WORK/run-pipe-minhash-$size-w$w/data/minhash"
+    done
+    [ "$PEERS" = 1 ] && REPS=1 "$B/run_peer.sh" "$size" ds-minhash-xxh dt-minhash-t1 | grep RESULT || true
+  fi
+
+  if [[ " $BENCHES " == *" langid "* ]] && has_op lang.id; then
+    pipeline "langid-$size" "$size" "$shards" '[{ "id": "lang", "op": "lang.id@1", "inputs": ["corpus"], "config": { "belowThreshold": "keep" } }]'
+    echo "== lang.id on $size (one worker) =="
+    timed "pipe-langid-$size-w1" "$size" 1 "langid-$size"
   fi
 done
 
 echo
-echo "== summary: this run's figures (one worker; median of the paired runs) =="
-"$PY" - "$RESULTS" <<'PYEOF'
-import json, sys
+echo "== summary: this run's figures (median of runs; docs/s per core = docs/s / workers) =="
+"$PY" - "$RESULTS" "$B/results" <<'PYEOF'
+import glob, json, os, sys
 latest = {}
 for line in open(sys.argv[1]):
     r = json.loads(line)
     latest[r["label"]] = r
-print(f"{'benchmark':38} {'MB/s':>8} {'docs/s':>9} {'peak RSS':>9}  vs peer")
+peers = {}
+for path in glob.glob(os.path.join(sys.argv[2], "*.jsonl")):
+    for line in open(path):
+        r = json.loads(line)
+        peers[(r["label"], r["corpus"])] = r
+print(f"{'benchmark':36} {'MB/s':>7} {'docs/s':>9} {'per core':>9} {'RSS MiB':>8}  notes")
 for label, r in latest.items():
     wall = r["wall_s"]["median"]
-    mbps = r["jsonl_mb"] / wall
-    rss = r["peak_rss_mib"]["median"]
-    peer = ""
+    workers = 2 if label.endswith("-w2") else 1
+    docs = r["docs"] / wall
+    note = ""
     if r.get("vs"):
         b = r["vs"]
-        b_mbps = r["jsonl_mb"] / b["wall_s"]["median"]
-        share = 1 / r["ratio_wall_a_over_b"]["median"]
-        peer = f"{b['label']} {b_mbps:.0f} MB/s; pipe = {share:.0%} of it (paired wall ratio)"
-    print(f"{label:38} {mbps:8.1f} {r['docs']/wall:9.0f} {rss:7.1f}Mi  {peer}")
-print("target: passthrough >= 60% of zstd-recompress's MB/s; peak RSS flat from many shards to one big shard")
+        note = f"{b['label']} {r['jsonl_mb'] / b['wall_s']['median']:.0f} MB/s; pipe = {1 / r['ratio_wall_a_over_b']['median']:.0%} of it"
+    if r.get("eval"):
+        e = r["eval"]
+        note += f" recall {e.get('recall')} precision {e.get('precision')}"
+    if label.endswith("-w2") and label[:-1] + "1" in latest:
+        one = latest[label[:-1] + "1"]
+        note += f" speedup vs 1 worker {one['wall_s']['median'] / wall:.2f}x"
+    print(f"{label:36} {r['jsonl_mb'] / wall:7.1f} {docs:9.0f} {docs / workers:9.0f} {r['peak_rss_mib']['median']:8.1f}  {note}")
+    corpus = r["corpus"]
+    for peer in ("dt-quality",) if "-quality-" in label and label.endswith("-w1") else \
+                ("ds-minhash-xxh", "dt-minhash-t1") if "-minhash-" in label and label.endswith("-w1") else ():
+        p = peers.get((peer, corpus))
+        if p:
+            pdocs = p["docs"] / p["wall_s"]["median"]
+            print(f"  {peer:34} {'':7} {pdocs:9.0f} {pdocs:9.0f} {p['peak_rss_mib']['median']:8.1f}  "
+                  f"pipe/peer per core = {docs / pdocs:.1f}x (peer measured {p.get('when_utc', '?')})")
+print("targets: passthrough >= 60% of zstd-recompress; quality >= 100x dt-quality; "
+      "minhash >= 10x ds-minhash-xxh and 100x dt-minhash-t1; 2 workers >= 1.8x one")
 PYEOF
