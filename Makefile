@@ -3,7 +3,7 @@ SWIFT ?= swift
 PIPE := .build/release/pipe
 APT_PACKAGES := libzstd-dev libsqlite3-dev pkg-config zstd sqlite3
 
-.PHONY: all deps build demo run test lint format bench clean
+.PHONY: all deps build demo run test lint format bench clean langid-model
 
 all: build
 
@@ -39,6 +39,11 @@ format:
 # Benchmarks beside the peers measured in the same run (needs ../shared/bench).
 bench: build
 	bash Tests/Benchmarks/run.sh
+
+# Rebuilds the language-ID model and its golden test file from text on this machine, and
+# prints accuracy per language on the held-out split.
+langid-model:
+	python3 Sources/PipeStages/Language/Model/make_langid_model.py
 
 clean:
 	rm -rf .build runs

@@ -14,7 +14,10 @@ let package = Package(
     .target(name: "PipeCore"),
     .target(name: "PipeIO", dependencies: ["PipeCore", "CZstd"]),
     .target(name: "PipeManifest", dependencies: ["PipeCore", "CSQLite"]),
-    .target(name: "PipeStages", dependencies: ["PipeCore"]),
+    .target(
+      name: "PipeStages", dependencies: ["PipeCore"],
+      exclude: ["Language/Model/make_langid_model.py", "Language/Model/README.md"],
+      resources: [.copy("Language/Model/langid.bin")]),
     .target(name: "PipeRuntime", dependencies: ["PipeCore", "PipeIO", "PipeManifest", "PipeStages"]),
     .target(name: "PipeCLI", dependencies: ["PipeCore", "PipeIO", "PipeManifest", "PipeStages", "PipeRuntime"]),
     .executableTarget(name: "pipe", dependencies: ["PipeCLI"]),
@@ -22,7 +25,7 @@ let package = Package(
     .testTarget(name: "PipeCoreTests", dependencies: ["PipeCore"]),
     .testTarget(name: "PipeIOTests", dependencies: ["PipeCore", "PipeIO"]),
     .testTarget(name: "PipeManifestTests", dependencies: ["PipeCore", "PipeManifest"]),
-    .testTarget(name: "PipeStagesTests", dependencies: ["PipeCore", "PipeStages"]),
+    .testTarget(name: "PipeStagesTests", dependencies: ["PipeCore", "PipeStages"], exclude: ["Language/golden.jsonl"]),
     .testTarget(
       name: "PipeRuntimeTests", dependencies: ["PipeCore", "PipeIO", "PipeManifest", "PipeStages", "PipeRuntime"]),
     .testTarget(name: "PipeEndToEndTests", dependencies: ["pipe", "PipeCore", "PipeIO", "PipeManifest"]),

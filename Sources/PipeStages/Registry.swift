@@ -10,5 +10,6 @@ public enum Ops {
     LengthFilter.descriptor,
     ExactDedup.descriptor,
     Passthrough.descriptor,
+    LanguageID.descriptor,
   ])
 }

@@ -1,0 +1,130 @@
+public import PipeCore
+
+/// `lang.id@1`: identifies the natural language of each record's text.
+///
+/// Writes `metadata.language` (an ISO 639-1 code such as `de`, `zh`, `ja`, or `und`) and
+/// `metadata.language_score` (the winner's probability, rounded to 4 decimals) with the
+/// character n-gram model of `LanguageModel`, then:
+/// - a score below `threshold` (and any text without letters, which is `und` with score 0) is
+///   dropped with reason `language_score_below_threshold`, or with `belowThreshold: "keep"`
+///   kept with language `und`; a dropped record keeps the predicted language in its metadata,
+///   so the rejects show what was found;
+/// - when `languages` is not empty, a record whose language (including `und`) is not listed is
+///   dropped with reason `language_not_selected`, the detail naming the language.
+///
+/// Only the first `maxChars` scalars are classified, so enormous texts cost no more than
+/// 10,000 characters by default.
+public struct LanguageID: RecordStage {
+  /// Reject reason: the score is below the threshold.
+  public static let belowThresholdReason = "language_score_below_threshold"
+  /// Reject reason: the language is not in `languages`.
+  public static let notSelectedReason = "language_not_selected"
+  /// The language written when none is determined.
+  public static let undetermined = "und"
+  /// The metadata key of the language code.
+  public static let languageKey = "language"
+  /// The metadata key of the score.
+  public static let scoreKey = "language_score"
+
+  /// What happens to a record whose score is below the threshold.
+  public enum BelowThreshold: String, Sendable, CaseIterable {
+    /// Drop it with reason `language_score_below_threshold`.
+    case drop
+    /// Keep it, with language `und`.
+    case keep
+  }
+
+  /// The lowest score accepted, 0...1.
+  public let threshold: Double
+  /// What happens below the threshold.
+  public let belowThreshold: BelowThreshold
+  /// The languages kept; empty keeps every language.
+  public let languages: Set<String>
+  /// How many leading scalars are classified.
+  public let maxChars: Int
+  /// The model.
+  public let model: LanguageModel
+
+  /// Creates the stage.
+  ///
+  /// - Parameter model: the model to use; `nil` loads the shared one (`LanguageModel.shared()`).
+  /// - Throws: `PipeError(.config)` when the model cannot be loaded, a value is out of range,
+  ///   or `languages` names a language the model does not know.
+  public init(
+    threshold: Double = 0.65, belowThreshold: BelowThreshold = .drop, languages: [String] = [],
+    maxChars: Int = 10_000, model: LanguageModel? = nil
+  ) throws {
+    guard (0...1).contains(threshold) else {
+      throw PipeError(.config, "lang.id: threshold must be in 0...1, got \(threshold)")
+    }
+    guard maxChars >= 1 else {
+      throw PipeError(.config, "lang.id: maxChars must be at least 1, got \(maxChars)")
+    }
+    let model = try model ?? LanguageModel.shared()
+    let known = Set(model.languages + [Self.undetermined])
+    let unknown = languages.filter { !known.contains($0) }
+    guard unknown.isEmpty else {
+      throw PipeError(
+        .config,
+        "lang.id: unknown language code(s) \(unknown.joined(separator: ", ")) in languages; the model knows "
+          + model.languages.sorted().joined(separator: ", ") + " and und")
+    }
+    self.threshold = threshold
+    self.belowThreshold = belowThreshold
+    self.languages = Set(languages)
+    self.maxChars = maxChars
+    self.model = model
+  }
+
+  /// Creates the stage from a config validated against `descriptor`.
+  init(config: StageConfig) throws {
+    try self.init(
+      threshold: config.double("threshold"),
+      belowThreshold: BelowThreshold(rawValue: config.string("belowThreshold")) ?? .drop,
+      languages: config.strings("languages"), maxChars: config.int("maxChars"))
+  }
+
+  /// The op's name, version and config schema.
+  public static let descriptor = OpDescriptor(
+    name: "lang.id", version: 1,
+    summary:
+      "Identify the natural language (character n-gram model); write metadata.language and "
+      + "metadata.language_score; drop low scores or unlisted languages.",
+    keys: [
+      ConfigKey(
+        "threshold", .double(0...1), default: .double(0.65),
+        "Records whose language score is below this are dropped (or kept as und)."),
+      ConfigKey(
+        "belowThreshold", .choice(BelowThreshold.allCases.map(\.rawValue)), default: .string("drop"),
+        "drop: reject low-score records (language_score_below_threshold); keep: keep them with language und."),
+      ConfigKey(
+        "languages", .strings, default: .array([]),
+        "ISO 639-1 codes to keep (und allowed); others are dropped as language_not_selected. Empty keeps all."),
+      ConfigKey(
+        "maxChars", .int(1...Int.max), default: .int(10_000),
+        "Classify at most this many leading characters (Unicode scalars) of each text."),
+    ],
+    make: { config in .record(try LanguageID(config: config)) })
+
+  /// Classifies the record, writes its language and score, and decides.
+  public func process(_ record: inout Record, context: StageContext) throws -> Verdict {
+    let prediction = record.withTextUTF8 { model.classify($0, maxChars: maxChars) }
+    let score = (prediction.score * 10_000).rounded() / 10_000
+    var language = prediction.language ?? Self.undetermined
+    record.setMetadata(Self.scoreKey, .double(score))
+    if prediction.language == nil || score < threshold {
+      if belowThreshold == .drop {
+        record.setMetadata(Self.languageKey, .string(language))
+        return .drop(
+          reason: Self.belowThresholdReason,
+          detail: "\(language) \(score) < \(threshold)")
+      }
+      language = Self.undetermined
+    }
+    record.setMetadata(Self.languageKey, .string(language))
+    if !languages.isEmpty && !languages.contains(language) {
+      return .drop(reason: Self.notSelectedReason, detail: language)
+    }
+    return .keep
+  }
+}

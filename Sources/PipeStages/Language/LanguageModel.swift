@@ -1,0 +1,468 @@
+import Foundation
+import PipeCore
+
+/// The character n-gram language identifier behind `lang.id@1`.
+///
+/// A multinomial naive Bayes model over hashed character n-grams (n = 1...4) of lower-cased
+/// words padded with one space on each side, built from real text by
+/// `Model/make_langid_model.py` (see Model/README.md for the languages, sources and accuracy).
+///
+/// Scoring, as in the script's `Model.classify_raw`:
+/// 1. Words are runs of letters (`isLetter`) after `fold`; each n-gram is hashed (FNV-1a 64
+///    over its scalar values read right to left, then a Murmur3-style finalizer) into one of
+///    2^bits buckets. `n` counts all n-grams of the text.
+/// 2. The dominant script (most letters) selects the candidate languages; a text with no
+///    letters, or in a script no language of the model uses, is undetermined.
+/// 3. For each candidate `l`: `LL(l) = n * floor(l) + W(l) / scale`, where `W(l)` sums the
+///    stored weights of language `l` in the buckets of all n-grams (a weight is
+///    `log(P(bucket | l)) - floor(l)` quantized to `1/scale` nats; unstored buckets weigh 0).
+/// 4. `score = softmax over candidates of T * LL(l) / max(n, minNgrams)`, evaluated at the
+///    winner: the log-likelihood per n-gram, sharpened by the temperature `T` fitted on the dev
+///    split, so the score behaves like a probability (0.65 keeps most clean text). Short texts
+///    (fewer than `minNgrams` n-grams) are divided by `minNgrams` and so are less sure.
+///
+/// The model is immutable and shared by every stage in the process (`shared()`).
+public final class LanguageModel: Sendable {
+  /// The result of classifying a text.
+  public struct Prediction: Sendable, Equatable {
+    /// The ISO 639-1 code of the most likely language, or `nil` when undetermined (no letters,
+    /// or a script the model does not know).
+    public var language: String?
+    /// The winner's posterior probability among the candidates of its script, 0...1; 0 when
+    /// undetermined.
+    public var score: Double
+  }
+
+  /// The languages, as ISO 639-1 codes, in model order.
+  public let languages: [String]
+  /// The script id of each language.
+  let scripts: [UInt8]
+  /// `floor(l)`: the log-probability of an n-gram the language never showed.
+  let floors: [Double]
+  /// The weights, expanded from the file's sparse entries into one row of `rowStride` bytes
+  /// per bucket (`rows[bucket * rowStride + language]`), so a bucket's weights are added with a
+  /// few vector operations. 16 MB for 2^18 buckets and up to 64 languages.
+  let rows: [UInt8]
+  /// Languages rounded up to a multiple of 16.
+  let rowStride: Int
+  let bucketMask: UInt64
+  let maxN: Int
+  let scale: Double
+  let temperature: Double
+  let minNgrams: Double
+
+  // MARK: - Loading
+
+  /// The environment variable that overrides the model file.
+  public static let pathVariable = "PIPE_LANGID_MODEL"
+  /// The model's file name in the resource bundle.
+  static let resourceName = "langid.bin"
+
+  /// Parses a model file's bytes; `path` only names the file in errors.
+  ///
+  /// - Throws: `PipeError(.config)` when the bytes are not a valid model.
+  public init(bytes: [UInt8], path: String) throws {
+    func corrupt(_ why: String) -> PipeError {
+      PipeError(
+        .config,
+        "the language model is corrupt (\(why)); rebuild it with `make langid-model` or point "
+          + "\(Self.pathVariable) at a good copy", file: path)
+    }
+    var reader = ByteReader(bytes: bytes)
+    guard bytes.count >= 8 + 20 + 24 + 8, Array(bytes[0..<8]) == Array("PIPELANG".utf8) else {
+      throw corrupt("not a lang.id model file")
+    }
+    reader.offset = 8
+    let version = reader.u32()
+    let count = Int(reader.u32())
+    let bits = Int(reader.u32())
+    let maxN = Int(reader.u32())
+    let entryCount = Int(reader.u32())
+    guard version == 1 else { throw corrupt("format version \(version), expected 1") }
+    guard (1...255).contains(count), (8...24).contains(bits), (1...8).contains(maxN) else {
+      throw corrupt("bad header")
+    }
+    let scale = reader.f64()
+    let temperature = reader.f64()
+    let minNgrams = reader.f64()
+    let bucketCount = 1 << bits
+    let expected = 8 + 20 + 24 + count * 24 + bucketCount + 2 * entryCount + 8
+    guard bytes.count == expected else { throw corrupt("\(bytes.count) bytes, expected \(expected)") }
+    guard scale > 0, temperature > 0, minNgrams >= 1 else { throw corrupt("bad scoring constants") }
+    let checksumOffset = expected - 8
+    var checksumReader = ByteReader(bytes: bytes, offset: checksumOffset)
+    let stored = checksumReader.u64()
+    let actual = bytes.withUnsafeBufferPointer { Self.fnv1a64(UnsafeBufferPointer(rebasing: $0[0..<checksumOffset])) }
+    guard stored == actual else { throw corrupt("checksum mismatch") }
+
+    var languages: [String] = []
+    var scripts: [UInt8] = []
+    var floors: [Double] = []
+    for _ in 0..<count {
+      let code = bytes[reader.offset..<(reader.offset + 8)].prefix { $0 != 0 }
+      languages.append(String(decoding: code, as: UTF8.self))
+      reader.offset += 8
+      scripts.append(bytes[reader.offset])
+      reader.offset += 8
+      floors.append(reader.f64())
+    }
+    var total = 0
+    for bucket in 0..<bucketCount { total += Int(bytes[reader.offset + bucket]) }
+    guard total == entryCount else { throw corrupt("bucket sizes add up to \(total), not \(entryCount)") }
+    let rowStride = (count + 15) / 16 * 16
+    var rows = [UInt8](repeating: 0, count: bucketCount * rowStride)
+    let languageBase = reader.offset + bucketCount
+    let weightBase = languageBase + entryCount
+    var index = 0
+    for bucket in 0..<bucketCount {
+      for _ in 0..<Int(bytes[reader.offset + bucket]) {
+        let language = Int(bytes[languageBase + index])
+        guard language < count else { throw corrupt("entry \(index) names language \(language)") }
+        rows[bucket * rowStride + language] = bytes[weightBase + index]
+        index += 1
+      }
+    }
+
+    self.languages = languages
+    self.scripts = scripts
+    self.floors = floors
+    self.rows = rows
+    self.rowStride = rowStride
+    self.bucketMask = UInt64(bucketCount - 1)
+    self.maxN = maxN
+    self.scale = scale
+    self.temperature = temperature
+    self.minNgrams = minNgrams
+  }
+
+  /// Loads a model file.
+  ///
+  /// - Throws: `PipeError(.config)` naming `path` when it is missing, unreadable or corrupt.
+  public static func load(path: String) throws -> LanguageModel {
+    guard let data = FileManager.default.contents(atPath: path) else {
+      throw PipeError(
+        .config, "cannot read the language model; build it with `make langid-model` or set \(pathVariable)",
+        file: path)
+    }
+    return try LanguageModel(bytes: [UInt8](data), path: path)
+  }
+
+  /// The model shipped with `pipe`, or the file named by `PIPE_LANGID_MODEL`; loaded once per
+  /// process, on first use.
+  ///
+  /// - Throws: `PipeError(.config)` when the file is missing or corrupt (every call throws the
+  ///   same error).
+  public static func shared() throws -> LanguageModel {
+    try sharedResult.get()
+  }
+
+  /// Loaded lazily; Swift initializes a static once, thread-safely.
+  private static let sharedResult: Result<LanguageModel, PipeError> = {
+    do {
+      return .success(try load(path: try defaultPath()))
+    } catch let error as PipeError {
+      return .failure(error)
+    } catch {
+      return .failure(PipeError(.config, "cannot load the language model: \(error)"))
+    }
+  }()
+
+  /// `PIPE_LANGID_MODEL`, else `langid.bin` in the resource bundle SwiftPM builds for
+  /// PipeStages (`<package>_PipeStages.resources`, beside the executable).
+  ///
+  /// The bundle is looked up by hand rather than through `Bundle.module`, whose accessor stops
+  /// the process with `fatalError` when the bundle is missing (a binary copied without it);
+  /// here that is a config error telling the user what to set.
+  static func defaultPath() throws -> String {
+    if let path = ProcessInfo.processInfo.environment[pathVariable], !path.isEmpty {
+      return path
+    }
+    var folders = [Bundle.main.bundleURL]
+    if let resources = Bundle.main.resourceURL { folders.append(resources) }
+    let executable = URL(fileURLWithPath: CommandLine.arguments.first ?? "").deletingLastPathComponent()
+    folders.append(executable)
+    let fileManager = FileManager.default
+    for folder in folders {
+      let names = (try? fileManager.contentsOfDirectory(atPath: folder.path)) ?? []
+      for name in names.sorted() where name.hasSuffix("_PipeStages.resources") {
+        let candidate = folder.appendingPathComponent(name).appendingPathComponent(resourceName).path
+        if fileManager.fileExists(atPath: candidate) { return candidate }
+      }
+    }
+    throw PipeError(
+      .config,
+      "cannot find the language model: no *_PipeStages.resources/\(resourceName) beside the executable "
+        + "(\(Bundle.main.bundleURL.path)); set \(pathVariable) to the path of langid.bin")
+  }
+
+  // MARK: - Classifying
+
+  /// Classifies a text given as UTF-8 bytes, looking at its first `maxChars` scalars.
+  public func classify(_ bytes: UnsafeBufferPointer<UInt8>, maxChars: Int = 10_000) -> Prediction {
+    let languageCount = languages.count
+    return withUnsafeTemporaryAllocation(of: Int.self, capacity: languageCount + Script.count) { buffer in
+      guard let sums = buffer.baseAddress else { return Prediction(language: nil, score: 0) }
+      let scriptCounts = sums + languageCount
+      sums.initialize(repeating: 0, count: languageCount + Script.count)
+      let ngrams = accumulate(bytes, maxChars: maxChars, sums: sums, scriptCounts: scriptCounts)
+      var dominant = Script.other
+      var best = 0
+      for script in 1..<Script.count where scriptCounts[script] > best {
+        best = scriptCounts[script]
+        dominant = UInt8(script)
+      }
+      return score(ngrams: ngrams, script: dominant, sums: sums)
+    }
+  }
+
+  /// Classifies `text`, looking at its first `maxChars` scalars.
+  public func classify(_ text: String, maxChars: Int = 10_000) -> Prediction {
+    var text = text
+    return text.withUTF8 { classify($0, maxChars: maxChars) }
+  }
+
+  /// Steps 3 and 4 of the type's documentation.
+  private func score(ngrams: Int, script: UInt8, sums: UnsafeMutablePointer<Int>) -> Prediction {
+    guard ngrams > 0, script != Script.other else { return Prediction(language: nil, score: 0) }
+    let norm = temperature / max(Double(ngrams), minNgrams)
+    var z: [(language: Int, value: Double)] = []
+    for language in 0..<languages.count where scripts[language] == script {
+      z.append((language, (Double(ngrams) * floors[language] + Double(sums[language]) / scale) * norm))
+    }
+    guard !z.isEmpty else { return Prediction(language: nil, score: 0) }
+    var winner = 0
+    for index in 1..<z.count where z[index].value > z[winner].value { winner = index }
+    var total = 0.0
+    for candidate in z { total += exp(candidate.value - z[winner].value) }
+    return Prediction(language: languages[z[winner].language], score: 1.0 / total)
+  }
+
+  /// Steps 1 and 2: adds the weights of every n-gram to `sums`, counts letters per script in
+  /// `scriptCounts`, and returns the number of n-grams.
+  ///
+  /// Two passes, for speed: the first counts how often each bucket occurs in a small
+  /// open-addressing table (a word's last `maxN - 1` scalars live in a stack buffer and each
+  /// n-gram's hash extends the previous one, so nothing is allocated per n-gram); the second
+  /// adds `count * row` once per distinct bucket, 16 languages per vector operation.
+  private func accumulate(
+    _ bytes: UnsafeBufferPointer<UInt8>, maxChars: Int, sums: UnsafeMutablePointer<Int>,
+    scriptCounts: UnsafeMutablePointer<Int>
+  ) -> Int {
+    // At most maxN n-grams per scalar, plus one per word end; the table stays under half full.
+    let scalarLimit = min(bytes.count, maxChars)
+    let distinctLimit = min(maxN * scalarLimit + scalarLimit / 2 + 1, Int(bucketMask) + 1)
+    var slotCount = 64
+    while slotCount < 2 * distinctLimit { slotCount <<= 1 }
+    let lanes = rowStride / 16
+    return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: slotCount) { table in
+      withUnsafeTemporaryAllocation(of: UInt32.self, capacity: distinctLimit) { touchedBuffer in
+        guard let slots = table.baseAddress, let touched = touchedBuffer.baseAddress else { return 0 }
+        slots.initialize(repeating: 0, count: slotCount)
+        // `touched` holds the indices of the slots in use, in order of first use.
+        var touchedCount = 0
+        let ngrams = countBuckets(
+          bytes, maxChars: maxChars, slots: slots, slotMask: UInt64(slotCount - 1), touched: touched,
+          touchedCapacity: distinctLimit, touchedCount: &touchedCount, scriptCounts: scriptCounts)
+        return withUnsafeTemporaryAllocation(of: SIMD16<UInt32>.self, capacity: lanes) { laneBuffer in
+          guard let vectors = laneBuffer.baseAddress else { return 0 }
+          vectors.initialize(repeating: .zero, count: lanes)
+          // UInt32 lanes cannot overflow while fewer than 2^32 / 255 n-grams are added; flush
+          // into `sums` before that.
+          let flushLimit = Int(UInt32.max) / 255
+          var pending = 0
+          func flush() {
+            for lane in 0..<lanes {
+              for offset in 0..<16 where lane * 16 + offset < languages.count {
+                sums[lane * 16 + offset] &+= Int(vectors[lane][offset])
+              }
+              vectors[lane] = .zero
+            }
+            pending = 0
+          }
+          rows.withUnsafeBytes { rows in
+            guard let rowBase = rows.baseAddress else { return }
+            for index in 0..<touchedCount {
+              let slot = slots[Int(touched[index])]
+              // A slot is (bucket + 1) << 32 | count.
+              let bucket = Int(truncatingIfNeeded: slot >> 32) - 1
+              let count = Int(truncatingIfNeeded: slot & 0xFFFF_FFFF)
+              if pending + count > flushLimit { flush() }
+              pending += count
+              let row = rowBase + bucket * rowStride
+              if count == 1 {
+                // Most distinct n-grams of a text occur once; skip the multiplication, which
+                // baseline x86-64 (SSE2) has no single instruction for on 32-bit lanes.
+                for lane in 0..<lanes {
+                  let weights = row.loadUnaligned(fromByteOffset: lane * 16, as: SIMD16<UInt8>.self)
+                  vectors[lane] &+= SIMD16<UInt32>(truncatingIfNeeded: weights)
+                }
+              } else if count <= 257 {
+                // 255 * 257 fits 16 bits, and 16-bit lanes multiply in one instruction.
+                let factor = SIMD16<UInt16>(repeating: UInt16(truncatingIfNeeded: count))
+                for lane in 0..<lanes {
+                  let weights = row.loadUnaligned(fromByteOffset: lane * 16, as: SIMD16<UInt8>.self)
+                  vectors[lane] &+= SIMD16<UInt32>(
+                    truncatingIfNeeded: SIMD16<UInt16>(truncatingIfNeeded: weights) &* factor)
+                }
+              } else {
+                let factor = SIMD16<UInt32>(repeating: UInt32(truncatingIfNeeded: count))
+                for lane in 0..<lanes {
+                  let weights = row.loadUnaligned(fromByteOffset: lane * 16, as: SIMD16<UInt8>.self)
+                  vectors[lane] &+= SIMD16<UInt32>(truncatingIfNeeded: weights) &* factor
+                }
+              }
+            }
+          }
+          flush()
+          return ngrams
+        }
+      }
+    }
+  }
+
+  /// The first pass of `accumulate`: words, n-grams, buckets, counted in `slots`.
+  private func countBuckets(
+    _ bytes: UnsafeBufferPointer<UInt8>, maxChars: Int, slots: UnsafeMutablePointer<UInt64>, slotMask: UInt64,
+    touched: UnsafeMutablePointer<UInt32>, touchedCapacity: Int, touchedCount: inout Int,
+    scriptCounts: UnsafeMutablePointer<Int>
+  ) -> Int {
+    let space: UInt32 = 0x20
+    let historySize = maxN - 1
+    return withUnsafeTemporaryAllocation(of: UInt32.self, capacity: max(historySize, 1)) { history in
+      // history[0] is the previous scalar of the padded word, history[1] the one before...
+      var historyCount = 0
+      var inWord = false
+      var ngrams = 0
+      let bucketMask = self.bucketMask
+      let maxN = self.maxN
+
+      @inline(__always) func add(_ hash: UInt64) {
+        var h = hash
+        h ^= h >> 33
+        h = h &* 0xFF51_AFD7_ED55_8CCD
+        h ^= h >> 33
+        let key = ((h & bucketMask) + 1) << 32
+        var index = Int(truncatingIfNeeded: h & slotMask)
+        while true {
+          let slot = slots[index]
+          if slot & 0xFFFF_FFFF_0000_0000 == key {
+            slots[index] = slot &+ 1
+            break
+          }
+          if slot == 0 {
+            // Never full (n-grams <= distinctLimit); the check keeps the probe loop finite.
+            guard touchedCount < touchedCapacity else { break }
+            slots[index] = key | 1
+            touched[touchedCount] = UInt32(truncatingIfNeeded: index)
+            touchedCount += 1
+            break
+          }
+          index = (index + 1) & Int(truncatingIfNeeded: slotMask)
+        }
+        ngrams += 1
+      }
+
+      @inline(__always) func emit(_ cp: UInt32) {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        hash = (hash ^ UInt64(cp)) &* 0x0000_0100_0000_01B3
+        if cp != space { add(hash) }
+        var length = 1
+        while length < maxN && length <= historyCount {
+          hash = (hash ^ UInt64(history[length - 1])) &* 0x0000_0100_0000_01B3
+          add(hash)
+          length += 1
+        }
+      }
+
+      @inline(__always) func push(_ cp: UInt32) {
+        guard historySize > 0 else { return }
+        var index = min(historyCount, historySize - 1)
+        while index > 0 {
+          history[index] = history[index - 1]
+          index -= 1
+        }
+        history[0] = cp
+        historyCount = min(historyCount + 1, historySize)
+      }
+
+      var position = 0
+      var scalars = 0
+      let count = bytes.count
+      while position < count && scalars < maxChars {
+        let cp: UInt32
+        let script: UInt8
+        let byte = bytes[position]
+        scalars += 1
+        if byte < 0x80 {
+          // ASCII fast path: the same answers as fold, isLetter and script(of:).
+          position += 1
+          let lower = byte | 0x20
+          if lower &- 0x61 < 26 {
+            cp = UInt32(lower)
+            script = Script.latin
+          } else {
+            cp = 0
+            script = Script.other
+          }
+        } else {
+          let decoded = UTF8Scanning.decode(bytes, at: position)
+          position += decoded.length
+          let folded = Self.fold(decoded.value)
+          if Self.isLetter(folded) {
+            cp = folded
+            script = Self.script(of: folded)
+          } else {
+            cp = 0
+            script = Script.other
+          }
+        }
+        if cp != 0 {
+          if !inWord {
+            inWord = true
+            historyCount = 0
+            push(space)
+          }
+          scriptCounts[Int(script)] += 1
+          emit(cp)
+          push(cp)
+        } else if inWord {
+          emit(space)
+          inWord = false
+        }
+      }
+      if inWord { emit(space) }
+      return ngrams
+    }
+  }
+
+  // MARK: - Helpers
+
+  /// FNV-1a 64 of `bytes` (the model file's checksum).
+  static func fnv1a64(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
+    var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+    for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+    return hash
+  }
+
+  /// Little-endian reads from the model file; bounds are checked once, by size, beforehand.
+  private struct ByteReader {
+    let bytes: [UInt8]
+    var offset = 0
+
+    mutating func u32() -> UInt32 {
+      var value: UInt32 = 0
+      for index in 0..<4 { value |= UInt32(bytes[offset + index]) << (8 * index) }
+      offset += 4
+      return value
+    }
+
+    mutating func u64() -> UInt64 {
+      var value: UInt64 = 0
+      for index in 0..<8 { value |= UInt64(bytes[offset + index]) << (8 * index) }
+      offset += 8
+      return value
+    }
+
+    mutating func f64() -> Double { Double(bitPattern: u64()) }
+  }
+}
