@@ -11,5 +11,7 @@ public enum Ops {
     ExactDedup.descriptor,
     Passthrough.descriptor,
     LanguageID.descriptor,
+    CodeLanguage.descriptor,
+    Decontaminate.descriptor,
   ])
 }
