@@ -1,3 +1,5 @@
+import Foundation
+
 /// The type of a config value, with its allowed range.
 public enum ConfigType: Sendable {
   /// An integer in `range`.
@@ -12,6 +14,10 @@ public enum ConfigType: Sendable {
   case choice([String])
   /// An array of strings.
   case strings
+  /// An array of file paths, each `PATH` or `NAME=PATH`. Relative paths resolve against the
+  /// pipeline file's folder, a missing file is a validation error, and each file's size and
+  /// modification time enter the stage's fingerprint, so editing a file reruns the stage.
+  case files
 
   /// How the type reads in error messages and `pipe ops`.
   public var description: String {
@@ -24,6 +30,7 @@ public enum ConfigType: Sendable {
     case .string: return "a string"
     case .choice(let options): return "one of " + options.map { "\"\($0)\"" }.joined(separator: ", ")
     case .strings: return "an array of strings"
+    case .files: return "an array of file paths (PATH or NAME=PATH, relative to the pipeline file)"
     }
   }
 
@@ -76,6 +83,36 @@ public struct ValidationIssue: Sendable, Equatable, CustomStringConvertible {
   public var description: String { "\(path): \(message)" }
 }
 
+/// One entry of a `.files` config value: `PATH` or `NAME=PATH`.
+public struct FileReference: Sendable, Equatable {
+  /// The name given before `=`, if any.
+  public let name: String?
+  /// The path (absolute once resolved against a base directory).
+  public let path: String
+
+  /// Parses `text`, making a relative path absolute against `baseDirectory` when given.
+  public init(_ text: String, baseDirectory: String? = nil) {
+    var name: String? = nil
+    var path = text
+    // NAME=PATH, where NAME is an identifier (so a path containing '=' still parses).
+    if let equals = text.firstIndex(of: "="), !text[..<equals].isEmpty,
+      text[..<equals].allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." })
+    {
+      name = String(text[..<equals])
+      path = String(text[text.index(after: equals)...])
+    }
+    if let baseDirectory, !path.hasPrefix("/") {
+      path = (baseDirectory as NSString).appendingPathComponent(path)
+      path = (path as NSString).standardizingPath
+    }
+    self.name = name
+    self.path = path
+  }
+
+  /// `NAME=PATH` or `PATH`, as the op reads it.
+  public var text: String { name.map { "\($0)=\(path)" } ?? path }
+}
+
 /// A validated config: every key of the op's schema present, defaults filled in.
 public struct StageConfig: Sendable {
   /// The resolved values, keys in schema order.
@@ -101,6 +138,11 @@ public struct StageConfig: Sendable {
     guard let value = values[key], value != .null else { return nil }
     return value
   }
+  /// The files of a `.files` key, resolved.
+  public func files(_ key: String) -> [FileReference] {
+    strings(key).map { FileReference($0) }
+  }
+
   /// An array of strings.
   public func strings(_ key: String) -> [String] {
     values[key]?.arrayValue?.compactMap(\.stringValue) ?? []
@@ -138,7 +180,12 @@ public struct OpDescriptor: Sendable {
 
   /// Checks `config` against the schema, reporting every problem under `path`, and returns
   /// the resolved config when there is none.
-  public func resolve(_ config: JSONObject, path: String) -> (StageConfig?, [ValidationIssue]) {
+  ///
+  /// - Parameter baseDirectory: the folder relative file paths (`.files` keys) resolve against;
+  ///   `nil` leaves them as given.
+  public func resolve(
+    _ config: JSONObject, path: String, baseDirectory: String? = nil
+  ) -> (StageConfig?, [ValidationIssue]) {
     var issues: [ValidationIssue] = []
     var resolved = JSONObject()
     let known = Set(keys.map(\.name))
@@ -166,6 +213,16 @@ public struct OpDescriptor: Sendable {
       }
       if let problem = Self.check(value, against: key.type) {
         issues.append(ValidationIssue(path: keyPath, problem))
+      } else if case .files = key.type, let entries = value.arrayValue {
+        var files: [JSONValue] = []
+        for (index, entry) in entries.enumerated() {
+          let file = FileReference(entry.stringValue ?? "", baseDirectory: baseDirectory)
+          if baseDirectory != nil, !FileManager.default.fileExists(atPath: file.path) {
+            issues.append(ValidationIssue(path: "\(keyPath)[\(index)]", "no such file: \(file.path)"))
+          }
+          files.append(.string(file.text))
+        }
+        resolved[key.name] = .array(files)
       } else {
         resolved[key.name] = Self.normalized(value, for: key.type)
       }
@@ -191,7 +248,7 @@ public struct OpDescriptor: Sendable {
         return "expected \(type.description), \(got)"
       }
       return nil
-    case .strings:
+    case .strings, .files:
       guard let array = value.arrayValue, array.allSatisfy({ $0.stringValue != nil }) else {
         return "expected \(type.description), \(got)"
       }

@@ -269,7 +269,8 @@ public enum PipelineLoader {
           }
           stageInputs.append((index, id, inputIDs, inputPositions))
           if let op {
-            let (resolved, configIssues) = op.resolve(config, path: "\(path).config")
+            let (resolved, configIssues) = op.resolve(
+              config, path: "\(path).config", baseDirectory: baseDirectory)
             issues += configIssues
             if let resolved, let id {
               do {

@@ -4,7 +4,7 @@ public import PipeCore
 /// them.
 ///
 /// The benchmarks are JSONL files given in the config (`benchmarks`: `NAME=PATH` or `PATH`;
-/// relative paths are resolved against the current directory of the process). Their `fields`
+/// relative paths are resolved against the pipeline file's folder by validation). Their `fields`
 /// are indexed once, when the stage is made (see `DecontaminationIndex`). Each record's text is
 /// normalized the same way (lowercased, punctuation dropped, whitespace collapsed, one token per
 /// CJK character), and every n-gram of it (13 tokens by default) is looked up.
@@ -74,8 +74,8 @@ public struct Decontaminate: RecordStage {
     summary: "Drop or flag records sharing n-grams with benchmark files (13-grams by default).",
     keys: [
       ConfigKey(
-        "benchmarks", .strings, default: nil,
-        "Benchmark JSONL files, each NAME=PATH or PATH (name = file base name); relative to the current directory."),
+        "benchmarks", .files, default: nil,
+        "Benchmark JSONL files, each NAME=PATH or PATH (name = file base name); relative to the pipeline file."),
       ConfigKey(
         "fields", .strings, default: .array(defaultFields.map { .string($0) }),
         "Fields of each benchmark line to index (top-level keys or dotted paths); missing ones are skipped."),

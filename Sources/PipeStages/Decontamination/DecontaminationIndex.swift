@@ -161,8 +161,9 @@ extension DecontaminationIndex {
   /// Each file is JSON Lines (one object per line; blank lines are skipped) or one JSON array
   /// of objects. For every object, each of `fields` that is present is indexed: a top-level key,
   /// or a dotted path into nested objects (`metadata.question`); a string is indexed as is, and
-  /// every string inside an array or object (`choices`, `answers.text`) on its own. Relative
-  /// paths are resolved against the current directory.
+  /// every string inside an array or object (`choices`, `answers.text`) on its own. Paths
+  /// arrive resolved by pipeline validation; a relative one (in-memory use) is taken from the
+  /// current directory.
   ///
   /// - Throws: `PipeError(.config)` naming the file (and line) when a file is missing,
   ///   unreadable, compressed, not JSON, or has none of the fields.
@@ -190,8 +191,7 @@ extension DecontaminationIndex {
         .config,
         exists
           ? "decontaminate: cannot read benchmark \(file.name)"
-          : "decontaminate: benchmark file of \(file.name) does not exist (relative paths are resolved against "
-            + "the current directory, \(FileManager.default.currentDirectoryPath))",
+          : "decontaminate: benchmark file of \(file.name) does not exist",
         file: path)
     }
     if let format = Self.compression(of: bytes) {
