@@ -69,7 +69,8 @@ enum Why {
       line += step.kind
       if let reason = step.reason { line += ": \(reason)" }
       if let detail = step.detail {
-        line += step.reason == "duplicate" ? " of \(detail)" : " (\(detail))"
+        let isDuplicate = step.reason == "duplicate" || step.reason == "near_duplicate"
+        line += isDuplicate ? " of \(detail)" : " (\(detail))"
       }
       text += line + "\n"
     }

@@ -81,12 +81,47 @@ public protocol DuplicateKeyStage: Sendable {
   var dropReason: String { get }
 }
 
+/// A stage that removes near-duplicates with locality-sensitive hashing: each record gets a
+/// signature (values such that the share of equal positions between two records estimates
+/// their similarity) cut into bands; records sharing a band key are candidates, candidates
+/// similar enough are linked, linked records form clusters across all shards, and each cluster
+/// keeps one survivor. The runtime runs it in steps that each resume on their own (signatures
+/// per shard, buckets per band, one clustering pass, then a filter per shard) in memory
+/// bounded by `memoryCapBytes`.
+public protocol NearDuplicateStage: Sendable {
+  /// The number of values in a signature.
+  var signatureSize: Int { get }
+  /// The number of bands; `bandKeys(of:)` returns exactly this many keys.
+  var bandCount: Int { get }
+  /// The record's signature (`signatureSize` values), or `nil` to keep the record without
+  /// comparing it.
+  func signature(of record: Record) -> [UInt64]?
+  /// One 64-bit key per band of a signature. Two records are candidates when their keys agree
+  /// in at least one band (same band index).
+  func bandKeys(of signature: [UInt64]) -> [UInt64]
+  /// Candidates are linked only when at least this share of their signature values agree;
+  /// 0 links every candidate pair (what datatrove does).
+  var minimumSimilarity: Double { get }
+  /// The record's rank for survivor choice: in a cluster the highest score survives, a `nil`
+  /// score ranks below every number, and ties go to the earliest record in input order (shard
+  /// order, then line order). A stage that keeps the first record returns `nil` for all.
+  func survivorScore(of record: Record) -> Double?
+  /// The reject reason for a near-duplicate (its detail is the survivor's id).
+  var dropReason: String { get }
+  /// The metadata key that receives the cluster size on survivors, or `nil` for none.
+  var clusterSizeField: String? { get }
+  /// The memory the steps may use for sorting and merging before they spill to disk.
+  var memoryCapBytes: Int { get }
+}
+
 /// A stage implementation as the runtime sees it.
 public enum StageImplementation: Sendable {
   /// Decides per record, shard by shard.
   case record(any RecordStage)
   /// Exact deduplication across all shards.
   case duplicateKey(any DuplicateKeyStage)
+  /// Near-duplicate removal (MinHash LSH) across all shards.
+  case nearDuplicate(any NearDuplicateStage)
 }
 
 /// SplitMix64: small, fast and good enough for sampling decisions; fully determined by its seed.

@@ -92,7 +92,9 @@ public enum Executor {
 
     // Decide what runs: tasks not up to date, forced ones, and everything reading from them.
     let forcedIDs = Set(
-      request.forcedStages.flatMap { [$0, $0 + ":keys", $0 + ":index"] }
+      request.forcedStages.flatMap { stage -> [String] in
+        [stage, stage + ":keys", stage + ":index"] + NearDuplicateSteps.stepSuffixes.map { stage + $0 }
+      }
         + (request.forcedStages.contains("export") ? [Planner.exportStageID] : []))
     var mustRun = Set<TaskKey>()
     for task in planned.tasks {
@@ -145,6 +147,12 @@ public enum Executor {
       return fileSize(keyFile) != nil
     case .duplicateIndex(let keyFiles, let folder):
       return (0..<keyFiles.count).allSatisfy { fileSize("\(folder)/drops-\(RunLayout.number($0)).bin") != nil }
+    case .nearDuplicateSignatures(_, let files):
+      return fileSize(files.signatures(task.key.shard)) != nil
+    case .nearDuplicateBuckets(_, let group, _, let files):
+      return fileSize(files.edges(group)) != nil
+    case .nearDuplicateClusters(_, _, let files):
+      return fileSize(files.clusters) != nil && fileSize(files.verdicts) != nil
     default:
       return true
     }
@@ -288,7 +296,8 @@ final class Scheduler: @unchecked Sendable {
       _ = try manifest.markTaskStarted(
         stage: key.stage, shard: key.shard, input: task.input, fingerprint: task.fingerprint, runID: runID,
         startedAt: started.timeIntervalSince1970)
-      let result = try TaskRunner(task: task, seed: seed, faults: faults, progress: taskProgress).run()
+      let result = try TaskRunner(task: task, seed: seed, faults: faults, progress: taskProgress, workers: workers)
+        .run()
       let finished = Date()
       try manifest.markTaskDone(
         TaskCompletion(

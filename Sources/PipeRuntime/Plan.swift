@@ -28,6 +28,14 @@ enum TaskWork: Sendable {
   case duplicateIndex(keyFiles: [String], indexFolder: String)
   /// Drops the records the index named (last step of exact dedup).
   case duplicateFilter(indexFolder: String, reason: String)
+  /// Writes the band keys, lines, scores and ids of one shard (first step of near-dedup).
+  case nearDuplicateSignatures(any NearDuplicateStage, files: NearDuplicateSteps.Files)
+  /// Merges a group of bands of every shard's keys and links the similar records sharing a key.
+  case nearDuplicateBuckets(any NearDuplicateStage, group: Int, shards: Int, files: NearDuplicateSteps.Files)
+  /// Joins the links into clusters, picks survivors and writes per-shard verdicts.
+  case nearDuplicateClusters(shards: Int, bucketTasks: Int, files: NearDuplicateSteps.Files)
+  /// Drops non-survivors and sets the cluster size on survivors (last step of near-dedup).
+  case nearDuplicateFilter(files: NearDuplicateSteps.Files, reason: String, countField: String?)
   /// Reshards a stage's output into the export folder.
   case export(OutputSpec, folder: String, shards: [String])
 }
@@ -103,7 +111,7 @@ struct Planner {
       let shards = stage.inputs.flatMap { sources[$0] ?? [] }
       let stageFingerprint = Fingerprint.of(
         ["stage", stage.op.qualifiedName, stage.config.canonicalText, String(spec.seed)]
-          + stage.inputs.map { stageFingerprints[$0] ?? "" })
+          + stage.inputs.map { stageFingerprints[$0] ?? "" } + Self.referencedFiles(of: stage))
       stageFingerprints[stage.id] = stageFingerprint
       let implementation = stage.implementation
       let inputDescription = stage.inputs
@@ -115,7 +123,10 @@ struct Planner {
         let fingerprint = Fingerprint.of(
           [stageFingerprint, key.stage, String(key.shard), shard.fingerprint] + fingerprintParts)
         let writesData: Bool
-        if case .duplicateKeys = work { writesData = false } else { writesData = true }
+        switch work {
+        case .duplicateKeys, .nearDuplicateSignatures: writesData = false
+        default: writesData = true
+        }
         return PlannedTask(
           key: key, stage: stage, work: work, input: shard.path, runRoot: layout.root,
           readsSource: shard.producer == nil,
@@ -140,6 +151,67 @@ struct Planner {
           PlannedStage(
             id: stage.id, op: stage.op.qualifiedName, inputs: inputDescription,
             configJSON: stage.config.canonicalText, fingerprint: stageFingerprint, taskCount: shards.count))
+
+      case .nearDuplicate(let nearStage):
+        // Steps: signatures per shard, buckets per band, one clustering task, filter per shard.
+        let signaturesID = stage.id + NearDuplicateSteps.signaturesSuffix
+        let bucketsID = stage.id + NearDuplicateSteps.bucketsSuffix
+        let clustersID = stage.id + NearDuplicateSteps.clustersSuffix
+        let files = NearDuplicateSteps.Files(layout: layout, stage: stage.id)
+        let groups = NearDuplicateSteps.bucketTaskCount(bands: nearStage.bandCount)
+        let signatureTasks = shards.enumerated().map { index, shard in
+          taskFor(
+            TaskKey(stage: signaturesID, shard: index), .nearDuplicateSignatures(nearStage, files: files), shard,
+            fingerprintParts: [], extraDependencies: [])
+        }
+        let bucketTasks = (0..<groups).map { group in
+          PlannedTask(
+            key: TaskKey(stage: bucketsID, shard: group), stage: stage,
+            work: .nearDuplicateBuckets(nearStage, group: group, shards: shards.count, files: files),
+            input:
+              "bands \(NearDuplicateSteps.bands(ofBucketTask: group, bands: nearStage.bandCount)) of \(shards.count) shards",
+            runRoot: layout.root, readsSource: false, inputBytes: 0, outputPath: nil, rejectsPath: nil,
+            fingerprint: Fingerprint.of(
+              [stageFingerprint, bucketsID, String(group)] + signatureTasks.map(\.fingerprint)),
+            dependencies: signatureTasks.map(\.key))
+        }
+        let clustersKey = TaskKey(stage: clustersID, shard: 0)
+        let clustersFingerprint = Fingerprint.of(
+          [stageFingerprint, clustersID] + signatureTasks.map(\.fingerprint) + bucketTasks.map(\.fingerprint))
+        let clustersTask = PlannedTask(
+          key: clustersKey, stage: stage,
+          work: .nearDuplicateClusters(shards: shards.count, bucketTasks: groups, files: files),
+          input: "\(groups) edge files", runRoot: layout.root, readsSource: false, inputBytes: 0, outputPath: nil,
+          rejectsPath: nil, fingerprint: clustersFingerprint,
+          dependencies: signatureTasks.map(\.key) + bucketTasks.map(\.key))
+        tasks += signatureTasks + bucketTasks + [clustersTask]
+        for (index, shard) in shards.enumerated() {
+          let key = TaskKey(stage: stage.id, shard: index)
+          let task = taskFor(
+            key,
+            .nearDuplicateFilter(
+              files: files, reason: nearStage.dropReason, countField: nearStage.clusterSizeField),
+            shard, fingerprintParts: [clustersFingerprint], extraDependencies: [clustersKey])
+          tasks.append(task)
+          outputs.append(
+            ShardSource(path: task.outputPath ?? "", producer: key, fingerprint: task.fingerprint, bytes: shard.bytes))
+        }
+        let config = stage.config.canonicalText
+        let op = stage.op.qualifiedName
+        stages += [
+          PlannedStage(
+            id: signaturesID, op: op, inputs: inputDescription, configJSON: config, fingerprint: stageFingerprint,
+            taskCount: shards.count),
+          PlannedStage(
+            id: bucketsID, op: op, inputs: [signaturesID], configJSON: config, fingerprint: stageFingerprint,
+            taskCount: groups),
+          PlannedStage(
+            id: clustersID, op: op, inputs: [bucketsID], configJSON: config, fingerprint: stageFingerprint,
+            taskCount: 1),
+          PlannedStage(
+            id: stage.id, op: op, inputs: inputDescription, configJSON: config, fingerprint: stageFingerprint,
+            taskCount: shards.count),
+        ]
 
       case .duplicateKey(let keyStage):
         let keysID = stage.id + ":keys"
@@ -212,6 +284,17 @@ struct Planner {
           taskCount: 1))
     }
     return (stages, tasks)
+  }
+
+  /// Path, size and modification time of every file a stage's config names (`.files` keys,
+  /// such as benchmark files), so editing one reruns the stage.
+  static func referencedFiles(of stage: StageSpec) -> [String] {
+    stage.op.keys.flatMap { key -> [String] in
+      guard case .files = key.type else { return [] }
+      return stage.config.files(key.name).map { file in
+        "\(file.path):\(fileSize(file.path) ?? -1):\(fileModificationTime(file.path) ?? 0)"
+      }
+    }
   }
 
   /// The manifest stage id of the final export (':' keeps it apart from user ids).

@@ -63,12 +63,18 @@ struct FaultPlan: Sendable {
     for clause in value.split(separator: ",") {
       let parts = clause.split(separator: "=", maxSplits: 1).map(String.init)
       guard parts.count == 2 else { continue }
+      // The stage comes first and may itself contain ':' (internal steps such as
+      // `dedup:signatures`), so the numbers are taken from the end.
       let fields = parts[1].split(separator: ":").map(String.init)
       switch parts[0] {
-      case "kill-in-task" where fields.count == 3:
-        if let shard = Int(fields[1]), let records = Int(fields[2]) { plan.killInTask = (fields[0], shard, records) }
-      case "fail-in-task" where fields.count == 2:
-        if let shard = Int(fields[1]) { plan.failInTask = (fields[0], shard) }
+      case "kill-in-task" where fields.count >= 3:
+        if let shard = Int(fields[fields.count - 2]), let records = Int(fields[fields.count - 1]) {
+          plan.killInTask = (fields.dropLast(2).joined(separator: ":"), shard, records)
+        }
+      case "fail-in-task" where fields.count >= 2:
+        if let shard = Int(fields[fields.count - 1]) {
+          plan.failInTask = (fields.dropLast().joined(separator: ":"), shard)
+        }
       case "kill-after-tasks":
         plan.killAfterTasks = Int(parts[1])
       default:
@@ -93,6 +99,8 @@ struct TaskRunner {
   let seed: UInt64
   let faults: FaultPlan
   let progress: TaskProgress
+  /// Tasks that may run at once; a stage's memory cap is shared among them.
+  var workers = 1
 
   func run() throws -> TaskResult {
     if let fail = faults.failInTask, fail.stage == task.key.stage, fail.shard == task.key.shard {
@@ -112,6 +120,25 @@ struct TaskRunner {
       let drops = try DuplicateSteps.loadDrops(indexFolder: indexFolder, shard: task.key.shard)
       return try runRecordLoop { _, line in
         if let keptID = drops[line] { return .drop(reason: reason, detail: keptID) }
+        return .keep
+      }
+    case .nearDuplicateSignatures(let stage, let files):
+      return try NearDuplicateSteps.writeSignatures(
+        task: task, stage: stage, files: files, budget: stage.memoryCapBytes / max(1, workers), faults: faults,
+        progress: progress)
+    case .nearDuplicateBuckets(let stage, let group, let shards, let files):
+      return try NearDuplicateSteps.findEdges(
+        stage: stage, group: group, shards: shards, files: files, budget: stage.memoryCapBytes / max(1, workers),
+        progress: progress)
+    case .nearDuplicateClusters(let shards, let bucketTasks, let files):
+      return try NearDuplicateSteps.buildClusters(
+        shards: shards, bucketTasks: bucketTasks, files: files, progress: progress)
+    case .nearDuplicateFilter(let files, let reason, let countField):
+      let verdicts = try NearDuplicateSteps.loadVerdicts(files: files, shard: task.key.shard)
+      return try runRecordLoop { record, line in
+        guard let verdict = verdicts[line] else { return .keep }
+        if let survivor = verdict.survivorID { return .drop(reason: reason, detail: survivor) }
+        if let countField { record.setMetadata(countField, .int(Int64(verdict.clusterSize))) }
         return .keep
       }
     case .export(let output, let folder, let shards):

@@ -9,6 +9,7 @@ public enum Ops {
     Normalize.descriptor,
     LengthFilter.descriptor,
     ExactDedup.descriptor,
+    MinHashDedup.descriptor,
     Passthrough.descriptor,
     LanguageID.descriptor,
     CodeLanguage.descriptor,

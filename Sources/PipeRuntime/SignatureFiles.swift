@@ -1,0 +1,622 @@
+import Foundation
+import Glibc
+import PipeCore
+import PipeIO
+
+// The binary artifacts of near-duplicate removal, written so that any number of them can be
+// merged in one streaming pass with bounded memory. All integers are little-endian.
+//
+// Signature file, one per shard (`signatures-0000i.bin`):
+//
+//   header (64 bytes): "PMHS", version 1 (UInt32), bands (UInt32), fingerprints per document
+//     (UInt32, 0 when candidates are not verified), documents (UInt64), then the offsets of the
+//     band sections, the fingerprint section and the docs section, and the docs section's
+//     length (UInt64 each), and 8 bytes of zero
+//   band sections, for band 0, 1, ...: `documents` entries of 12 bytes, key (UInt64) and
+//     document (UInt32, its number among the shard's records with a signature), sorted by
+//     (key, document); every document has an entry in every band, so no index is needed
+//   fingerprint section: per document, its fingerprints (UInt16 each)
+//   docs section: per document, its line in the shard (UInt64), its score (the bits of a
+//     Double, or all ones for none) and its id (UInt32 length, UTF-8 bytes)
+//
+// A spilled run (a temporary file) is the band sections of a chunk of documents, behind a
+// 24-byte header: "PMHK", version 1, bands, 0 (UInt32 each), documents (UInt64).
+
+/// One entry of a band: a key and the document (number in its shard) that has it.
+struct BandEntry {
+  var key: UInt64
+  var document: UInt32
+
+  @inline(__always)
+  static func < (a: BandEntry, b: BandEntry) -> Bool {
+    a.key != b.key ? a.key < b.key : a.document < b.document
+  }
+}
+
+/// Where the sections of a signature file are.
+struct SignatureFileHeader: Equatable {
+  static let magic: UInt32 = 0x5348_4D50  // "PMHS"
+  static let version: UInt32 = 1
+  static let size = 64
+  static let entryBytes = 12
+
+  var bands: Int
+  var fingerprintsPerDocument: Int
+  var documents: Int
+  var docsBytes: Int
+
+  var bandsOffset: Int { Self.size }
+  var fingerprintsOffset: Int { bandsOffset + bands * documents * Self.entryBytes }
+  var docsOffset: Int { fingerprintsOffset + documents * fingerprintsPerDocument * 2 }
+  var fileSize: Int { docsOffset + docsBytes }
+
+  func bandOffset(_ band: Int) -> Int { bandsOffset + band * documents * Self.entryBytes }
+
+  var bytes: [UInt8] {
+    var out: [UInt8] = []
+    for value in [Self.magic, Self.version, UInt32(bands), UInt32(fingerprintsPerDocument)] {
+      appendLittleEndian(value, to: &out)
+    }
+    for value in [documents, bandsOffset, fingerprintsOffset, docsOffset, docsBytes, 0] {
+      appendLittleEndian(UInt64(value), to: &out)
+    }
+    return out
+  }
+
+  /// Reads and checks the header of `file`.
+  init(reading file: BinaryFile) throws {
+    var header = [UInt8](repeating: 0, count: Self.size)
+    guard file.size >= Self.size else {
+      throw PipeError(.corruptInput, "signature file is truncated; rerun the stage with --force", file: file.path)
+    }
+    try header.withUnsafeMutableBytes { try file.read(into: $0, at: 0) }
+    guard header.loadLE(UInt32.self, at: 0) == Self.magic, header.loadLE(UInt32.self, at: 4) == Self.version else {
+      throw PipeError(.corruptInput, "not a signature file (bad header); rerun the stage with --force", file: file.path)
+    }
+    bands = Int(header.loadLE(UInt32.self, at: 8))
+    fingerprintsPerDocument = Int(header.loadLE(UInt32.self, at: 12))
+    documents = Int(header.loadLE(UInt64.self, at: 16))
+    docsBytes = Int(header.loadLE(UInt64.self, at: 48))
+    guard header.loadLE(UInt64.self, at: 24) == UInt64(bandsOffset),
+      header.loadLE(UInt64.self, at: 32) == UInt64(fingerprintsOffset),
+      header.loadLE(UInt64.self, at: 40) == UInt64(docsOffset), file.size == fileSize
+    else {
+      throw PipeError(
+        .corruptInput, "signature file is truncated or corrupt; rerun the stage with --force", file: file.path)
+    }
+  }
+
+  init(bands: Int, fingerprintsPerDocument: Int, documents: Int, docsBytes: Int) {
+    self.bands = bands
+    self.fingerprintsPerDocument = fingerprintsPerDocument
+    self.documents = documents
+    self.docsBytes = docsBytes
+  }
+}
+
+/// Appends a fixed-width integer, little-endian.
+@inline(__always)
+func appendLittleEndian<T: FixedWidthInteger>(_ value: T, to out: inout [UInt8]) {
+  withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) }
+}
+
+extension Array where Element == UInt8 {
+  /// A little-endian integer at a byte offset.
+  @inline(__always)
+  func loadLE<T: FixedWidthInteger>(_ type: T.Type, at offset: Int) -> T {
+    withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: T.self)) }
+  }
+}
+
+// MARK: - Writing a shard's signature file within a memory budget
+
+/// Collects one shard's band keys, fingerprints and docs and writes its signature file.
+///
+/// Band entries stay in memory while they fit in `budget` bytes; past it, each chunk is sorted
+/// and spilled as a run next to the output, and the runs are merged at the end. Fingerprints
+/// and docs stream to temporary files and are copied in. The bytes written are the same
+/// whatever the budget.
+final class SignatureFileBuilder {
+  let bands: Int
+  let fingerprintsPerDocument: Int
+  let path: String
+  let budget: Int
+  private var chunk: [[BandEntry]]
+  private var chunkDocuments = 0
+  private let chunkLimit: Int
+  private(set) var documents = 0
+  private var runs: [String] = []
+  private let fingerprints: BinaryFileWriter
+  private let docs: BinaryFileWriter
+  private var fingerprintBuffer: [UInt8] = []
+  private var docBuffer: [UInt8] = []
+  private var docsBytes = 0
+
+  /// The fewest documents per spilled run, however small the budget.
+  static let minimumChunk = 256
+
+  /// Memory of one document's entries in the chunk (16-byte stride per band), plus its share
+  /// of the buffer the standard library's merge sort takes for one band (half the entries).
+  static func bytesPerDocument(bands: Int) -> Int {
+    bands * MemoryLayout<BandEntry>.stride + MemoryLayout<BandEntry>.stride / 2
+  }
+
+  init(bands: Int, fingerprintsPerDocument: Int, path: String, budget: Int) throws {
+    self.bands = bands
+    self.fingerprintsPerDocument = fingerprintsPerDocument
+    self.path = path
+    self.budget = budget
+    chunk = Array(repeating: [], count: bands)
+    chunkLimit = max(Self.minimumChunk, budget / Self.bytesPerDocument(bands: bands))
+    try createDirectories((path as NSString).deletingLastPathComponent)
+    fingerprints = try BinaryFileWriter(path: path + ".fingerprints.tmp")
+    docs = try BinaryFileWriter(path: path + ".docs.tmp")
+  }
+
+  deinit {
+    for file in runs + [fingerprints.path, docs.path] { unlink(file) }
+  }
+
+  /// How many runs were spilled.
+  var spilledRuns: Int { runs.count }
+
+  /// Adds the next document: its band keys, the fingerprints of its signature values (when
+  /// verifying), its line, score bits and id. Returns its number in the shard.
+  @discardableResult
+  func add(keys: [UInt64], signature: [UInt64], line: Int, score: UInt64, id: String) throws -> UInt32 {
+    precondition(keys.count == bands, "one key per band")
+    let document = UInt32(documents)
+    if chunkDocuments == chunkLimit { try spill() }
+    for band in 0..<bands {
+      // Grow by doubling but never past the chunk limit, so the budget holds.
+      if chunk[band].count == chunk[band].capacity {
+        chunk[band].reserveCapacity(min(chunkLimit, max(256, chunk[band].capacity * 2)))
+      }
+      chunk[band].append(BandEntry(key: keys[band], document: document))
+    }
+    chunkDocuments += 1
+    documents += 1
+    if fingerprintsPerDocument > 0 {
+      for value in signature { appendLittleEndian(Self.fingerprint(value), to: &fingerprintBuffer) }
+      if fingerprintBuffer.count >= 1 << 16 {
+        try fingerprints.write(fingerprintBuffer)
+        fingerprintBuffer.removeAll(keepingCapacity: true)
+      }
+    }
+    let before = docBuffer.count
+    appendLittleEndian(UInt64(line), to: &docBuffer)
+    appendLittleEndian(score, to: &docBuffer)
+    DuplicateSteps.appendString(id, to: &docBuffer)
+    docsBytes += docBuffer.count - before
+    if docBuffer.count >= 1 << 16 {
+      try docs.write(docBuffer)
+      docBuffer.removeAll(keepingCapacity: true)
+    }
+    return document
+  }
+
+  /// 16 well-mixed bits of a signature value: two different values agree on them with chance
+  /// 2^-16, so the share of equal fingerprints estimates the share of equal values.
+  @inline(__always)
+  static func fingerprint(_ value: UInt64) -> UInt16 {
+    var z = value
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return UInt16(truncatingIfNeeded: (z ^ (z >> 31)) >> 48)
+  }
+
+  private func sortChunk() {
+    for band in 0..<bands { chunk[band].sort(by: <) }
+  }
+
+  private func spill() throws {
+    sortChunk()
+    let runPath = "\(path).run\(runs.count).tmp"
+    let file = try BinaryFileWriter(path: runPath)
+    var buffer: [UInt8] = []
+    for value in [RunFile.magic, RunFile.version, UInt32(bands), 0] { appendLittleEndian(value, to: &buffer) }
+    appendLittleEndian(UInt64(chunkDocuments), to: &buffer)
+    try file.write(buffer)
+    for band in 0..<bands {
+      buffer.removeAll(keepingCapacity: true)
+      chunk[band].withUnsafeBufferPointer { RunFile.encode($0, to: &buffer) }
+      try file.write(buffer)
+      chunk[band].removeAll(keepingCapacity: true)
+    }
+    try file.close()
+    runs.append(runPath)
+    chunkDocuments = 0
+  }
+
+  /// Writes the signature file (`.tmp`, fsync, rename; the caller syncs the folder) and
+  /// removes the temporary files.
+  func commit() throws -> ArtifactSummary {
+    try fingerprints.write(fingerprintBuffer)
+    try docs.write(docBuffer)
+    try fingerprints.close()
+    try docs.close()
+    let header = SignatureFileHeader(
+      bands: bands, fingerprintsPerDocument: fingerprintsPerDocument, documents: documents, docsBytes: docsBytes)
+    let writer = try ArtifactWriter(path: path)
+    do {
+      try writer.write(header.bytes)
+      if runs.isEmpty {
+        sortChunk()
+        var buffer: [UInt8] = []
+        for band in 0..<bands {
+          buffer.removeAll(keepingCapacity: true)
+          chunk[band].withUnsafeBufferPointer { RunFile.encode($0, to: &buffer) }
+          try writer.write(buffer)
+          chunk[band] = []
+        }
+      } else {
+        if chunkDocuments > 0 { try spill() }
+        chunk = []
+        let files = try runs.map { try BinaryFile(path: $0) }
+        let bufferBytes = BandMerger.bufferBytes(budget: budget, sources: files.count)
+        var out: [UInt8] = []
+        out.reserveCapacity(1 << 16)
+        for band in 0..<bands {
+          // Runs hold consecutive ranges of documents, so merging by (key, run, document) is
+          // merging by (key, document).
+          let sources = try files.map { try RunFile.reader($0, band: band, bufferBytes: bufferBytes) }
+          var merger = try BandMerger(sources)
+          while let (entry, _) = try merger.next() {
+            appendLittleEndian(entry.key, to: &out)
+            appendLittleEndian(entry.document, to: &out)
+            if out.count >= 1 << 16 {
+              try writer.write(out)
+              out.removeAll(keepingCapacity: true)
+            }
+          }
+        }
+        try writer.write(out)
+      }
+      try writer.append(contentsOf: fingerprints.path)
+      try writer.append(contentsOf: docs.path)
+      let summary = try writer.commit()
+      for file in runs + [fingerprints.path, docs.path] { unlink(file) }
+      runs = []
+      return summary
+    } catch {
+      writer.abandon()
+      throw error
+    }
+  }
+}
+
+/// Spilled runs: band sections of a chunk of documents behind a small header.
+enum RunFile {
+  static let magic: UInt32 = 0x4B48_4D50  // "PMHK"
+  static let version: UInt32 = 1
+  static let headerBytes = 24
+
+  /// Appends one band's entries to `out`.
+  static func encode(_ entries: UnsafeBufferPointer<BandEntry>, to out: inout [UInt8]) {
+    let start = out.count
+    out.append(contentsOf: repeatElement(0, count: entries.count * SignatureFileHeader.entryBytes))
+    out.withUnsafeMutableBytes { raw in
+      var offset = start
+      for entry in entries {
+        raw.storeBytes(of: entry.key.littleEndian, toByteOffset: offset, as: UInt64.self)
+        raw.storeBytes(of: entry.document.littleEndian, toByteOffset: offset + 8, as: UInt32.self)
+        offset += SignatureFileHeader.entryBytes
+      }
+    }
+  }
+
+  /// A reader of one band of a run.
+  static func reader(_ file: BinaryFile, band: Int, bufferBytes: Int) throws -> BandSectionReader {
+    var header = [UInt8](repeating: 0, count: headerBytes)
+    try header.withUnsafeMutableBytes { try file.read(into: $0, at: 0) }
+    let bands = Int(header.loadLE(UInt32.self, at: 8))
+    let documents = Int(header.loadLE(UInt64.self, at: 16))
+    guard header.loadLE(UInt32.self, at: 0) == magic, band < bands,
+      file.size == headerBytes + bands * documents * SignatureFileHeader.entryBytes
+    else {
+      throw PipeError(.corruptInput, "spilled run is corrupt; rerun the stage", file: file.path)
+    }
+    return BandSectionReader(
+      file: file, offset: headerBytes + band * documents * SignatureFileHeader.entryBytes, entries: documents,
+      bufferBytes: bufferBytes)
+  }
+}
+
+// MARK: - Files
+
+/// What a committed artifact looks like on disk (recorded in the manifest).
+struct ArtifactSummary {
+  let path: String
+  let bytes: Int
+  let checksum: String
+}
+
+/// Writes an artifact atomically: into `path + ".tmp"`, then fsync and rename on `commit()`.
+/// Unlike `ShardWriter` it leaves syncing the folder to the caller, so a task that writes
+/// several artifacts into one folder syncs it once.
+final class ArtifactWriter {
+  let path: String
+  private let temporary: BinaryFileWriter
+  private var hash = XXH64()
+  private var bytes = 0
+  private var committed = false
+
+  init(path: String) throws {
+    self.path = path
+    try createDirectories((path as NSString).deletingLastPathComponent)
+    temporary = try BinaryFileWriter(path: path + ".tmp")
+  }
+
+  deinit { abandon() }
+
+  func write(_ data: [UInt8]) throws {
+    guard !data.isEmpty else { return }
+    hash.update(data)
+    bytes += data.count
+    try temporary.write(data)
+  }
+
+  /// Appends the whole content of the file at `source`.
+  func append(contentsOf source: String) throws {
+    let file = try BinaryFile(path: source)
+    var buffer = [UInt8](repeating: 0, count: min(1 << 20, max(1, file.size)))
+    var offset = 0
+    while offset < file.size {
+      let take = min(buffer.count, file.size - offset)
+      if take < buffer.count { buffer = Array(buffer[0..<take]) }
+      try buffer.withUnsafeMutableBytes { try file.read(into: $0, at: offset) }
+      try write(buffer)
+      offset += take
+    }
+  }
+
+  /// Flushes, fsyncs and renames the file into place.
+  func commit() throws -> ArtifactSummary {
+    try temporary.sync()
+    try temporary.close()
+    guard rename(temporary.path, path) == 0 else {
+      throw PipeError(.io, "cannot rename the artifact into place: \(String(cString: strerror(errno)))", file: path)
+    }
+    committed = true
+    return ArtifactSummary(path: path, bytes: bytes, checksum: "xxh64:" + hexString(hash.finalize()))
+  }
+
+  /// Removes the temporary file (a no-op after `commit`).
+  func abandon() {
+    guard !committed else { return }
+    committed = true
+    try? temporary.close()
+    unlink(temporary.path)
+  }
+}
+
+/// A file open for positioned reads.
+final class BinaryFile {
+  let path: String
+  let size: Int
+  private let fd: Int32
+
+  init(path: String) throws {
+    self.path = path
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else {
+      throw PipeError(
+        .io, "cannot open artifact: \(String(cString: strerror(errno))); rerun the stage with --force", file: path)
+    }
+    var info = stat()
+    guard fstat(fd, &info) == 0 else {
+      Glibc.close(fd)
+      throw PipeError(.io, "cannot stat artifact: \(String(cString: strerror(errno)))", file: path)
+    }
+    self.fd = fd
+    self.size = Int(info.st_size)
+  }
+
+  deinit { Glibc.close(fd) }
+
+  /// Fills `buffer` from `offset`; throws if the file ends first.
+  func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws {
+    guard let base = buffer.baseAddress else { return }
+    var done = 0
+    while done < buffer.count {
+      let n = pread(fd, base + done, buffer.count - done, off_t(offset + done))
+      if n < 0 {
+        if errno == EINTR { continue }
+        throw PipeError(.io, "cannot read artifact: \(String(cString: strerror(errno)))", file: path)
+      }
+      if n == 0 {
+        throw PipeError(.corruptInput, "artifact ends early; rerun the stage with --force", file: path)
+      }
+      done += n
+    }
+  }
+
+  /// Maps `count` bytes from `offset` read-only; the pages are the kernel's page cache, so
+  /// reading them costs no system call and no copy.
+  func map(offset: Int, count: Int) throws -> MappedRegion {
+    try MappedRegion(fd: fd, offset: offset, count: count, path: path)
+  }
+}
+
+/// A read-only memory map of part of a file.
+final class MappedRegion {
+  private let base: UnsafeMutableRawPointer?
+  private let mappedBytes: Int
+  /// The first requested byte.
+  let start: UnsafeRawPointer?
+  let count: Int
+
+  init(fd: Int32, offset: Int, count: Int, path: String) throws {
+    self.count = count
+    guard count > 0 else {
+      base = nil
+      mappedBytes = 0
+      start = nil
+      return
+    }
+    // mmap offsets must be page aligned.
+    let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+    let aligned = offset / page * page
+    let length = count + (offset - aligned)
+    let pointer = mmap(nil, length, PROT_READ, MAP_SHARED, fd, off_t(aligned))
+    guard let pointer, pointer != MAP_FAILED else {
+      throw PipeError(.io, "cannot map artifact: \(String(cString: strerror(errno)))", file: path)
+    }
+    base = pointer
+    mappedBytes = length
+    start = UnsafeRawPointer(pointer) + (offset - aligned)
+  }
+
+  deinit {
+    if let base { munmap(base, mappedBytes) }
+  }
+}
+
+/// A plain buffered writer for temporary files: no rename, fsync only on request.
+final class BinaryFileWriter {
+  let path: String
+  private var fd: Int32
+
+  init(path: String) throws {
+    self.path = path
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard fd >= 0 else {
+      throw PipeError(.io, "cannot create file: \(String(cString: strerror(errno)))", file: path)
+    }
+  }
+
+  deinit { if fd >= 0 { Glibc.close(fd) } }
+
+  func write(_ bytes: [UInt8]) throws {
+    try bytes.withUnsafeBytes { raw in
+      guard let base = raw.baseAddress else { return }
+      var done = 0
+      while done < raw.count {
+        let n = Glibc.write(fd, base + done, raw.count - done)
+        if n < 0 {
+          if errno == EINTR { continue }
+          throw PipeError(.io, "cannot write file: \(String(cString: strerror(errno)))", file: path)
+        }
+        done += n
+      }
+    }
+  }
+
+  func sync() throws {
+    while fsync(fd) != 0 {
+      if errno == EINTR { continue }
+      throw PipeError(.io, "cannot fsync file: \(String(cString: strerror(errno)))", file: path)
+    }
+  }
+
+  func close() throws {
+    guard fd >= 0 else { return }
+    let result = Glibc.close(fd)
+    fd = -1
+    if result != 0 {
+      throw PipeError(.io, "cannot close file: \(String(cString: strerror(errno)))", file: path)
+    }
+  }
+}
+
+// MARK: - Reading and merging
+
+/// Streams the entries of one band section through a fixed buffer.
+final class BandSectionReader {
+  let file: BinaryFile
+  private var position: Int
+  private let end: Int
+  private var buffer: [UInt8]
+  private var bufferStart = 0
+  private var bufferCount = 0
+
+  init(file: BinaryFile, offset: Int, entries: Int, bufferBytes: Int) {
+    self.file = file
+    position = offset
+    end = offset + entries * SignatureFileHeader.entryBytes
+    let perBuffer = max(1, min(entries, bufferBytes / SignatureFileHeader.entryBytes))
+    buffer = [UInt8](repeating: 0, count: perBuffer * SignatureFileHeader.entryBytes)
+  }
+
+  func next() throws -> BandEntry? {
+    if bufferStart == bufferCount {
+      guard position < end else { return nil }
+      let take = min(buffer.count, end - position)
+      try buffer.withUnsafeMutableBytes {
+        try file.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<take]), at: position)
+      }
+      position += take
+      bufferStart = 0
+      bufferCount = take
+    }
+    let offset = bufferStart
+    bufferStart += SignatureFileHeader.entryBytes
+    return buffer.withUnsafeBytes { raw in
+      BandEntry(
+        key: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)),
+        document: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 8, as: UInt32.self)))
+    }
+  }
+}
+
+/// A k-way merge of sorted band sections, in (key, source, document) order.
+struct BandMerger {
+  private var sources: [BandSectionReader]
+  /// A binary min-heap of (entry, source).
+  private var heap: [(entry: BandEntry, source: Int)] = []
+
+  /// The read buffer per source for a memory budget: between 4 KiB and 1 MiB.
+  static func bufferBytes(budget: Int, sources: Int) -> Int {
+    min(1 << 20, max(4096, budget / max(1, sources) / 2))
+  }
+
+  init(_ sources: [BandSectionReader]) throws {
+    self.sources = sources
+    heap.reserveCapacity(sources.count)
+    for (index, source) in sources.enumerated() {
+      if let entry = try source.next() { push((entry, index)) }
+    }
+  }
+
+  @inline(__always)
+  private static func less(_ a: (entry: BandEntry, source: Int), _ b: (entry: BandEntry, source: Int)) -> Bool {
+    if a.entry.key != b.entry.key { return a.entry.key < b.entry.key }
+    if a.source != b.source { return a.source < b.source }
+    return a.entry.document < b.entry.document
+  }
+
+  private mutating func push(_ item: (entry: BandEntry, source: Int)) {
+    heap.append(item)
+    var child = heap.count - 1
+    while child > 0 {
+      let parent = (child - 1) / 2
+      guard Self.less(heap[child], heap[parent]) else { break }
+      heap.swapAt(child, parent)
+      child = parent
+    }
+  }
+
+  /// The next entry and the index of the source it came from.
+  mutating func next() throws -> (BandEntry, Int)? {
+    guard let top = heap.first else { return nil }
+    if let entry = try sources[top.source].next() {
+      heap[0] = (entry, top.source)
+    } else {
+      let last = heap.removeLast()
+      if heap.isEmpty { return (top.entry, top.source) }
+      heap[0] = last
+    }
+    var parent = 0
+    let count = heap.count
+    while true {
+      let left = 2 * parent + 1
+      guard left < count else { break }
+      var smallest = left
+      if left + 1 < count, Self.less(heap[left + 1], heap[left]) { smallest = left + 1 }
+      guard Self.less(heap[smallest], heap[parent]) else { break }
+      heap.swapAt(smallest, parent)
+      parent = smallest
+    }
+    return (top.entry, top.source)
+  }
+}
