@@ -96,7 +96,7 @@ public struct FileReference: Sendable, Equatable {
     var path = text
     // NAME=PATH, where NAME is an identifier (so a path containing '=' still parses).
     if let equals = text.firstIndex(of: "="), !text[..<equals].isEmpty,
-      text[..<equals].allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." })
+      text[..<equals].allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "_-.".contains($0)) })
     {
       name = String(text[..<equals])
       path = String(text[text.index(after: equals)...])

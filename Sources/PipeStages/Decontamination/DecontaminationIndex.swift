@@ -137,13 +137,11 @@ extension DecontaminationIndex {
     /// `.jsonl`/`.json` (`data/mmlu.test.jsonl` is `mmlu.test`). A name is letters, digits,
     /// `_`, `-` and `.`; anything else before the first `=` makes the whole string a path.
     public init(parsing spec: String) throws {
-      if let equals = spec.firstIndex(of: "="), equals != spec.startIndex,
-        spec[..<equals].allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "_-.".contains($0)) })
-      {
-        name = String(spec[..<equals])
-        path = String(spec[spec.index(after: equals)...])
+      let reference = FileReference(spec)
+      path = reference.path
+      if let given = reference.name {
+        name = given
       } else {
-        path = spec
         var base = Substring(spec.split(separator: "/").last ?? Substring(spec))
         for suffix in [".zst", ".gz", ".jsonl", ".ndjson", ".json"] where base.hasSuffix(suffix) {
           base = base.dropLast(suffix.count)
