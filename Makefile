@@ -3,7 +3,7 @@ SWIFT ?= swift
 PIPE := .build/release/pipe
 APT_PACKAGES := libzstd-dev libsqlite3-dev pkg-config zstd sqlite3
 
-.PHONY: all deps build demo run test lint format bench clean langid-model
+.PHONY: all deps build demo run test lint format bench clean langid-model quality-agreement
 
 all: build
 
@@ -44,6 +44,10 @@ bench: build
 # prints accuracy per language on the held-out split.
 langid-model:
 	python3 Sources/PipeStages/Language/Model/make_langid_model.py
+
+# Agreement of quality.gopher/c4/fineweb with datatrove's verdicts on ../shared/bench's small corpus.
+quality-agreement: build
+	../shared/bench/.venv/bin/python Tests/Benchmarks/quality_agreement.py
 
 clean:
 	rm -rf .build runs

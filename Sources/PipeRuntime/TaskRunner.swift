@@ -252,10 +252,22 @@ enum RejectLine {
   static func dropped(
     record: Record, stage: String, reason: String, detail: String?, source: String, line: Int
   ) -> [UInt8] {
-    var copy = record
-    copy.setField("reject", .object(info(stage: stage, reason: reason, detail: detail, source: source, line: line)))
+    let reject = JSONValue.object(info(stage: stage, reason: reason, detail: detail, source: source, line: line))
     var out: [UInt8] = []
-    copy.write(to: &out)
+    guard record.field("reject") == nil else {
+      // Rejects fed back in: replace the old field rather than repeat the key.
+      var copy = record
+      copy.setField("reject", reject)
+      copy.write(to: &out)
+      return out
+    }
+    // The common case: the record's bytes as they are, with the field appended before the
+    // closing brace (no re-serialization of the record).
+    record.write(to: &out)
+    out.removeLast()
+    out.append(contentsOf: Array(#","reject":"#.utf8))
+    reject.write(to: &out)
+    out.append(UInt8(ascii: "}"))
     return out
   }
 

@@ -14,5 +14,9 @@ public enum Ops {
     LanguageID.descriptor,
     CodeLanguage.descriptor,
     Decontaminate.descriptor,
+    GopherFilter.descriptor,
+    C4Filter.descriptor,
+    FineWebFilter.descriptor,
+    CodeFilter.descriptor,
   ])
 }

@@ -1,0 +1,592 @@
+public import PipeCore
+
+/// `quality.gopher@1`: the Gopher heuristics (Rae et al. 2021, "Scaling Language Models:
+/// Methods, Analysis & Insights from Training Gopher", appendix A, table A1), as datatrove's
+/// `GopherRepetitionFilter` followed by `GopherQualityFilter` implement them, with the same
+/// defaults, rule order and reject reasons.
+///
+/// Repetition rules, in order (fractions of the text's characters unless noted):
+/// - `empty`: the text is empty.
+/// - `dup_para_frac`, `dup_para_char_frac`: paragraphs (split at two or more newlines) that
+///   repeat an earlier one, as a share of paragraphs, then of characters.
+/// - `dup_line_frac`, `dup_line_char_frac`: the same for lines.
+/// - `top_2_gram` ... `top_4_gram`: the most frequent word n-gram (the first seen among equals)
+///   times its count, in characters of the n-gram joined with spaces.
+/// - `duplicated_5_n_grams` ... `duplicated_10_n_grams`: characters of word n-grams (joined
+///   without spaces) that repeat an earlier one, skipping past each repeat.
+///
+/// Quality rules, in order:
+/// - `gopher_short_doc`, `gopher_long_doc`: words that are not only punctuation.
+/// - `gopher_below_avg_threshold`, `gopher_above_avg_threshold`: their mean length.
+/// - `gopher_too_many_hashes`, `gopher_too_many_ellipsis`: `#` and `...`/`…` per word.
+/// - `gopher_too_many_bullets`, `gopher_too_many_end_ellipsis`: lines starting with `•` or `-`,
+///   lines ending with `...` or `…`.
+/// - `gopher_below_alpha_threshold`: share of words with a letter.
+/// - `gopher_enough_stop_words`: distinct stop words present (case-sensitive, as datatrove).
+///
+/// Words are `Words.split`: datatrove's English splitting, except that Chinese and Japanese
+/// count a word per character and Thai, Lao, Khmer and Myanmar are cut into word-sized chunks
+/// (`splitSpacelessScripts: false` splits exactly like datatrove, where a run of ideographs is
+/// one word). Every threshold is a config key; `0` turns a rule off, as `None` or `0` does in
+/// datatrove.
+public struct GopherFilter: RecordStage {
+  /// Thresholds of the repetition rules.
+  public struct Repetition: Sendable, Equatable {
+    /// Largest share of duplicate lines.
+    public var dupLineFrac = 0.3
+    /// Largest share of duplicate paragraphs.
+    public var dupParaFrac = 0.3
+    /// Largest share of characters in duplicate lines.
+    public var dupLineCharFrac = 0.2
+    /// Largest share of characters in duplicate paragraphs.
+    public var dupParaCharFrac = 0.2
+    /// For n = 2, 3, 4: the largest share of characters in the most frequent n-gram.
+    public var topNGramFracs: [(n: Int, frac: Double)] = [(2, 0.2), (3, 0.18), (4, 0.16)]
+    /// For n = 5 ... 10: the largest share of characters in repeated n-grams.
+    public var dupNGramFracs: [(n: Int, frac: Double)] = [
+      (5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10),
+    ]
+
+    /// The defaults (datatrove's).
+    public init() {}
+
+    /// Whether two sets of thresholds are the same.
+    public static func == (a: Repetition, b: Repetition) -> Bool {
+      a.dupLineFrac == b.dupLineFrac && a.dupParaFrac == b.dupParaFrac && a.dupLineCharFrac == b.dupLineCharFrac
+        && a.dupParaCharFrac == b.dupParaCharFrac
+        && a.topNGramFracs.elementsEqual(b.topNGramFracs, by: { $0 == $1 })
+        && a.dupNGramFracs.elementsEqual(b.dupNGramFracs, by: { $0 == $1 })
+    }
+  }
+
+  /// Thresholds of the quality rules.
+  public struct Quality: Sendable, Equatable {
+    /// Fewest words (not counting punctuation-only words).
+    public var minDocWords = 50
+    /// Most words.
+    public var maxDocWords = 100_000
+    /// Smallest mean word length.
+    public var minAvgWordLength = 3.0
+    /// Largest mean word length.
+    public var maxAvgWordLength = 10.0
+    /// Largest number of `#`, and of ellipses, per word.
+    public var maxSymbolWordRatio = 0.1
+    /// Largest share of lines starting with a bullet.
+    public var maxBulletLinesRatio = 0.9
+    /// Largest share of lines ending with an ellipsis.
+    public var maxEllipsisLinesRatio = 0.3
+    /// Smallest share of words containing a letter.
+    public var minAlphaWordsRatio = 0.8
+    /// Fewest distinct stop words.
+    public var minStopWords = 2
+    /// The stop words.
+    public var stopWords = ["the", "be", "to", "of", "and", "that", "have", "with"]
+
+    /// The defaults (datatrove's).
+    public init() {}
+  }
+
+  /// The repetition thresholds.
+  public let repetition: Repetition
+  /// The quality thresholds.
+  public let quality: Quality
+  /// Whether scripts written without spaces are cut into words (see `Words`).
+  public let splitSpacelessScripts: Bool
+  private let stopWordBytes: [[UInt8]]
+
+  /// Creates the filter.
+  public init(repetition: Repetition = Repetition(), quality: Quality = Quality(), splitSpacelessScripts: Bool = true) {
+    self.repetition = repetition
+    self.quality = quality
+    self.splitSpacelessScripts = splitSpacelessScripts
+    self.stopWordBytes = Array(Set(quality.stopWords)).sorted().map { Array($0.utf8) }
+  }
+
+  /// Creates the filter from a config validated against `descriptor`.
+  init(config: StageConfig) {
+    var repetition = Repetition()
+    repetition.dupLineFrac = config.double("dupLineFrac")
+    repetition.dupParaFrac = config.double("dupParaFrac")
+    repetition.dupLineCharFrac = config.double("dupLineCharFrac")
+    repetition.dupParaCharFrac = config.double("dupParaCharFrac")
+    repetition.topNGramFracs = (2...4).map { ($0, config.double("top\($0)GramFrac")) }
+    repetition.dupNGramFracs = (5...10).map { ($0, config.double("dup\($0)GramFrac")) }
+    var quality = Quality()
+    quality.minDocWords = config.int("minDocWords")
+    quality.maxDocWords = config.int("maxDocWords")
+    quality.minAvgWordLength = config.double("minAvgWordLength")
+    quality.maxAvgWordLength = config.double("maxAvgWordLength")
+    quality.maxSymbolWordRatio = config.double("maxSymbolWordRatio")
+    quality.maxBulletLinesRatio = config.double("maxBulletLinesRatio")
+    quality.maxEllipsisLinesRatio = config.double("maxEllipsisLinesRatio")
+    quality.minAlphaWordsRatio = config.double("minAlphaWordsRatio")
+    quality.minStopWords = config.int("minStopWords")
+    quality.stopWords = config.strings("stopWords")
+    self.init(
+      repetition: repetition, quality: quality, splitSpacelessScripts: config.bool("splitSpacelessScripts"))
+  }
+
+  /// The op's name, version and config schema.
+  public static let descriptor: OpDescriptor = {
+    let fraction = ConfigType.double(0...1)
+    var keys = [
+      ConfigKey(
+        "dupLineFrac", fraction, default: .double(0.3),
+        "Largest share of lines that repeat an earlier line; 0 turns it off."),
+      ConfigKey(
+        "dupParaFrac", fraction, default: .double(0.3),
+        "Largest share of paragraphs (split at blank lines) that repeat an earlier one; 0 turns it off."),
+      ConfigKey(
+        "dupLineCharFrac", fraction, default: .double(0.2),
+        "Largest share of the text's characters in repeated lines; 0 turns it off."),
+      ConfigKey(
+        "dupParaCharFrac", fraction, default: .double(0.2),
+        "Largest share of the text's characters in repeated paragraphs; 0 turns it off."),
+    ]
+    for (n, frac) in Repetition().topNGramFracs {
+      keys.append(
+        ConfigKey(
+          "top\(n)GramFrac", .double(0...1_000_000), default: .double(frac),
+          "Largest share of the text's characters taken by the most frequent word \(n)-gram; 0 turns it off."))
+    }
+    for (n, frac) in Repetition().dupNGramFracs {
+      keys.append(
+        ConfigKey(
+          "dup\(n)GramFrac", fraction, default: .double(frac),
+          "Largest share of the text's characters in word \(n)-grams that repeat an earlier one; 0 turns it off."))
+    }
+    keys += [
+      ConfigKey(
+        "minDocWords", .int(0...Int.max), default: .int(50),
+        "Fewest words, not counting words made only of punctuation; 0 turns it off."),
+      ConfigKey("maxDocWords", .int(0...Int.max), default: .int(100_000), "Most words; 0 turns it off."),
+      ConfigKey(
+        "minAvgWordLength", .double(0...1_000_000), default: .double(3),
+        "Smallest mean length of those words, in characters; 0 turns it off."),
+      ConfigKey(
+        "maxAvgWordLength", .double(0...1_000_000), default: .double(10),
+        "Largest mean length of those words; 0 turns it off."),
+      ConfigKey(
+        "maxSymbolWordRatio", .double(0...1_000_000), default: .double(0.1),
+        "Largest number of '#', and of ellipses ('...' or '…'), per word; 0 turns it off."),
+      ConfigKey(
+        "maxBulletLinesRatio", fraction, default: .double(0.9),
+        "Largest share of lines starting with '•' or '-'; 0 turns it off."),
+      ConfigKey(
+        "maxEllipsisLinesRatio", fraction, default: .double(0.3),
+        "Largest share of lines ending with '...' or '…'; 0 turns it off."),
+      ConfigKey(
+        "minAlphaWordsRatio", fraction, default: .double(0.8),
+        "Smallest share of words with at least one letter (datatrove's max_non_alpha_words_ratio); 0 turns it off."),
+      ConfigKey(
+        "minStopWords", .int(0...Int.max), default: .int(2),
+        "Fewest distinct stop words in the text; 0 turns it off."),
+      ConfigKey(
+        "stopWords", .strings, default: .array(Quality().stopWords.map { .string($0) }),
+        "The stop words, matched case-sensitively against whole words."),
+      ConfigKey(
+        "splitSpacelessScripts", .bool, default: .bool(true),
+        "Count a word per Chinese or Japanese character and cut Thai-like runs into chunks; false splits like datatrove."
+      ),
+    ]
+    return OpDescriptor(
+      name: "quality.gopher", version: 1,
+      summary: "Drop documents failing the Gopher repetition and quality heuristics (datatrove's defaults).",
+      keys: keys,
+      make: { config in .record(GopherFilter(config: config)) })
+  }()
+
+  /// Keeps the record when it passes every rule; otherwise drops it with the first failing
+  /// rule's reason and a detail such as `0.35 > 0.3`.
+  public func process(_ record: inout Record, context: StageContext) throws -> Verdict {
+    record.withTextUTF8 { evaluate($0) }
+  }
+
+  /// The verdict on `text`.
+  func evaluate(_ text: UnsafeBufferPointer<UInt8>) -> Verdict {
+    guard !text.isEmpty else { return .drop(reason: "empty", detail: "the text is empty") }
+    let textLength = QualityText.length(text, 0, text.count)
+    let seen = HashTable64(expected: 64)
+    if let verdict = paragraphRules(text, textLength, seen) { return verdict }
+    if let verdict = lineRules(text, textLength, seen) { return verdict }
+    var splitter = EnglishWordSplitter()
+    let words = Words.split(text, using: &splitter, spaceless: splitSpacelessScripts)
+    let topRules = repetition.topNGramFracs.filter { $0.frac > 0 && words.count >= $0.n }
+    let dupRules = repetition.dupNGramFracs.filter { $0.frac > 0 && words.count >= $0.n }
+    let measures = NGramHashes(
+      text, words, hashing: !topRules.isEmpty || !dupRules.isEmpty, stopWords: stopWordBytes,
+      minStopWords: quality.minStopWords)
+    if let verdict = nGramRules(measures, topRules, dupRules, textLength, seen) { return verdict }
+    return qualityRules(text, words.count, measures.stats)
+  }
+
+  // MARK: - Repetition
+
+  private static func exceeds(_ measured: Double, _ limit: Double, _ reason: String) -> Verdict? {
+    guard limit > 0, measured > limit else { return nil }
+    return .drop(reason: reason, detail: "\(QualityText.format(measured)) > \(QualityText.format(limit))")
+  }
+
+  /// Paragraphs: the stripped text split at runs of two or more newlines.
+  private func paragraphRules(
+    _ text: UnsafeBufferPointer<UInt8>, _ textLength: Int, _ seen: HashTable64
+  ) -> Verdict? {
+    guard repetition.dupParaFrac > 0 || repetition.dupParaCharFrac > 0, let base = text.baseAddress else { return nil }
+    let (start, end) = QualityText.strip(text, 0, text.count)
+    var paragraphs = 0
+    var duplicates = 0
+    var duplicateChars = 0
+    var paragraphStart = start
+    var index = start
+    func add(_ from: Int, _ to: Int) {
+      paragraphs += 1
+      if !seen.insert(FastHash.hash(base + from, to - from)) {
+        duplicates += 1
+        duplicateChars += QualityText.length(text, from, to)
+      }
+    }
+    while index < end {
+      if text[index] == 0x0A, index + 1 < end, text[index + 1] == 0x0A {
+        var after = index + 2
+        while after < end && text[after] == 0x0A { after += 1 }
+        add(paragraphStart, index)
+        paragraphStart = after
+        index = after
+      } else {
+        index += 1
+      }
+    }
+    add(paragraphStart, end)
+    if let verdict = Self.exceeds(Double(duplicates) / Double(paragraphs), repetition.dupParaFrac, "dup_para_frac") {
+      return verdict
+    }
+    return Self.exceeds(
+      Double(duplicateChars) / Double(textLength), repetition.dupParaCharFrac, "dup_para_char_frac")
+  }
+
+  /// Lines: the text split at runs of newlines (empty first or last lines included).
+  private func lineRules(_ text: UnsafeBufferPointer<UInt8>, _ textLength: Int, _ seen: HashTable64) -> Verdict? {
+    guard repetition.dupLineFrac > 0 || repetition.dupLineCharFrac > 0, let base = text.baseAddress else { return nil }
+    var newlines = 0
+    for byte in text where byte == 0x0A { newlines += 1 }
+    seen.removeAll(expected: newlines + 1)
+    var lines = 0
+    var duplicates = 0
+    var duplicateChars = 0
+    var lineStart = 0
+    var index = 0
+    func add(_ from: Int, _ to: Int) {
+      lines += 1
+      if !seen.insert(FastHash.hash(base + from, to - from)) {
+        duplicates += 1
+        duplicateChars += QualityText.length(text, from, to)
+      }
+    }
+    while index < text.count {
+      if text[index] == 0x0A {
+        add(lineStart, index)
+        while index < text.count && text[index] == 0x0A { index += 1 }
+        lineStart = index
+      } else {
+        index += 1
+      }
+    }
+    add(lineStart, text.count)
+    if let verdict = Self.exceeds(Double(duplicates) / Double(lines), repetition.dupLineFrac, "dup_line_frac") {
+      return verdict
+    }
+    return Self.exceeds(
+      Double(duplicateChars) / Double(textLength), repetition.dupLineCharFrac, "dup_line_char_frac")
+  }
+
+  private func nGramRules(
+    _ hashes: NGramHashes, _ topRules: [(n: Int, frac: Double)], _ dupRules: [(n: Int, frac: Double)],
+    _ textLength: Int, _ seen: HashTable64
+  ) -> Verdict? {
+    let words = hashes.count
+    for rule in topRules {
+      seen.removeAll(expected: words)
+      let top = hashes.mostFrequent(rule.n, using: seen)
+      // The n-gram joined with spaces, times its count.
+      let characters = (hashes.characters(top.first, top.first + rule.n) + rule.n - 1) * top.count
+      if let verdict = Self.exceeds(Double(characters) / Double(textLength), rule.frac, "top_\(rule.n)_gram") {
+        return verdict
+      }
+    }
+    for rule in dupRules {
+      seen.removeAll(expected: words)
+      let characters = hashes.repeatedCharacters(rule.n, using: seen, limit: rule.frac * Double(textLength))
+      if let verdict = Self.exceeds(
+        Double(characters) / Double(textLength), rule.frac, "duplicated_\(rule.n)_n_grams")
+      {
+        return verdict
+      }
+    }
+    return nil
+  }
+
+  // MARK: - Quality
+
+  private func qualityRules(_ text: UnsafeBufferPointer<UInt8>, _ wordCount: Int, _ stats: WordStats) -> Verdict {
+    if quality.minDocWords > 0 && stats.nonSymbolWords < quality.minDocWords {
+      return .drop(reason: "gopher_short_doc", detail: "\(stats.nonSymbolWords) < \(quality.minDocWords)")
+    }
+    if quality.maxDocWords > 0 && stats.nonSymbolWords > quality.maxDocWords {
+      return .drop(reason: "gopher_long_doc", detail: "\(stats.nonSymbolWords) > \(quality.maxDocWords)")
+    }
+    if stats.nonSymbolWords > 0 {
+      // numpy's mean of no words is NaN, which passes both limits.
+      let mean = Double(stats.nonSymbolCharacters) / Double(stats.nonSymbolWords)
+      if quality.minAvgWordLength > 0 && mean < quality.minAvgWordLength {
+        return .drop(
+          reason: "gopher_below_avg_threshold",
+          detail: "\(QualityText.format(mean)) < \(QualityText.format(quality.minAvgWordLength))")
+      }
+      if quality.maxAvgWordLength > 0 && mean > quality.maxAvgWordLength {
+        return .drop(
+          reason: "gopher_above_avg_threshold",
+          detail: "\(QualityText.format(mean)) > \(QualityText.format(quality.maxAvgWordLength))")
+      }
+    }
+    // datatrove divides by zero here when a text has no words at all; such a text passes.
+    if wordCount > 0 {
+      let hashes = Double(QualityText.count(byte: UInt8(ascii: "#"), in: text)) / Double(wordCount)
+      if let verdict = Self.exceeds(hashes, quality.maxSymbolWordRatio, "gopher_too_many_hashes") { return verdict }
+      let ellipses =
+        Double(QualityText.count(Self.threeDots, in: text) + QualityText.count(Self.ellipsis, in: text))
+        / Double(wordCount)
+      if let verdict = Self.exceeds(ellipses, quality.maxSymbolWordRatio, "gopher_too_many_ellipsis") {
+        return verdict
+      }
+    }
+    if quality.maxBulletLinesRatio > 0 || quality.maxEllipsisLinesRatio > 0 {
+      var lines = 0
+      var bullets = 0
+      var ellipsisEnds = 0
+      QualityText.forEachLine(text, 0, text.count) { start, end in
+        lines += 1
+        let (low, high) = QualityText.strip(text, start, end)
+        if low < high {
+          let first = UTF8Scanning.decode(text, at: low).value
+          if first == 0x2022 || first == 0x2D { bullets += 1 }
+          if QualityText.hasSuffix(text, low, high, Self.threeDots)
+            || QualityText.hasSuffix(text, low, high, Self.ellipsis)
+          {
+            ellipsisEnds += 1
+          }
+        }
+      }
+      if lines > 0 {
+        if let verdict = Self.exceeds(
+          Double(bullets) / Double(lines), quality.maxBulletLinesRatio, "gopher_too_many_bullets")
+        {
+          return verdict
+        }
+        if let verdict = Self.exceeds(
+          Double(ellipsisEnds) / Double(lines), quality.maxEllipsisLinesRatio, "gopher_too_many_end_ellipsis")
+        {
+          return verdict
+        }
+      }
+    }
+    if quality.minAlphaWordsRatio > 0 && wordCount > 0 {
+      let ratio = Double(stats.alphaWords) / Double(wordCount)
+      if ratio < quality.minAlphaWordsRatio {
+        return .drop(
+          reason: "gopher_below_alpha_threshold",
+          detail: "\(QualityText.format(ratio)) < \(QualityText.format(quality.minAlphaWordsRatio))")
+      }
+    }
+    if quality.minStopWords > 0 && stats.stopWords < quality.minStopWords {
+      return .drop(reason: "gopher_enough_stop_words", detail: "\(stats.stopWords) < \(quality.minStopWords)")
+    }
+    return .keep
+  }
+
+  private static let threeDots = Array("...".utf8)
+  private static let ellipsis = Array("…".utf8)
+}
+
+// MARK: - Per-word measures
+
+/// What the quality rules need to know about the words.
+struct WordStats {
+  /// Words with at least one character outside datatrove's punctuation set.
+  var nonSymbolWords = 0
+  /// Their total length in characters.
+  var nonSymbolCharacters = 0
+  /// Words with at least one letter.
+  var alphaWords = 0
+  /// Distinct stop words seen (counting stops once `minStopWords` is reached).
+  var stopWords = 0
+}
+
+/// Character classes of datatrove's word measures.
+final class WordClasses: Sendable {
+  static let shared = WordClasses()
+  static let punctuation: UInt8 = 1
+  static let letter: UInt8 = 2
+
+  /// datatrove's `PUNCTUATION_SET`.
+  let punctuation = ScalarSet(ranges: WordTables.datatrovePunctuation)
+  /// Flags of each ASCII byte.
+  let ascii: [UInt8]
+
+  private init() {
+    var ascii = [UInt8](repeating: 0, count: 128)
+    for byte in 0..<128 {
+      if punctuation.contains(UInt32(byte)) { ascii[byte] |= Self.punctuation }
+      if PythonText.isAlpha(UInt32(byte)) { ascii[byte] |= Self.letter }
+    }
+    self.ascii = ascii
+  }
+}
+
+/// Hashes of every run of words, from prefix sums (see `PolynomialHash`).
+final class NGramHashes {
+  /// The number of words.
+  let count: Int
+  /// Hash of the first k words joined without separators.
+  private let joined: UnsafeMutablePointer<UInt64>
+  /// `base` to the power of the byte length of the first k words, and its inverse.
+  private let powers: UnsafeMutablePointer<UInt64>
+  private let inversePowers: UnsafeMutablePointer<UInt64>
+  /// Hash of the sequence of the first k word hashes.
+  private let sequence: UnsafeMutablePointer<UInt64>
+  /// Characters in the first k words.
+  private let lengths: UnsafeMutablePointer<UInt32>
+
+  /// The per-word measures, taken in the same pass.
+  private(set) var stats = WordStats()
+
+  /// Measures `words` of `text`; hashes them only when `hashing` (the n-gram rules need it).
+  init(_ text: UnsafeBufferPointer<UInt8>, _ words: [WordSpan], hashing: Bool, stopWords: [[UInt8]], minStopWords: Int)
+  {
+    count = words.count
+    let slots = hashing ? count + 1 : 1
+    joined = .allocate(capacity: slots)
+    powers = .allocate(capacity: slots)
+    inversePowers = .allocate(capacity: slots)
+    sequence = .allocate(capacity: slots)
+    lengths = .allocate(capacity: slots)
+    joined[0] = 0
+    powers[0] = 1
+    inversePowers[0] = 1
+    sequence[0] = 0
+    lengths[0] = 0
+    let classes = WordClasses.shared
+    let ascii = classes.ascii
+    let maxStopLength = stopWords.map(\.count).max() ?? 0
+    var seenStops = [Bool](repeating: false, count: stopWords.count)
+    var stats = WordStats()
+    let base = PolynomialHash.base
+    let wordBase = PolynomialHash.wordBase
+    let powerTable = PolynomialHash.powerTable
+    let inverseTable = PolynomialHash.inversePowerTable
+    for k in 0..<count {
+      let word = words[k]
+      var hash: UInt64 = 0
+      var characters = 0
+      var allPunctuation = true
+      var hasLetter = false
+      var index = word.start
+      while index < word.end {
+        let byte = text[index]
+        if hashing { hash = hash &* base &+ UInt64(byte) &+ 1 }
+        if byte < 0x80 {
+          let flags = ascii[Int(byte)]
+          if flags & WordClasses.punctuation == 0 { allPunctuation = false }
+          if flags & WordClasses.letter != 0 { hasLetter = true }
+          characters &+= 1
+        } else if byte & 0xC0 != 0x80 {
+          characters &+= 1
+          if allPunctuation || !hasLetter {
+            let (value, _) = UTF8Scanning.decode(text, at: index)
+            if allPunctuation && !classes.punctuation.contains(value) { allPunctuation = false }
+            if !hasLetter && PythonText.isAlpha(value) { hasLetter = true }
+          }
+        }
+        index &+= 1
+      }
+      if !allPunctuation {
+        stats.nonSymbolWords &+= 1
+        stats.nonSymbolCharacters &+= characters
+      }
+      if hasLetter { stats.alphaWords &+= 1 }
+      let length = word.end &- word.start
+      if stats.stopWords < minStopWords && length <= maxStopLength {
+        for (stopIndex, stop) in stopWords.enumerated()
+        where !seenStops[stopIndex] && stop.count == length && QualityText.hasPrefix(text, word.start, word.end, stop) {
+          seenStops[stopIndex] = true
+          stats.stopWords &+= 1
+        }
+      }
+      if hashing {
+        let power = length < powerTable.count ? powerTable[length] : PolynomialHash.power(base, length)
+        let inversePower =
+          length < inverseTable.count ? inverseTable[length] : PolynomialHash.power(PolynomialHash.inverseBase, length)
+        joined[k + 1] = joined[k] &* power &+ hash
+        powers[k + 1] = powers[k] &* power
+        inversePowers[k + 1] = inversePowers[k] &* inversePower
+        sequence[k + 1] = sequence[k] &* wordBase &+ hash
+        lengths[k + 1] = lengths[k] &+ UInt32(truncatingIfNeeded: characters)
+      }
+    }
+    self.stats = stats
+  }
+
+  deinit {
+    joined.deallocate()
+    powers.deallocate()
+    inversePowers.deallocate()
+    sequence.deallocate()
+    lengths.deallocate()
+  }
+
+  /// Characters in words `from..<to`.
+  @inline(__always)
+  func characters(_ from: Int, _ to: Int) -> Int { Int(lengths[to] &- lengths[from]) }
+
+  /// The hash of words `from..<to` joined without separators (equal text, equal hash).
+  @inline(__always)
+  func joinedHash(_ from: Int, _ to: Int) -> UInt64 {
+    joined[to] &- joined[from] &* (powers[to] &* inversePowers[from])
+  }
+
+  /// The most frequent n-gram (the first seen among equally frequent ones): where it first
+  /// occurs and how often.
+  func mostFrequent(_ n: Int, using table: HashTable64) -> (first: Int, count: Int) {
+    let shift = PolynomialHash.power(PolynomialHash.wordBase, n)
+    var best = (first: 0, count: 0)
+    for start in 0...(count - n) {
+      let key = sequence[start &+ n] &- sequence[start] &* shift
+      let (seen, first) = table.add(key, at: start)
+      if seen > best.count || (seen == best.count && first < best.first) {
+        best = (first, seen)
+      }
+    }
+    return best
+  }
+
+  /// Characters of n-grams that repeat an earlier one, scanning left to right and jumping past
+  /// each repeat (datatrove's `find_all_duplicate`). The scan stops once the answer is known to
+  /// be above `limit` or, since every character is counted at most once, once what is left
+  /// cannot take it there; the result then compares with `limit` like the complete one.
+  func repeatedCharacters(_ n: Int, using table: HashTable64, limit: Double = .infinity) -> Int {
+    var repeated = 0
+    var start = 0
+    let total = characters(0, count)
+    while start < count &- n &+ 1 {
+      if table.insert(joinedHash(start, start &+ n)) {
+        start &+= 1
+      } else {
+        repeated &+= characters(start, start &+ n)
+        start &+= n
+        if Double(repeated) > limit { return repeated }
+      }
+      // Checked every 64 words: cheap, and precise enough to end most scans early.
+      if start & 63 == 0 && Double(repeated &+ total &- characters(0, start)) <= limit { return repeated }
+    }
+    return repeated
+  }
+}
