@@ -103,8 +103,8 @@ struct BadInputTests {
   @Test func emptyShardsRunAndCountNothing() throws {
     let folder = try E2E.temporaryDirectory("empty")
     try E2E.writeShard(folder + "/empty.jsonl.zst", lines: [])
-    FileManager.default.createFile(atPath: folder + "/zero.jsonl.zst", contents: Data())
-    FileManager.default.createFile(atPath: folder + "/zero.jsonl", contents: Data())
+    _ = FileManager.default.createFile(atPath: folder + "/zero.jsonl.zst", contents: Data())
+    _ = FileManager.default.createFile(atPath: folder + "/zero.jsonl", contents: Data())
     let pipeline = try Self.passthroughPipeline(in: folder, glob: "*.jsonl*")
     let runDirectory = folder + "/run"
     let run = try E2E.pipe(["run", pipeline, "--run-dir", runDirectory])

@@ -7,11 +7,12 @@ struct CurationTests {
   @Test func decontaminationCountsHitsPerBenchmarkAndRerunsWhenABenchmarkChanges() throws {
     let folder = try E2E.temporaryDirectory("decon")
     try FileManager.default.createDirectory(atPath: folder + "/bench", withIntermediateDirectories: true)
-    let question = "Natalia sold clips to forty eight of her friends in April and then she sold half as many clips in May"
+    let question =
+      "Natalia sold clips to forty eight of her friends in April and then she sold half as many clips in May"
     try #"{"question": "\#(question)", "answer": "72"}"#.write(
       toFile: folder + "/bench/gsm.jsonl", atomically: true, encoding: .utf8)
-    try #"{"question": "Which gas do plants absorb from the air to make their food through photosynthesis in sunlight"}"#
-      .write(toFile: folder + "/bench/arc.jsonl", atomically: true, encoding: .utf8)
+    let arc = "Which gas do plants absorb from the air to make their food through photosynthesis in sunlight"
+    try #"{"question": "\#(arc)"}"#.write(toFile: folder + "/bench/arc.jsonl", atomically: true, encoding: .utf8)
     try E2E.writeShard(
       folder + "/in.jsonl",
       json: [

@@ -41,7 +41,7 @@ struct PlannerTests {
   @Test func planHasOneTaskPerStageAndShardPlusDedupStepsAndExport() throws {
     let base = try Self.folder()
     for name in ["a", "b", "c"] {
-      FileManager.default.createFile(atPath: "\(base)/\(name).jsonl", contents: Data(#"{"text":"x"}"#.utf8))
+      _ = FileManager.default.createFile(atPath: "\(base)/\(name).jsonl", contents: Data(#"{"text":"x"}"#.utf8))
     }
     let plan = try Planner(spec: try Self.spec(Self.pipeline(minChars: 5), base: base), layout: RunLayout(root: base))
       .plan()
@@ -57,7 +57,7 @@ struct PlannerTests {
 
   @Test func changingAConfigChangesThatStageAndItsDownstreamOnly() throws {
     let base = try Self.folder()
-    FileManager.default.createFile(atPath: "\(base)/a.jsonl", contents: Data(#"{"text":"x"}"#.utf8))
+    _ = FileManager.default.createFile(atPath: "\(base)/a.jsonl", contents: Data(#"{"text":"x"}"#.utf8))
     let before = try Self.fingerprints(Self.pipeline(minChars: 5), base: base)
     let same = try Self.fingerprints(Self.pipeline(minChars: 5), base: base)
     #expect(before == same, "fingerprints must be deterministic")
@@ -70,7 +70,7 @@ struct PlannerTests {
 
   @Test func spellingOutADefaultDoesNotChangeTheFingerprint() throws {
     let base = try Self.folder()
-    FileManager.default.createFile(atPath: "\(base)/a.jsonl", contents: Data(#"{"text":"x"}"#.utf8))
+    _ = FileManager.default.createFile(atPath: "\(base)/a.jsonl", contents: Data(#"{"text":"x"}"#.utf8))
     let implicit = try Self.fingerprints(Self.pipeline(minChars: 5), base: base)
     let explicit = try Self.fingerprints(
       Self.pipeline(minChars: 5).replacingOccurrences(
@@ -82,10 +82,10 @@ struct PlannerTests {
   @Test func editingOneSourceFileChangesOnlyItsChain() throws {
     let base = try Self.folder()
     for name in ["a", "b"] {
-      FileManager.default.createFile(atPath: "\(base)/\(name).jsonl", contents: Data(#"{"text":"x"}"#.utf8))
+      _ = FileManager.default.createFile(atPath: "\(base)/\(name).jsonl", contents: Data(#"{"text":"x"}"#.utf8))
     }
     let before = try Self.fingerprints(Self.pipeline(minChars: 5), base: base)
-    FileManager.default.createFile(atPath: "\(base)/b.jsonl", contents: Data(#"{"text":"changed"}"#.utf8))
+    _ = FileManager.default.createFile(atPath: "\(base)/b.jsonl", contents: Data(#"{"text":"changed"}"#.utf8))
     let after = try Self.fingerprints(Self.pipeline(minChars: 5), base: base)
     let changed = Set(before.keys.filter { before[$0] != after[$0] })
     #expect(changed.contains(TaskKey(stage: "norm", shard: 1)))
