@@ -116,15 +116,12 @@ public struct Record: Sendable {
     }
     // Bytes, not `==`: Swift's string equality is canonical equivalence, so an NFC rewrite
     // of NFD text would otherwise be dropped as "unchanged".
-    set { newText = newText == nil && Self.sameUTF8(newValue, text) ? nil : newValue }
-  }
-
-  /// Whether two strings have the same UTF-8 bytes.
-  private static func sameUTF8(_ a: String, _ b: String) -> Bool {
-    guard a.utf8.count == b.utf8.count else { return false }
-    var a = a
-    var b = b
-    return a.withUTF8 { x in b.withUTF8 { y in x.elementsEqual(y) } }
+    set {
+      var candidate = newValue
+      let unchanged =
+        newText == nil && withTextUTF8 { old in candidate.withUTF8 { $0.count == old.count && $0.elementsEqual(old) } }
+      newText = unchanged ? nil : newValue
+    }
   }
 
   /// Calls `body` with the text's UTF-8 bytes, without making a `String` when the text has no

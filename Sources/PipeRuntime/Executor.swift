@@ -91,14 +91,11 @@ public enum Executor {
     try manifest.removeStages(notIn: planned.stages.map(\.id))
 
     // Decide what runs: tasks not up to date, forced ones, and everything reading from them.
-    let forcedIDs = Set(
-      request.forcedStages.flatMap { stage -> [String] in
-        [stage, stage + ":keys", stage + ":index"] + NearDuplicateSteps.stepSuffixes.map { stage + $0 }
-      }
-        + (request.forcedStages.contains("export") ? [Planner.exportStageID] : []))
+    // A task belongs to the user stage it was planned for (its internal steps included); the
+    // export, which belongs to none, is forced by the name "export".
     var mustRun = Set<TaskKey>()
     for task in planned.tasks {
-      let forced = forcedIDs.contains(task.key.stage)
+      let forced = request.forcedStages.contains(task.stage?.id ?? "export")
       let dependencyRuns = task.dependencies.contains { mustRun.contains($0) }
       let upToDate = try isUpToDate(task, manifest: manifest, layout: layout)
       if forced || dependencyRuns || !upToDate {

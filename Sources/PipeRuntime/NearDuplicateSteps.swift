@@ -50,11 +50,11 @@ enum NearDuplicateSteps {
     var clusters: String { "\(clustersFolder)/clusters.jsonl" }
   }
 
+  /// The internal step ids are the stage id with one of these.
   static let signaturesSuffix = ":signatures"
   static let bucketsSuffix = ":buckets"
   static let clustersSuffix = ":clusters"
-  /// The internal step ids are the stage id with one of these.
-  static let stepSuffixes = [signaturesSuffix, bucketsSuffix, clustersSuffix]
+
   /// A score that is absent (the bit pattern of a NaN no stage returns).
   static let noScore = UInt64.max
   /// Bands per bucket task: few enough tasks that each is worth its start and commit, enough

@@ -24,16 +24,11 @@ struct EngineTests {
     return try E2E.writePipeline(text, in: folder)
   }
 
-  /// Data, rejects, artifacts and export of a run (bookkeeping files excluded).
-  static func outputs(_ runDirectory: String) throws -> [String: Data] {
-    try E2E.snapshot(runDirectory).filter { !$0.key.hasSuffix(".tmp") }
-  }
-
   static func reference(in folder: String) throws -> [String: Data] {
     let pipeline = try samplesPipeline(in: folder)
     let run = try E2E.pipe(["run", pipeline, "--run-dir", folder + "/reference", "--workers", "1"])
     #expect(run.status == 0, "reference run failed: \(run.stderr)")
-    return try outputs(folder + "/reference")
+    return try E2E.outputs(folder + "/reference")
   }
 
   @Test func outputsAreIdenticalWithOneTwoAndThreeWorkers() throws {
@@ -47,11 +42,7 @@ struct EngineTests {
         "run", folder + "/pipeline.json", "--run-dir", runDirectory, "--workers", String(workers),
       ])
       #expect(run.status == 0, "\(run.stderr)")
-      let actual = try Self.outputs(runDirectory)
-      #expect(actual.keys.sorted() == expected.keys.sorted())
-      for (name, data) in expected {
-        #expect(actual[name] == data, "\(name) differs with \(workers) workers")
-      }
+      E2E.expectSameFiles(try E2E.outputs(runDirectory), expected, "with \(workers) workers")
     }
   }
 
@@ -79,11 +70,7 @@ struct EngineTests {
     let resumed = try E2E.pipe(["resume", runDirectory, "--workers", "2"])
     #expect(resumed.status == 0, "resume failed: \(resumed.stderr)")
     #expect(resumed.stdout.contains("up to date"))
-    let actual = try Self.outputs(runDirectory)
-    #expect(actual.keys.sorted() == expected.keys.sorted())
-    for (name, data) in expected {
-      #expect(actual[name] == data, "\(name) differs after \(fault) and resume")
-    }
+    E2E.expectSameFiles(try E2E.outputs(runDirectory), expected, "after \(fault) and resume")
     try Self.expectConservation(runDirectory)
   }
 

@@ -22,21 +22,10 @@ struct MinHashEngineTests {
       """, in: folder)
   }
 
-  static func outputs(_ runDirectory: String) throws -> [String: Data] {
-    try E2E.snapshot(runDirectory).filter { !$0.key.hasSuffix(".tmp") }
-  }
-
   static func reference(in folder: String) throws -> [String: Data] {
     let run = try E2E.pipe(["run", try pipeline(in: folder), "--run-dir", folder + "/reference", "--workers", "1"])
     #expect(run.status == 0, "reference run failed: \(run.stderr)")
-    return try outputs(folder + "/reference")
-  }
-
-  static func expectSame(_ actual: [String: Data], _ expected: [String: Data], _ what: String) {
-    #expect(actual.keys.sorted() == expected.keys.sorted(), "files differ \(what)")
-    for (name, data) in expected where actual[name] != data {
-      Issue.record("\(name) differs \(what)")
-    }
+    return try E2E.outputs(folder + "/reference")
   }
 
   @Test func sameBytesWithOneTwoAndThreeWorkers() throws {
@@ -47,7 +36,7 @@ struct MinHashEngineTests {
       let runDirectory = folder + "/w\(workers)"
       let run = try E2E.pipe(["run", folder + "/pipeline.json", "--run-dir", runDirectory, "--workers", "\(workers)"])
       #expect(run.status == 0, "\(run.stderr)")
-      Self.expectSame(try Self.outputs(runDirectory), expected, "with \(workers) workers")
+      E2E.expectSameFiles(try E2E.outputs(runDirectory), expected, "with \(workers) workers")
     }
   }
 
@@ -70,7 +59,7 @@ struct MinHashEngineTests {
     #expect(killed.status != 0, "the fault \(fault) should have stopped the run")
     let resumed = try E2E.pipe(["resume", runDirectory, "--workers", "2"])
     #expect(resumed.status == 0, "resume failed: \(resumed.stderr)")
-    Self.expectSame(try Self.outputs(runDirectory), expected, "after \(fault) and resume")
+    E2E.expectSameFiles(try E2E.outputs(runDirectory), expected, "after \(fault) and resume")
     let database = runDirectory + "/manifest.sqlite"
     let broken = try E2E.sql(
       database, "SELECT stage_id || '[' || shard || ']' FROM tasks WHERE records_in != records_kept + records_dropped;")

@@ -116,6 +116,19 @@ enum E2E {
     return files
   }
 
+  /// What a run produced (data, rejects, artifacts, export), without leftover `.tmp` files.
+  static func outputs(_ runDirectory: String) throws -> [String: Data] {
+    try snapshot(runDirectory).filter { !$0.key.hasSuffix(".tmp") }
+  }
+
+  /// Records an issue for every file that is missing, extra or different; `what` says when.
+  static func expectSameFiles(_ actual: [String: Data], _ expected: [String: Data], _ what: String) {
+    #expect(actual.keys.sorted() == expected.keys.sorted(), "files differ \(what)")
+    for (name, data) in expected {
+      #expect(actual[name] == data, "\(name) differs \(what)")
+    }
+  }
+
   /// Writes a pipeline file and returns its path.
   static func writePipeline(_ text: String, in folder: String, name: String = "pipeline.json") throws -> String {
     let path = folder + "/" + name
