@@ -73,12 +73,7 @@ enum Inspect {
         summary.throughput > 0 ? "\(Int(summary.throughput))" : "-", reasons.isEmpty ? "-" : reasons,
       ])
     }
-    let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
-    return rows.map { row in
-      row.enumerated().map { column, cell in
-        column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
-      }.joined(separator: "  ")
-    }
+    return aligned(rows)
   }
 
   static func summaryLines(runDirectory: String) throws -> [String] {
@@ -118,7 +113,6 @@ enum Inspect {
           "recordsEmitted": .int(Int64(summary.emitted)), "seconds": .double(summary.seconds),
           "recordsPerSecond": .double(summary.throughput), "bytesIn": .int(Int64(summary.bytesIn)),
           "dropReasons": .object(JSONObject(summary.drops.map { ($0.reason, JSONValue.int(Int64($0.count))) })),
-          "counters": .object(JSONObject(summary.counters.map { ($0.name, JSONValue.int(Int64($0.value))) })),
           "inputs": .array(summary.stage.inputs.map { .string($0) }), "fingerprint": .string(summary.stage.fingerprint),
           "counters": .object(JSONObject(summary.counters.map { ($0.name, JSONValue.int(Int64($0.value))) })),
         ]
@@ -130,7 +124,10 @@ enum Inspect {
         }
         stages.append(.object(object))
       }
-      var document: JSONObject = ["runDirectory": .string(layout.root), "stages": .array(stages)]
+      var document: JSONObject = [
+        "runDirectory": .string(layout.root), "stages": .array(stages),
+        "mixturePlans": planJSON(try planReports(manifest, summaries: selected)),
+      ]
       if let run {
         document["run"] = .object([
           "id": .int(run.id), "pipeline": .string(run.pipelineName), "command": .string(run.command),
@@ -149,14 +146,19 @@ enum Inspect {
     }
     text += "run directory: \(layout.root)\n\n"
     text += table(selected).joined(separator: "\n") + "\n"
-    let counted = selected.filter { !$0.counters.isEmpty }
+    // Per-group totals get tables of their own below; the rest fit on a line per stage.
+    let counted = selected.compactMap { summary -> (String, [StageCounter])? in
+      let plain = summary.counters.filter { !isGroupCounter($0.name) }
+      return plain.isEmpty ? nil : (summary.stage.id, plain)
+    }
     if !counted.isEmpty {
       text += "\ncounters:\n"
-      for summary in counted {
-        text +=
-          "  \(summary.stage.id): " + summary.counters.map { "\($0.name) \($0.value)" }.joined(separator: ", ") + "\n"
+      for (stage, counters) in counted {
+        text += "  \(stage): " + counters.map { "\($0.name) \($0.value)" }.joined(separator: ", ") + "\n"
       }
     }
+    let groupTable = groupLines(try planReports(manifest, summaries: selected), summaries: selected)
+    if !groupTable.isEmpty { text += groupTable.joined(separator: "\n") + "\n" }
     if let stage = parsed.value("--stage") {
       text += "\ntasks of \(stage):\n"
       for summary in selected {

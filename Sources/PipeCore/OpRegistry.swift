@@ -18,6 +18,9 @@ public enum ConfigType: Sendable {
   /// pipeline file's folder, a missing file is a validation error, and each file's size and
   /// modification time enter the stage's fingerprint, so editing a file reruns the stage.
   case files
+  /// A JSON object; the op checks its members when it builds the stage and reports problems
+  /// with `ConfigValueError`, so they still carry a JSON path.
+  case object
 
   /// How the type reads in error messages and `pipe ops`.
   public var description: String {
@@ -31,6 +34,7 @@ public enum ConfigType: Sendable {
     case .choice(let options): return "one of " + options.map { "\"\($0)\"" }.joined(separator: ", ")
     case .strings: return "an array of strings"
     case .files: return "an array of file paths (PATH or NAME=PATH, relative to the pipeline file)"
+    case .object: return "an object"
     }
   }
 
@@ -44,6 +48,25 @@ public enum ConfigType: Sendable {
     if value == -.infinity { return "-inf" }
     return JSONValue.formatDouble(value)
   }
+}
+
+/// A problem inside a config value that the schema alone cannot see (a share that is not a
+/// number, a curve with one point), thrown by an op's `make`; the pipeline loader reports it at
+/// `stages[i].config.` + `keyPath`.
+public struct ConfigValueError: Error, Sendable, CustomStringConvertible {
+  /// Where inside the config: `caps.php`, `curves.go[2]`.
+  public var keyPath: String
+  /// What is wrong and what is expected.
+  public var message: String
+
+  /// Creates an error.
+  public init(_ keyPath: String, _ message: String) {
+    self.keyPath = keyPath
+    self.message = message
+  }
+
+  /// `keyPath: message`.
+  public var description: String { "\(keyPath): \(message)" }
 }
 
 /// One key of an op's config: its type, default and one-line documentation.
@@ -141,6 +164,11 @@ public struct StageConfig: Sendable {
   /// The files of a `.files` key, resolved.
   public func files(_ key: String) -> [FileReference] {
     strings(key).map { FileReference($0) }
+  }
+
+  /// An object value (empty when the schema default is `null` or `{}`).
+  public func object(_ key: String) -> JSONObject {
+    values[key]?.objectValue ?? JSONObject()
   }
 
   /// An array of strings.
@@ -248,6 +276,8 @@ public struct OpDescriptor: Sendable {
         return "expected \(type.description), \(got)"
       }
       return nil
+    case .object:
+      return value.objectValue == nil ? "expected \(type.description), \(got)" : nil
     case .strings, .files:
       guard let array = value.arrayValue, array.allSatisfy({ $0.stringValue != nil }) else {
         return "expected \(type.description), \(got)"

@@ -278,6 +278,8 @@ public enum PipelineLoader {
                 drafts.append(
                   Draft(
                     id: id, op: op, inputs: inputIDs, config: resolved, index: index, implementation: implementation))
+              } catch let error as ConfigValueError {
+                issue("\(path).config.\(error.keyPath)", error.message)
               } catch let error as PipeError {
                 var message = error.message
                 if let file = error.file { message += " (\(file)\(error.line.map { ":\($0)" } ?? ""))" }
@@ -304,6 +306,20 @@ public enum PipelineLoader {
       }
       if let id = entry.id, entry.inputs.contains(id) {
         issue("stages[\(entry.index)].inputs", "stage \"\(id)\" lists itself as an input")
+      }
+    }
+    // A sampling stage applies the plan of the planning stage it reads, so it reads exactly one.
+    for draft in drafts {
+      guard case .planSampling = draft.implementation else { continue }
+      let planners = draft.inputs.filter { input in
+        guard let upstream = drafts.first(where: { $0.id == input }), case .groupPlanning = upstream.implementation
+        else { return false }
+        return true
+      }
+      if draft.inputs.count != 1 || planners.count != 1 {
+        issue(
+          "stages[\(draft.index)].inputs",
+          "\(draft.op.qualifiedName) reads exactly one stage, a planning stage such as mixture.plan, whose plan it applies")
       }
     }
     let order = topologicalOrder(stageInputs.compactMap { entry in entry.id.map { ($0, entry.inputs, entry.index) } })

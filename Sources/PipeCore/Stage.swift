@@ -122,6 +122,10 @@ public enum StageImplementation: Sendable {
   case duplicateKey(any DuplicateKeyStage)
   /// Near-duplicate removal (MinHash LSH) across all shards.
   case nearDuplicate(any NearDuplicateStage)
+  /// Totals per group across all shards, turned into a plan; records pass through.
+  case groupPlanning(any GroupPlanningStage)
+  /// Applies the plan of the planning stage it reads from, record by record.
+  case planSampling(any PlanSamplingStage)
 }
 
 /// SplitMix64: small, fast and good enough for sampling decisions; fully determined by its seed.

@@ -1,4 +1,4 @@
-internal import PipeCore
+public import PipeCore
 
 extension Manifest {
   /// Dropped records summed per stage and reason, ordered by stage position, then count
@@ -40,6 +40,39 @@ extension Manifest {
         stage.map { [.text($0)] } ?? []
       ) { StageCounter(stage: $0.text(0), name: $0.text(1), value: $0.int(2)) }
     }
+  }
+
+  /// The mixture plans of done planning tasks, by stage in pipeline order, groups by name.
+  public func mixturePlans() throws -> [(stage: String, groups: [GroupPlan.Group])] {
+    let rows = try withConnection("cannot read the mixture plans") { db in
+      try db.query(
+        """
+        SELECT t.stage_id, g.group_name, g.records, g.tokens_available, g.tokens_targeted, g.rate, g.share_before,
+          g.share_after
+        FROM task_mixture_groups g
+        JOIN tasks t ON t.id = g.task_id
+        JOIN stages s ON s.id = t.stage_id
+        WHERE t.status = 'done'
+        ORDER BY s.position, t.stage_id, g.group_name
+        """
+      ) { row in
+        (
+          row.text(0),
+          GroupPlan.Group(
+            name: row.text(1), records: row.int(2), tokensAvailable: row.int(3), tokensTargeted: row.double(4),
+            rate: row.double(5), shareBefore: row.double(6), shareAfter: row.double(7))
+        )
+      }
+    }
+    var plans: [(stage: String, groups: [GroupPlan.Group])] = []
+    for (stage, group) in rows {
+      if plans.last?.stage == stage {
+        plans[plans.count - 1].groups.append(group)
+      } else {
+        plans.append((stage, [group]))
+      }
+    }
+    return plans
   }
 
   /// Where a record came from and what every stage decided about it, in pipeline order.

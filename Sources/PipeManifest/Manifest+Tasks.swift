@@ -174,7 +174,9 @@ extension Manifest {
   /// Deletes what a task produced. Each table is keyed by task id first, so each delete is one
   /// range of one b-tree.
   private func deleteResults(of taskID: Int64, _ db: Connection) throws {
-    for table in ["task_drop_counts", "task_counters", "record_origins", "record_verdicts", "artifacts"] {
+    for table in [
+      "task_drop_counts", "task_counters", "record_origins", "record_verdicts", "artifacts", "task_mixture_groups",
+    ] {
       try db.run("DELETE FROM \(table) WHERE task_id = ?", [.integer(taskID)])
     }
   }
@@ -200,6 +202,26 @@ extension Manifest {
       for (name, value) in completion.counters.sorted(by: { $0.key < $1.key }) {
         try insert.bind(name, at: 2)
         try insert.bind(value, at: 3)
+        try insert.step()
+        insert.reset()
+      }
+    }
+
+    if !completion.mixtureGroups.isEmpty {
+      let insert = try db.prepare(
+        """
+        INSERT INTO task_mixture_groups (task_id, group_name, records, tokens_available, tokens_targeted, rate,
+          share_before, share_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        """)
+      try insert.bind(taskID, at: 1)
+      for group in completion.mixtureGroups {
+        try insert.bind(group.name, at: 2)
+        try insert.bind(group.records, at: 3)
+        try insert.bind(group.tokensAvailable, at: 4)
+        try insert.bind(group.tokensTargeted, at: 5)
+        try insert.bind(group.rate, at: 6)
+        try insert.bind(group.shareBefore, at: 7)
+        try insert.bind(group.shareAfter, at: 8)
         try insert.step()
         insert.reset()
       }

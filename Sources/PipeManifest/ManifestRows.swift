@@ -2,6 +2,8 @@
 // (people query the file with the sqlite3 shell), so they are documented in docs/manifest.md and
 // never renamed in place.
 
+public import PipeCore
+
 // MARK: - Statuses
 
 /// How a run ended, or that it is still going.
@@ -243,6 +245,8 @@ public struct TaskCompletion: Sendable {
   public var provenance: ProvenanceSpool?
   /// Named counters the stage added to (for example hits per benchmark).
   public var counters: [String: Int]
+  /// The mixture plan a planning task made, one line per group.
+  public var mixtureGroups: [GroupPlan.Group]
 
   /// Creates a completion.
   public init(
@@ -250,7 +254,8 @@ public struct TaskCompletion: Sendable {
     recordsIn: Int, recordsKept: Int, recordsDropped: Int, recordsEmitted: Int, bytesIn: Int,
     outputPath: String?, outputBytes: Int, checksum: String?, rejectsPath: String? = nil,
     dropCounts: [String: Int] = [:], origins: [RecordOrigin] = [], verdicts: [RecordVerdict] = [],
-    artifacts: [ArtifactRow] = [], provenance: ProvenanceSpool? = nil, counters: [String: Int] = [:]
+    artifacts: [ArtifactRow] = [], provenance: ProvenanceSpool? = nil, counters: [String: Int] = [:],
+    mixtureGroups: [GroupPlan.Group] = []
   ) {
     self.stage = stage
     self.shard = shard
@@ -272,6 +277,7 @@ public struct TaskCompletion: Sendable {
     self.artifacts = artifacts
     self.provenance = provenance
     self.counters = counters
+    self.mixtureGroups = mixtureGroups
   }
 }
 

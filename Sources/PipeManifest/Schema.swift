@@ -17,6 +17,7 @@ enum Schema {
   static let migrations: [Migration] = [
     Migration(version: 1, sql: v1),
     Migration(version: 2, sql: v2),
+    Migration(version: 3, sql: v3),
   ]
 
   /// The version a fully migrated manifest has.
@@ -203,6 +204,30 @@ enum Schema {
       SELECT t.stage_id AS stage, c.name, SUM(c.value) AS value
       FROM task_counters c JOIN tasks t ON t.id = c.task_id
       GROUP BY t.stage_id, c.name;
+    """
+
+  // MARK: - v3
+
+  /// Version 3: the mixture plan a planning task made, one row per group, tied to the task
+  /// (replaced when it reruns); `mixture_plans` names the stage.
+  static let v3 = """
+    CREATE TABLE task_mixture_groups (
+      task_id          INTEGER NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+      group_name       TEXT NOT NULL,
+      records          INTEGER NOT NULL,
+      tokens_available INTEGER NOT NULL,
+      tokens_targeted  REAL NOT NULL,
+      rate             REAL NOT NULL,
+      share_before     REAL NOT NULL,
+      share_after      REAL NOT NULL,
+      PRIMARY KEY (task_id, group_name)
+    ) WITHOUT ROWID;
+
+    CREATE VIEW mixture_plans AS
+      SELECT t.stage_id AS stage, g.group_name, g.records, g.tokens_available, g.tokens_targeted, g.rate,
+        g.share_before, g.share_after
+      FROM task_mixture_groups g JOIN tasks t ON t.id = g.task_id
+      WHERE t.status = 'done';
     """
 }
 

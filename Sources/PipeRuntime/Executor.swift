@@ -304,7 +304,8 @@ final class Scheduler: @unchecked Sendable {
           recordsEmitted: result.recordsEmitted, bytesIn: result.bytesIn, outputPath: result.output?.path,
           outputBytes: result.output?.fileBytes ?? 0, checksum: result.output?.checksum,
           rejectsPath: result.rejects?.path, dropCounts: result.dropCounts, artifacts: result.artifacts,
-          provenance: result.provenance, counters: result.counters))
+          provenance: result.provenance, counters: result.counters,
+          mixtureGroups: result.mixtureGroups))
       result.provenance?.discard()
       progress?.finished(key, records: result.recordsIn)
       return .success

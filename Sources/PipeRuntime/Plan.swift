@@ -36,6 +36,12 @@ enum TaskWork: Sendable {
   case nearDuplicateClusters(shards: Int, bucketTasks: Int, files: NearDuplicateSteps.Files)
   /// Drops non-survivors and sets the cluster size on survivors (last step of near-dedup).
   case nearDuplicateFilter(files: NearDuplicateSteps.Files, reason: String, countField: String?)
+  /// Totals the tokens of each group in one shard (first step of mixture planning).
+  case groupTotals(any GroupPlanningStage, totalsFile: String)
+  /// Sums every shard's totals and writes the plan.
+  case groupPlan(any GroupPlanningStage, totalsFiles: [String], planFile: String)
+  /// Applies a plan to one shard: drops, keeps or repeats each record.
+  case planSample(any PlanSamplingStage, planFile: String)
   /// Reshards a stage's output into the export folder.
   case export(OutputSpec, folder: String, shards: [String])
 }
@@ -89,6 +95,9 @@ struct Planner {
     let producer: TaskKey?
     let fingerprint: String
     let bytes: Int
+    /// Tasks that must be done before the shard may be read, besides its producer (the
+    /// planning task, for shards that pass through a planning stage).
+    var extraDependencies: [TaskKey] = []
   }
 
   func plan() throws -> (stages: [PlannedStage], tasks: [PlannedTask]) {
@@ -107,6 +116,8 @@ struct Planner {
 
     var stages: [PlannedStage] = []
     var tasks: [PlannedTask] = []
+    // The plan file of each planning stage, for the sampling stages that read it.
+    var plans: [String: String] = [:]
     for stage in spec.stages {
       let shards = stage.inputs.flatMap { sources[$0] ?? [] }
       let stageFingerprint = Fingerprint.of(
@@ -124,7 +135,7 @@ struct Planner {
           [stageFingerprint, key.stage, String(key.shard), shard.fingerprint] + fingerprintParts)
         let writesData: Bool
         switch work {
-        case .duplicateKeys, .nearDuplicateSignatures: writesData = false
+        case .duplicateKeys, .nearDuplicateSignatures, .groupTotals: writesData = false
         default: writesData = true
         }
         return PlannedTask(
@@ -134,10 +145,68 @@ struct Planner {
           outputPath: writesData ? layout.dataShard(stage: key.stage, shard: key.shard) : nil,
           rejectsPath: writesData ? layout.rejectsShard(stage: key.stage, shard: key.shard) : nil,
           fingerprint: fingerprint,
-          dependencies: (shard.producer.map { [$0] } ?? []) + extraDependencies)
+          dependencies: (shard.producer.map { [$0] } ?? []) + shard.extraDependencies + extraDependencies)
       }
 
       switch implementation {
+      case .groupPlanning(let planningStage):
+        // Totals per shard, then one planning task; the records themselves pass through.
+        let totalsID = stage.id + Self.totalsSuffix
+        let totalsFolder = layout.artifactFolder(stage: totalsID)
+        let totalsTasks = shards.enumerated().map { index, shard in
+          taskFor(
+            TaskKey(stage: totalsID, shard: index),
+            .groupTotals(planningStage, totalsFile: totalsFolder + "/totals-\(RunLayout.number(index)).json"), shard,
+            fingerprintParts: [], extraDependencies: [])
+        }
+        let planFile = layout.artifactFolder(stage: stage.id) + "/plan.json"
+        let planKey = TaskKey(stage: stage.id, shard: 0)
+        let planFingerprint = Fingerprint.of([stageFingerprint, stage.id] + totalsTasks.map(\.fingerprint))
+        tasks += totalsTasks
+        tasks.append(
+          PlannedTask(
+            key: planKey, stage: stage,
+            work: .groupPlan(
+              planningStage, totalsFiles: totalsTasks.indices.map { totalsFolder + "/totals-\(RunLayout.number($0)).json" },
+              planFile: planFile),
+            input: "\(shards.count) totals files", runRoot: layout.root, readsSource: false, inputBytes: 0,
+            outputPath: nil, rejectsPath: nil, fingerprint: planFingerprint, dependencies: totalsTasks.map(\.key)))
+        plans[stage.id] = planFile
+        outputs = shards.map { shard in
+          var passed = ShardSource(
+            path: shard.path, producer: shard.producer,
+            fingerprint: Fingerprint.of([shard.fingerprint, planFingerprint]), bytes: shard.bytes)
+          passed.extraDependencies = shard.extraDependencies + [planKey]
+          return passed
+        }
+        let config = stage.config.canonicalText
+        stages += [
+          PlannedStage(
+            id: totalsID, op: stage.op.qualifiedName, inputs: inputDescription, configJSON: config,
+            fingerprint: stageFingerprint, taskCount: shards.count),
+          PlannedStage(
+            id: stage.id, op: stage.op.qualifiedName, inputs: [totalsID], configJSON: config,
+            fingerprint: stageFingerprint, taskCount: 1),
+        ]
+
+      case .planSampling(let samplingStage):
+        // The loader checked that the one input is a planning stage, planned before this one.
+        guard let planFile = stage.inputs.first.flatMap({ plans[$0] }) else {
+          throw PipeError(.config, "stage \(stage.id) must read a planning stage such as mixture.plan")
+        }
+        for (index, shard) in shards.enumerated() {
+          let key = TaskKey(stage: stage.id, shard: index)
+          let task = taskFor(
+            key, .planSample(samplingStage, planFile: planFile), shard, fingerprintParts: [], extraDependencies: [])
+          tasks.append(task)
+          outputs.append(
+            ShardSource(path: task.outputPath ?? "", producer: key, fingerprint: task.fingerprint, bytes: shard.bytes))
+        }
+        stages.append(
+          PlannedStage(
+            id: stage.id, op: stage.op.qualifiedName, inputs: inputDescription,
+            configJSON: stage.config.canonicalText, fingerprint: stageFingerprint, taskCount: shards.count))
+
       case .record(let recordStage):
         for (index, shard) in shards.enumerated() {
           let key = TaskKey(stage: stage.id, shard: index)
@@ -277,7 +346,8 @@ struct Planner {
           work: .export(output, folder: layout.outputFolder(output.path), shards: shards.map(\.path)),
           input: "\(shards.count) shards of \(output.from)", runRoot: layout.root, readsSource: false,
           inputBytes: shards.reduce(0) { $0 + $1.bytes }, outputPath: nil, rejectsPath: nil,
-          fingerprint: fingerprint, dependencies: shards.compactMap(\.producer)))
+          fingerprint: fingerprint,
+          dependencies: shards.flatMap { shard in (shard.producer.map { [$0] } ?? []) + shard.extraDependencies }))
       stages.append(
         PlannedStage(
           id: exportID, op: "export@1", inputs: [output.from], configJSON: configText, fingerprint: fingerprint,
@@ -296,6 +366,9 @@ struct Planner {
       }
     }
   }
+
+  /// The suffix of a planning stage's per-shard totals step.
+  static let totalsSuffix = ":totals"
 
   /// The manifest stage id of the final export (':' keeps it apart from user ids).
   static let exportStageID = ":export"

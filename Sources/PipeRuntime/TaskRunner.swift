@@ -17,6 +17,8 @@ struct TaskResult {
   var output: ShardSummary?
   var rejects: ShardSummary?
   var artifacts: [ArtifactRow] = []
+  /// The plan a mixture planning task made.
+  var mixtureGroups: [GroupPlan.Group] = []
 
   mutating func drop(_ reason: String) {
     recordsDropped += 1
@@ -141,6 +143,31 @@ struct TaskRunner {
         if let countField { record.setMetadata(countField, .int(Int64(verdict.clusterSize))) }
         return .keep
       }
+    case .groupTotals(let stage, let totalsFile):
+      return try MixtureSteps.writeTotals(task: task, stage: stage, totalsFile: totalsFile, progress: progress)
+    case .groupPlan(let stage, let totalsFiles, let planFile):
+      return try MixtureSteps.writePlan(stage: stage, totalsFiles: totalsFiles, planFile: planFile)
+    case .planSample(let stage, let planFile):
+      let plan = try MixtureSteps.loadPlan(planFile)
+      let context = StageContext(stageID: task.key.stage, seed: seed, shardIndex: task.key.shard)
+      var copies = 0
+      var group = ""
+      var result = try runRecordLoop(
+        { record, _ in
+          (group, copies) = stage.copies(of: record, plan: plan, context: context)
+          guard copies > 0 else {
+            return .drop(reason: stage.dropReason, detail: "group \(group), rate \(JSONValue.formatDouble(plan.group(group)?.rate ?? 0))")
+          }
+          stage.mark(&record, group: group, epoch: 0)
+          return .keep
+        },
+        repeat: { record, epoch in
+          guard epoch < copies else { return false }
+          stage.mark(&record, group: group, epoch: epoch)
+          return true
+        })
+      result.counters = context.counters.values
+      return result
     case .export(let output, let folder, let shards):
       return try Exporter.export(output: output, folder: folder, shards: shards, progress: progress)
     }
@@ -148,7 +175,12 @@ struct TaskRunner {
 
   /// The shared loop of every record task: read, parse, decide, write kept records and
   /// rejects, count, and collect provenance. `decide` gets the record and its line number.
-  func runRecordLoop(_ decide: (inout Record, Int) throws -> Verdict) throws -> TaskResult {
+  /// After a kept record is written, `repeat` (when given) is asked for more copies with
+  /// epochs 1, 2, ... until it returns false; it may change the copy first. Copies count as
+  /// emitted records, so records in = kept + dropped still holds.
+  func runRecordLoop(
+    _ decide: (inout Record, Int) throws -> Verdict, repeat copy: ((inout Record, Int) -> Bool)? = nil
+  ) throws -> TaskResult {
     guard let outputPath = task.outputPath, let rejectsPath = task.rejectsPath else {
       throw PipeError(.stage, "internal error: record task \(task.key) has no output path")
     }
@@ -220,6 +252,16 @@ struct TaskRunner {
           result.recordsKept += 1
           if record.isModified {
             try provenance.addVerdict(recordID: record.id, kind: .modified, reason: nil, detail: nil)
+          }
+          if let copy {
+            var epoch = 1
+            while copy(&record, epoch) {
+              line.removeAll(keepingCapacity: true)
+              record.write(to: &line)
+              try line.withUnsafeBytes { try writer.writeLine($0) }
+              result.recordsEmitted += 1
+              epoch += 1
+            }
           }
           faults.killIfDue(stage: stageID, shard: task.key.shard, records: result.recordsKept, flushing: writer)
         case .drop(let reason, let detail):

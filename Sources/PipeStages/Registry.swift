@@ -18,5 +18,8 @@ public enum Ops {
     C4Filter.descriptor,
     FineWebFilter.descriptor,
     CodeFilter.descriptor,
+    TokenCount.descriptor,
+    MixturePlanStage.descriptor,
+    MixtureSample.descriptor,
   ])
 }

@@ -341,7 +341,7 @@ extension JSONValue {
 
   /// Shortest text that reads back as the same double; integral values without a fraction.
   /// Non-finite values have no JSON form and are written as `null`.
-  static func formatDouble(_ value: Double) -> String {
+  public static func formatDouble(_ value: Double) -> String {
     guard value.isFinite else { return "null" }
     // Swift writes integral values below 1e16 with a ".0" suffix, above it in exponent form.
     if value.rounded() == value, abs(value) < 1e16 {

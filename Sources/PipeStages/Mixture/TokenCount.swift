@@ -1,0 +1,85 @@
+public import PipeCore
+
+/// `tokens.count@1`: writes each record's estimated token count to its metadata and adds it to
+/// per-group totals in the manifest (counters `tokens.GROUP` and `records.GROUP`, plus
+/// `tokens` in all), which `pipe inspect` shows and `mixture.plan` reads again on its own.
+public struct TokenCount: RecordStage {
+  /// The metadata key that receives the count.
+  public let field: String
+  /// The metadata key whose value names the group, or `nil` for totals without groups.
+  public let groupBy: String?
+  /// How tokens are counted.
+  public let estimator: TokenEstimator
+
+  /// Creates the stage.
+  public init(field: String = "tokens", groupBy: String? = "language", estimator: TokenEstimator = TokenEstimator()) {
+    self.field = field
+    self.groupBy = groupBy
+    self.estimator = estimator
+  }
+
+  /// The op's name, version and config schema.
+  public static let descriptor = OpDescriptor(
+    name: "tokens.count", version: 1,
+    summary: "Estimate each record's tokens into its metadata and total them per group in the manifest.",
+    keys: [
+      ConfigKey("field", .string, default: .string("tokens"), "Metadata key that receives the token count."),
+      ConfigKey(
+        "groupBy", .string, default: .string("language"),
+        "Metadata key naming the group totalled in the manifest (tokens.GROUP); \"\" for no groups."),
+      ConfigKey(
+        "method", .choice(TokenEstimator.Method.allCases.map(\.rawValue)), default: .string("estimate"),
+        "estimate: priced per script (words, digits, punctuation, CJK, Thai); bytes: UTF-8 bytes / bytesPerToken; "
+          + "whitespace: whitespace-separated words."),
+      ConfigKey("bytesPerToken", .double(0.1...100), default: .double(4), "Bytes per token for the bytes method."),
+      ConfigKey(
+        "scale", .double(0.01...100), default: .double(1),
+        "Factor applied to every count, to calibrate against a real tokenizer."),
+    ],
+    make: { config in
+      guard !config.string("field").isEmpty else { throw ConfigValueError("field", "expected a non-empty key") }
+      let method = TokenEstimator.Method(rawValue: config.string("method")) ?? .estimate
+      let groupBy = config.string("groupBy")
+      return .record(
+        TokenCount(
+          field: config.string("field"), groupBy: groupBy.isEmpty ? nil : groupBy,
+          estimator: TokenEstimator(
+            method: method, bytesPerToken: config.double("bytesPerToken"), scale: config.double("scale"))))
+    })
+
+  /// Writes the count and adds it to the totals; keeps every record.
+  public func process(_ record: inout Record, context: StageContext) throws -> Verdict {
+    let tokens = record.withTextUTF8 { estimator.count($0) }
+    record.setMetadata(field, .int(Int64(tokens)))
+    context.counters.add("tokens", tokens)
+    if let groupBy {
+      let group = MixtureGroups.name(of: record, key: groupBy)
+      context.counters.add("tokens." + group, tokens)
+      context.counters.add("records." + group)
+    }
+    return .keep
+  }
+}
+
+/// How records are put in groups, shared by the token counter and the mixture stages.
+enum MixtureGroups {
+  /// The group of records without the key.
+  static let missing = "unknown"
+
+  /// The value of metadata `key` as a group name: strings as they are, numbers and booleans
+  /// as JSON text, absent or null as `unknown`.
+  static func name(of record: Record, key: String) -> String {
+    switch record.metadata(key) {
+    case .string(let value)?: return value.isEmpty ? missing : value
+    case nil, .null?: return missing
+    case let other?: return other.jsonText
+    }
+  }
+
+  /// The record's token count: metadata `field` when it holds a non-negative integer, else
+  /// the built-in estimate.
+  static func tokens(of record: Record, field: String, estimator: TokenEstimator) -> Int {
+    if let value = record.metadata(field)?.intValue, value >= 0 { return value }
+    return record.withTextUTF8 { estimator.count($0) }
+  }
+}
