@@ -22,6 +22,8 @@ build: deps
 # The main job: the multilingual pipeline on the bundled samples.
 demo: build
 	$(PIPE) run pipelines/multilingual.json --run-dir runs/multilingual
+	$(PIPE) run pipelines/code-babel.json --run-dir runs/code-babel
+	$(PIPE) inspect runs/code-babel
 
 run: demo
 

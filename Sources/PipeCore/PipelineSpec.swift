@@ -319,7 +319,8 @@ public enum PipelineLoader {
       if draft.inputs.count != 1 || planners.count != 1 {
         issue(
           "stages[\(draft.index)].inputs",
-          "\(draft.op.qualifiedName) reads exactly one stage, a planning stage such as mixture.plan, whose plan it applies")
+          "\(draft.op.qualifiedName) reads exactly one stage, a planning stage such as mixture.plan, whose plan it applies"
+        )
       }
     }
     let order = topologicalOrder(stageInputs.compactMap { entry in entry.id.map { ($0, entry.inputs, entry.index) } })

@@ -64,7 +64,8 @@ enum MixtureSteps {
 
   static func loadPlan(_ file: String) throws -> GroupPlan {
     guard let data = FileManager.default.contents(atPath: file) else {
-      throw PipeError(.io, "cannot read the mixture plan; it may have been deleted: rerun the planning stage", file: file)
+      throw PipeError(
+        .io, "cannot read the mixture plan; it may have been deleted: rerun the planning stage", file: file)
     }
     do {
       return try GroupPlan(json: try JSONValue.parse([UInt8](data)), source: file)

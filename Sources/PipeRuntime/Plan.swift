@@ -167,7 +167,8 @@ struct Planner {
           PlannedTask(
             key: planKey, stage: stage,
             work: .groupPlan(
-              planningStage, totalsFiles: totalsTasks.indices.map { totalsFolder + "/totals-\(RunLayout.number($0)).json" },
+              planningStage,
+              totalsFiles: totalsTasks.indices.map { totalsFolder + "/totals-\(RunLayout.number($0)).json" },
               planFile: planFile),
             input: "\(shards.count) totals files", runRoot: layout.root, readsSource: false, inputBytes: 0,
             outputPath: nil, rejectsPath: nil, fingerprint: planFingerprint, dependencies: totalsTasks.map(\.key)))

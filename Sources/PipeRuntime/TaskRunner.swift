@@ -156,7 +156,9 @@ struct TaskRunner {
         { record, _ in
           (group, copies) = stage.copies(of: record, plan: plan, context: context)
           guard copies > 0 else {
-            return .drop(reason: stage.dropReason, detail: "group \(group), rate \(JSONValue.formatDouble(plan.group(group)?.rate ?? 0))")
+            return .drop(
+              reason: stage.dropReason,
+              detail: "group \(group), rate \(JSONValue.formatDouble(plan.group(group)?.rate ?? 0))")
           }
           stage.mark(&record, group: group, epoch: 0)
           return .keep

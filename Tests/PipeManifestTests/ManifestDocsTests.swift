@@ -1,4 +1,5 @@
 import Foundation
+import PipeCore
 import Testing
 
 @testable import PipeManifest
@@ -49,6 +50,24 @@ struct ManifestDocsTests {
     try manifest.markTaskFailed(
       stage: "filter", shard: 1, error: "corrupt zstd frame", errorFile: "data/read/part-1.jsonl.zst", errorLine: 3,
       finishedAt: 2)
+    // A mixture plan and the sampling stage that applied it.
+    try Fixture.recordStage(manifest, "plan", position: 2, taskCount: 1)
+    try Fixture.recordStage(manifest, "sample", position: 3, taskCount: 1)
+    try manifest.markTaskStarted(stage: "plan", shard: 0, input: "totals", fingerprint: "t", runID: runID, startedAt: 1)
+    var plan = Fixture.completion(stage: "plan", shard: 0, withOrigins: false)
+    plan.mixtureGroups = [
+      GroupPlan.Group(
+        name: "en", records: 8, tokensAvailable: 800, tokensTargeted: 400, rate: 0.5, shareBefore: 0.8,
+        shareAfter: 0.667),
+      GroupPlan.Group(
+        name: "sw", records: 2, tokensAvailable: 200, tokensTargeted: 200, rate: 1, shareBefore: 0.2, shareAfter: 0.333),
+    ]
+    try manifest.markTaskDone(plan)
+    try manifest.markTaskStarted(
+      stage: "sample", shard: 0, input: "read/0", fingerprint: "t", runID: runID, startedAt: 1)
+    var sample = Fixture.completion(stage: "sample", shard: 0, withOrigins: false)
+    sample.counters = ["tokens.en": 390, "tokens.sw": 200]
+    try manifest.markTaskDone(sample)
     try manifest.finishRun(id: runID, status: .failed, error: "1 task failed", finishedAt: 3)
     try manifest.close()
   }

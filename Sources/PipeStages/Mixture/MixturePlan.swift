@@ -67,7 +67,8 @@ public struct MixturePlanStage: GroupPlanningStage {
     // A key that the chosen policy does not read is a mistake worth reporting.
     func unused(_ key: String, given: Bool, readBy readers: [String]) throws {
       if given && !readers.contains(policyName) {
-        throw ConfigValueError(key, "the \(policyName) policy does not read this key (read by: \(readers.joined(separator: ", ")))")
+        throw ConfigValueError(
+          key, "the \(policyName) policy does not read this key (read by: \(readers.joined(separator: ", ")))")
       }
     }
     try unused("shares", given: !shares.isEmpty, readBy: ["target"])
@@ -125,7 +126,8 @@ public struct MixturePlanStage: GroupPlanningStage {
     for (group, value) in object.members {
       guard let number = value.doubleValue, number >= minimum, number.isFinite else {
         throw ConfigValueError(
-          "\(key).\(group)", "expected a number >= \(JSONValue.formatDouble(minimum)), got \(value.jsonText.prefix(40))")
+          "\(key).\(group)", "expected a number >= \(JSONValue.formatDouble(minimum)), got \(value.jsonText.prefix(40))"
+        )
       }
       result[group] = number
     }
