@@ -3,7 +3,7 @@ SWIFT ?= swift
 PIPE := .build/release/pipe
 APT_PACKAGES := libzstd-dev libsqlite3-dev pkg-config zstd sqlite3
 
-.PHONY: all deps build demo run test lint format bench clean langid-model quality-agreement
+.PHONY: all deps build demo run test lint format bench clean langid-model quality-agreement mixture-check
 
 all: build
 
@@ -48,6 +48,10 @@ langid-model:
 	python3 Sources/PipeStages/Language/Model/make_langid_model.py
 
 # Agreement of quality.gopher/c4/fineweb with datatrove's verdicts on ../shared/bench's small corpus.
+# Rebalancing on the bench corpora: planned vs realized shares, workers, kill and resume.
+mixture-check: deps
+	bash Tests/Benchmarks/mixture_check.sh
+
 quality-agreement: build
 	../shared/bench/.venv/bin/python Tests/Benchmarks/quality_agreement.py
 
