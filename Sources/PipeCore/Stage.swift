@@ -1,3 +1,5 @@
+internal import Synchronization
+
 /// What a record stage decided about one record.
 public enum Verdict: Sendable, Equatable {
   /// Keep the record (a stage may have changed it in place).
@@ -35,18 +37,20 @@ public struct StageContext: Sendable {
   }
 }
 
-/// Named counts of one task. A task runs on one thread, so no locking; the runtime reads the
-/// values when the task completes.
-public final class StageCounters: @unchecked Sendable {
-  /// The counts so far, by name.
-  public private(set) var values: [String: Int] = [:]
+/// Named counts of one task. Batch stages may add from several threads at once, so the values
+/// sit behind a lock (uncontended in record stages, where a task runs on one thread).
+public final class StageCounters: Sendable {
+  private let storage = Mutex<[String: Int]>([:])
 
   /// Creates empty counters.
   public init() {}
 
+  /// The counts so far, by name.
+  public var values: [String: Int] { storage.withLock { $0 } }
+
   /// Adds `amount` to the counter `name` (snake_case, stable: it is shown and stored).
   public func add(_ name: String, _ amount: Int = 1) {
-    values[name, default: 0] += amount
+    storage.withLock { $0[name, default: 0] += amount }
   }
 }
 
@@ -55,6 +59,29 @@ public final class StageCounters: @unchecked Sendable {
 public protocol RecordStage: Sendable {
   /// Decides about `record`, possibly changing it in place.
   func process(_ record: inout Record, context: StageContext) throws -> Verdict
+}
+
+/// What a batch stage decided about one record.
+public enum BatchOutcome: Sendable {
+  /// Keep the record, possibly changed.
+  case keep(Record)
+  /// Drop the input record, with a reason (snake_case) and an optional detail.
+  case drop(reason: String, detail: String? = nil)
+  /// Replace the input record by these records, in order (for example a generated answer per
+  /// seed, or one counterfactual per facet). An empty list drops the record (`no_output`).
+  case expand([Record])
+}
+
+/// A stage that decides about several records at once, so it can work on them concurrently
+/// (LLM calls) while the runtime keeps reading, writing, counting and rejects in input order.
+public protocol BatchRecordStage: Sendable {
+  /// How many records each call gets (the last batch of a shard may be smaller).
+  var batchSize: Int { get }
+  /// One outcome per record of `batch`, in the same order.
+  ///
+  /// - Throws: an infrastructure failure that should fail the task (it is retried by
+  ///   `pipe resume`); a problem with one record is a `.drop` instead.
+  func process(_ batch: [Record], context: StageContext) throws -> [BatchOutcome]
 }
 
 /// A 128-bit key for exact deduplication.
@@ -118,6 +145,8 @@ public protocol NearDuplicateStage: Sendable {
 public enum StageImplementation: Sendable {
   /// Decides per record, shard by shard.
   case record(any RecordStage)
+  /// Decides several records at a time, shard by shard.
+  case batch(any BatchRecordStage)
   /// Exact deduplication across all shards.
   case duplicateKey(any DuplicateKeyStage)
   /// Near-duplicate removal (MinHash LSH) across all shards.

@@ -22,6 +22,8 @@ public struct TaskKey: Hashable, Sendable, CustomStringConvertible {
 enum TaskWork: Sendable {
   /// Runs a record stage over one shard.
   case record(any RecordStage)
+  /// Runs a batch stage over one shard.
+  case batch(any BatchRecordStage)
   /// Computes duplicate keys of one shard (first step of exact dedup).
   case duplicateKeys(any DuplicateKeyStage, keyFile: String)
   /// Finds, across all shards in order, which records repeat an earlier key.
@@ -208,10 +210,16 @@ struct Planner {
             id: stage.id, op: stage.op.qualifiedName, inputs: inputDescription,
             configJSON: stage.config.canonicalText, fingerprint: stageFingerprint, taskCount: shards.count))
 
-      case .record(let recordStage):
+      case .record, .batch:
         for (index, shard) in shards.enumerated() {
           let key = TaskKey(stage: stage.id, shard: index)
-          let task = taskFor(key, .record(recordStage), shard, fingerprintParts: [], extraDependencies: [])
+          let work: TaskWork
+          switch implementation {
+          case .batch(let batchStage): work = .batch(batchStage)
+          case .record(let recordStage): work = .record(recordStage)
+          default: throw PipeError(.stage, "internal error: \(stage.id) is not a record stage")
+          }
+          let task = taskFor(key, work, shard, fingerprintParts: [], extraDependencies: [])
           tasks.append(task)
           outputs.append(
             ShardSource(

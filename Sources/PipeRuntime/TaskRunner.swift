@@ -114,6 +114,11 @@ struct TaskRunner {
       var result = try runRecordLoop { record, _ in try stage.process(&record, context: context) }
       result.counters = context.counters.values
       return result
+    case .batch(let stage):
+      let context = StageContext(stageID: task.key.stage, seed: seed, shardIndex: task.key.shard)
+      var result = try runBatchLoop(stage, context: context)
+      result.counters = context.counters.values
+      return result
     case .duplicateKeys(let stage, let keyFile):
       return try DuplicateSteps.writeKeys(task: task, stage: stage, keyFile: keyFile, progress: progress)
     case .duplicateIndex(let keyFiles, let indexFolder):
@@ -183,109 +188,215 @@ struct TaskRunner {
   func runRecordLoop(
     _ decide: (inout Record, Int) throws -> Verdict, repeat copy: ((inout Record, Int) -> Bool)? = nil
   ) throws -> TaskResult {
-    guard let outputPath = task.outputPath, let rejectsPath = task.rejectsPath else {
-      throw PipeError(.stage, "internal error: record task \(task.key) has no output path")
-    }
-    let reader = try ShardReader(path: task.input)
-    let writer = try ShardWriter(path: outputPath, compressionWorkers: 1)
-    var rejects: ShardWriter? = nil
-    var result = TaskResult()
-    let provenance = ProvenanceSpool(spillPath: outputPath + ".provenance.tmp")
-    result.provenance = provenance
-    var line: [UInt8] = []
-    line.reserveCapacity(1 << 16)
-    let shardName = (task.input as NSString).lastPathComponent
-    let stageID = task.key.stage
-    var lastProgress = 0
-
-    func reject(_ bytes: [UInt8]) throws {
-      if rejects == nil { rejects = try ShardWriter(path: rejectsPath) }
-      try rejects?.writeLine(bytes)
-    }
-
-    do {
-      while let shardLine = try reader.next() {
-        if shardLine.isBlank { continue }
-        result.recordsIn += 1
-        let lineNumber = shardLine.number
-        if result.recordsIn - lastProgress >= 4096 {
-          lastProgress = result.recordsIn
-          progress.update(records: result.recordsIn, bytes: reader.compressedBytesRead)
-        }
-        if shardLine.isTruncated {
-          let reason = "line_too_long"
-          result.drop(reason)
-          let detail = "line is \(shardLine.fullLength) bytes, over the \(reader.maxLineBytes)-byte limit"
-          let id = "\(shardName):\(lineNumber)"
-          try reject(
-            RejectLine.malformed(
-              id: id, stage: stageID, reason: reason, detail: detail, source: task.inputLabel, line: lineNumber,
-              raw: shardLine.bytes))
-          try provenance.addVerdict(recordID: id, kind: .dropped, reason: reason, detail: detail)
-          if task.readsSource {
-            try provenance.addOrigin(recordID: id, sourcePath: task.input, line: lineNumber)
-          }
-          continue
-        }
-        var record: Record
-        do {
-          record = try Record(line: shardLine.bytes, fallbackID: "\(shardName):\(lineNumber)")
-        } catch {
-          result.drop(error.reason)
-          let id = error.recordID.flatMap { $0.isEmpty ? nil : $0 } ?? "\(shardName):\(lineNumber)"
-          try reject(
-            RejectLine.malformed(
-              id: id, stage: stageID, reason: error.reason, detail: error.message, source: task.inputLabel,
-              line: lineNumber, raw: shardLine.bytes))
-          try provenance.addVerdict(recordID: id, kind: .dropped, reason: error.reason, detail: error.message)
-          if task.readsSource {
-            try provenance.addOrigin(recordID: id, sourcePath: task.input, line: lineNumber)
-          }
-          continue
-        }
-        if task.readsSource {
-          try provenance.addOrigin(recordID: record.id, sourcePath: task.input, line: lineNumber)
-        }
+    try withShardLoop { loop in
+      try loop.forEachRecord { record, lineNumber in
+        var record = record
         switch try decide(&record, lineNumber) {
         case .keep:
-          line.removeAll(keepingCapacity: true)
-          record.write(to: &line)
-          try line.withUnsafeBytes { try writer.writeLine($0) }
-          result.recordsKept += 1
-          if record.isModified {
-            try provenance.addVerdict(recordID: record.id, kind: .modified, reason: nil, detail: nil)
-          }
+          try loop.keep(record)
           if let copy {
             var epoch = 1
             while copy(&record, epoch) {
-              line.removeAll(keepingCapacity: true)
-              record.write(to: &line)
-              try line.withUnsafeBytes { try writer.writeLine($0) }
-              result.recordsEmitted += 1
+              try loop.emit(record)
               epoch += 1
             }
           }
-          faults.killIfDue(stage: stageID, shard: task.key.shard, records: result.recordsKept, flushing: writer)
         case .drop(let reason, let detail):
-          result.drop(reason)
-          try reject(
-            RejectLine.dropped(
-              record: record, stage: stageID, reason: reason, detail: detail, source: task.inputLabel, line: lineNumber)
-          )
-          try provenance.addVerdict(recordID: record.id, kind: .dropped, reason: reason, detail: detail)
+          try loop.drop(record, line: lineNumber, reason: reason, detail: detail)
         }
       }
-      result.bytesIn = reader.bytesRead
-      progress.update(records: result.recordsIn, bytes: reader.compressedBytesRead)
-      result.output = try writer.commit()
-      result.rejects = try rejects?.commit()
-      if result.rejects == nil { try removeItemIfPresent(rejectsPath) }
+    }
+  }
+
+  /// The loop of batch stages: records are handed to the stage `batchSize` at a time (so it can
+  /// work on them concurrently, as LLM stages do) and written back in input order. Lines that
+  /// are not records are rejected as soon as they are read.
+  func runBatchLoop(_ stage: any BatchRecordStage, context: StageContext) throws -> TaskResult {
+    let size = max(1, stage.batchSize)
+    return try withShardLoop { loop in
+      var batch: [Record] = []
+      var lines: [Int] = []
+      func flush() throws {
+        guard !batch.isEmpty else { return }
+        let outcomes = try stage.process(batch, context: context)
+        guard outcomes.count == batch.count else {
+          throw PipeError(
+            .stage, "internal error: \(task.key) got \(outcomes.count) outcomes for \(batch.count) records")
+        }
+        for (index, outcome) in outcomes.enumerated() {
+          switch outcome {
+          case .keep(let record):
+            try loop.keep(record)
+          case .drop(let reason, let detail):
+            try loop.drop(batch[index], line: lines[index], reason: reason, detail: detail)
+          case .expand(let records):
+            guard let first = records.first else {
+              try loop.drop(batch[index], line: lines[index], reason: "no_output", detail: nil)
+              continue
+            }
+            try loop.keep(first)
+            for record in records.dropFirst() { try loop.emit(record) }
+          }
+        }
+        batch.removeAll(keepingCapacity: true)
+        lines.removeAll(keepingCapacity: true)
+      }
+      try loop.forEachRecord { record, lineNumber in
+        batch.append(record)
+        lines.append(lineNumber)
+        if batch.count >= size { try flush() }
+      }
+      try flush()
+    }
+  }
+
+  /// Opens the task's reader and writers, runs `body`, and commits (or abandons) the output.
+  private func withShardLoop(_ body: (ShardLoop) throws -> Void) throws -> TaskResult {
+    guard let outputPath = task.outputPath, let rejectsPath = task.rejectsPath else {
+      throw PipeError(.stage, "internal error: record task \(task.key) has no output path")
+    }
+    let loop = ShardLoop(
+      task: task, reader: try ShardReader(path: task.input),
+      writer: try ShardWriter(path: outputPath, compressionWorkers: 1), rejectsPath: rejectsPath,
+      provenance: ProvenanceSpool(spillPath: outputPath + ".provenance.tmp"), faults: faults, progress: progress)
+    do {
+      try body(loop)
+      return try loop.commit()
     } catch {
-      writer.abandon()
-      rejects?.abandon()
+      loop.abandon()
       throw error
     }
+  }
+}
+
+/// The reading, writing, counting and provenance every record task shares; stages only decide.
+final class ShardLoop {
+  let task: PlannedTask
+  let reader: ShardReader
+  let writer: ShardWriter
+  let rejectsPath: String
+  let provenance: ProvenanceSpool
+  let faults: FaultPlan
+  let progress: TaskProgress
+  var rejects: ShardWriter? = nil
+  var result = TaskResult()
+  private var line: [UInt8] = []
+  private let shardName: String
+  private var lastProgress = 0
+
+  init(
+    task: PlannedTask, reader: ShardReader, writer: ShardWriter, rejectsPath: String, provenance: ProvenanceSpool,
+    faults: FaultPlan, progress: TaskProgress
+  ) {
+    self.task = task
+    self.reader = reader
+    self.writer = writer
+    self.rejectsPath = rejectsPath
+    self.provenance = provenance
+    self.faults = faults
+    self.progress = progress
+    result.provenance = provenance
+    line.reserveCapacity(1 << 16)
+    shardName = (task.input as NSString).lastPathComponent
+  }
+
+  /// Reads every line: blank lines are skipped, lines that are not records become rejects with
+  /// their reason and line, and records go to `body` with their line number.
+  func forEachRecord(_ body: (Record, Int) throws -> Void) throws {
+    while let shardLine = try reader.next() {
+      if shardLine.isBlank { continue }
+      result.recordsIn += 1
+      let lineNumber = shardLine.number
+      if result.recordsIn - lastProgress >= 4096 {
+        lastProgress = result.recordsIn
+        progress.update(records: result.recordsIn, bytes: reader.compressedBytesRead)
+      }
+      if shardLine.isTruncated {
+        let reason = "line_too_long"
+        let detail = "line is \(shardLine.fullLength) bytes, over the \(reader.maxLineBytes)-byte limit"
+        try rejectLine(
+          id: "\(shardName):\(lineNumber)", reason: reason, detail: detail, line: lineNumber, raw: shardLine.bytes)
+        continue
+      }
+      let record: Record
+      do {
+        record = try Record(line: shardLine.bytes, fallbackID: "\(shardName):\(lineNumber)")
+      } catch {
+        let id = error.recordID.flatMap { $0.isEmpty ? nil : $0 } ?? "\(shardName):\(lineNumber)"
+        try rejectLine(id: id, reason: error.reason, detail: error.message, line: lineNumber, raw: shardLine.bytes)
+        continue
+      }
+      if task.readsSource {
+        try provenance.addOrigin(recordID: record.id, sourcePath: task.input, line: lineNumber)
+      }
+      try body(record, lineNumber)
+    }
+  }
+
+  /// Writes a kept record (the first output of its input record).
+  func keep(_ record: Record) throws {
+    try write(record)
+    result.recordsKept += 1
+    if record.isModified {
+      try provenance.addVerdict(recordID: record.id, kind: .modified, reason: nil, detail: nil)
+    }
+    faults.killIfDue(stage: task.key.stage, shard: task.key.shard, records: result.recordsKept, flushing: writer)
+  }
+
+  /// Writes one more output of the record kept last (a copy or a generated record).
+  func emit(_ record: Record) throws {
+    try write(record)
+    result.recordsEmitted += 1
+  }
+
+  /// Sends a record to the rejects with its reason.
+  func drop(_ record: Record, line lineNumber: Int, reason: String, detail: String?) throws {
+    result.drop(reason)
+    try reject(
+      RejectLine.dropped(
+        record: record, stage: task.key.stage, reason: reason, detail: detail, source: task.inputLabel,
+        line: lineNumber))
+    try provenance.addVerdict(recordID: record.id, kind: .dropped, reason: reason, detail: detail)
+  }
+
+  func commit() throws -> TaskResult {
+    result.bytesIn = reader.bytesRead
+    progress.update(records: result.recordsIn, bytes: reader.compressedBytesRead)
+    result.output = try writer.commit()
+    result.rejects = try rejects?.commit()
+    if result.rejects == nil { try removeItemIfPresent(rejectsPath) }
     return result
+  }
+
+  func abandon() {
+    writer.abandon()
+    rejects?.abandon()
+  }
+
+  private func write(_ record: Record) throws {
+    line.removeAll(keepingCapacity: true)
+    record.write(to: &line)
+    try line.withUnsafeBytes { try writer.writeLine($0) }
+  }
+
+  private func reject(_ bytes: [UInt8]) throws {
+    if rejects == nil { rejects = try ShardWriter(path: rejectsPath) }
+    try rejects?.writeLine(bytes)
+  }
+
+  /// Rejects a line that is not a record, keeping its bytes.
+  private func rejectLine(
+    id: String, reason: String, detail: String, line lineNumber: Int, raw: UnsafeBufferPointer<UInt8>
+  ) throws {
+    result.drop(reason)
+    try reject(
+      RejectLine.malformed(
+        id: id, stage: task.key.stage, reason: reason, detail: detail, source: task.inputLabel, line: lineNumber,
+        raw: raw))
+    try provenance.addVerdict(recordID: id, kind: .dropped, reason: reason, detail: detail)
+    if task.readsSource {
+      try provenance.addOrigin(recordID: id, sourcePath: task.input, line: lineNumber)
+    }
   }
 }
 

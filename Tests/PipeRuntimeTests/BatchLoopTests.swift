@@ -1,0 +1,123 @@
+import Dispatch
+import Foundation
+import PipeCore
+import PipeIO
+import PipeManifest
+import PipeStages
+import Synchronization
+import Testing
+
+@testable import PipeRuntime
+
+/// A batch stage that works on each batch concurrently, as LLM stages do: records whose id ends
+/// in 0 are dropped, in 1 are expanded into two records, in 2 into none, others are kept with a
+/// mark. It remembers the largest batch it was given.
+final class ConcurrentTestStage: BatchRecordStage {
+  let batchSize = 3
+  let largestBatch = Mutex(0)
+
+  func process(_ batch: [Record], context: StageContext) throws -> [BatchOutcome] {
+    largestBatch.withLock { $0 = max($0, batch.count) }
+    let outcomes = Mutex([BatchOutcome?](repeating: nil, count: batch.count))
+    DispatchQueue.concurrentPerform(iterations: batch.count) { index in
+      var record = batch[index]
+      context.counters.add("seen")
+      let outcome: BatchOutcome
+      switch record.id.last {
+      case "0": outcome = .drop(reason: "ends_in_zero", detail: record.id)
+      case "1":
+        outcome = .expand([
+          Record(id: record.id + "-a", text: "first"), Record(id: record.id + "-b", text: "second"),
+        ])
+      case "2": outcome = .expand([])
+      default:
+        record.setMetadata("batched", .bool(true))
+        outcome = .keep(record)
+      }
+      outcomes.withLock { $0[index] = outcome }
+    }
+    return outcomes.withLock { $0.compactMap { $0 } }
+  }
+}
+
+struct BatchLoopTests {
+  static let stage = ConcurrentTestStage()
+  static let registry = OpRegistry([
+    OpDescriptor(
+      name: "test.batch", version: 1, summary: "test", keys: [], make: { _ in .batch(BatchLoopTests.stage) })
+  ])
+
+  static func run(_ base: String, workers: Int) throws -> (RunOutcome, String) {
+    let text = """
+      { "name": "b", "inputs": [{ "id": "in", "paths": ["*.jsonl"] }],
+        "stages": [{ "id": "batch", "op": "test.batch@1", "inputs": ["in"] }], "output": { "from": "batch" } }
+      """
+    let spec = try PipelineLoader.validate(
+      try JSONValue.parse(text), file: "b.json", baseDirectory: base, registry: registry,
+      expandGlob: { try Glob.expand($0, relativeTo: $1) })
+    let runDirectory = base + "/run-\(workers)"
+    let request = RunRequest(
+      spec: spec, pipelinePath: base + "/b.json", pipelineText: text, runDirectory: runDirectory, workers: workers)
+    return (try Executor.run(request), runDirectory)
+  }
+
+  @Test func batchesAreWrittenInInputOrderWithDropsExpansionsAndRejects() throws {
+    let base = try PlannerTests.folder()
+    var lines = (0..<20).map { #"{"id":"r\#($0)","text":"text \#($0)"}"# }
+    lines.insert("not json", at: 7)
+    try lines.joined(separator: "\n").write(toFile: base + "/a.jsonl", atomically: true, encoding: .utf8)
+    let (outcome, runDirectory) = try Self.run(base, workers: 2)
+    #expect(outcome.succeeded)
+    #expect(Self.stage.largestBatch.withLock { $0 } == 3)
+
+    let kept = try readShard(runDirectory + "/data/batch/part-00000.jsonl.zst").map { try parse($0).id }
+    var expected: [String] = []
+    for index in 0..<20 {
+      switch index % 10 {
+      case 0, 2: continue
+      case 1: expected += ["r\(index)-a", "r\(index)-b"]
+      default: expected.append("r\(index)")
+      }
+    }
+    #expect(kept == expected)
+
+    let manifest = try Manifest.openReadOnly(path: runDirectory + "/manifest.sqlite")
+    defer { try? manifest.close() }
+    let task = try #require(try manifest.tasks(stage: "batch").first)
+    // 21 lines: 20 records and one that is not JSON. Dropped: r0, r10 (zero), r2, r12 (no
+    // output), the bad line. Expanded: r1, r11 keep one record and emit one more each.
+    #expect(task.recordsIn == 21)
+    #expect(task.recordsDropped == 5)
+    #expect(task.recordsKept == 16)
+    #expect(task.recordsEmitted == 2)
+    #expect(task.recordsIn == task.recordsKept + task.recordsDropped)
+    #expect(
+      try manifest.dropCounts().map { "\($0.reason)=\($0.count)" }.sorted() == [
+        "ends_in_zero=2", "malformed_json=1", "no_output=2",
+      ])
+    // Counters added from several threads at once are all there.
+    #expect(try manifest.counters(stage: "batch").first { $0.name == "seen" }?.value == 20)
+    let rejects = try readShard(runDirectory + "/rejects/batch/part-00000.jsonl.zst")
+    #expect(rejects.count == 5)
+
+    // Any worker count gives the same bytes.
+    let (again, other) = try Self.run(base, workers: 1)
+    #expect(again.succeeded)
+    #expect(
+      FileManager.default.contents(atPath: other + "/data/batch/part-00000.jsonl.zst")
+        == FileManager.default.contents(atPath: runDirectory + "/data/batch/part-00000.jsonl.zst"))
+  }
+
+  private func readShard(_ path: String) throws -> [String] {
+    let reader = try ShardReader(path: path)
+    var lines: [String] = []
+    while let line = try reader.next() { lines.append(String(decoding: line.bytes, as: UTF8.self)) }
+    return lines
+  }
+
+  private func parse(_ line: String) throws -> Record {
+    try Array(line.utf8).withUnsafeBufferPointer { buffer throws(RecordError) -> Record in
+      try Record(line: buffer, fallbackID: "x")
+    }
+  }
+}
