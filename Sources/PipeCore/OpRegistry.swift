@@ -21,6 +21,9 @@ public enum ConfigType: Sendable {
   /// A JSON object; the op checks its members when it builds the stage and reports problems
   /// with `ConfigValueError`, so they still carry a JSON path.
   case object
+  /// The id of another stage of the pipeline whose artifact this stage uses (a trained
+  /// model); it runs first, and retraining it reruns this stage.
+  case stage
 
   /// How the type reads in error messages and `pipe ops`.
   public var description: String {
@@ -35,6 +38,7 @@ public enum ConfigType: Sendable {
     case .strings: return "an array of strings"
     case .files: return "an array of file paths (PATH or NAME=PATH, relative to the pipeline file)"
     case .object: return "an object"
+    case .stage: return "a stage id"
     }
   }
 
@@ -166,6 +170,14 @@ public struct StageConfig: Sendable {
     strings(key).map { FileReference($0) }
   }
 
+  /// The stage ids of the `.stage` keys of `op` in this config, by key.
+  public func stageReferences(of op: OpDescriptor) -> [(key: String, stage: String)] {
+    op.keys.compactMap { key in
+      guard case .stage = key.type, let id = optional(key.name)?.stringValue else { return nil }
+      return (key.name, id)
+    }
+  }
+
   /// An object value (empty when the schema default is `null` or `{}`).
   public func object(_ key: String) -> JSONObject {
     values[key]?.objectValue ?? JSONObject()
@@ -276,6 +288,9 @@ public struct OpDescriptor: Sendable {
         return "expected \(type.description), \(got)"
       }
       return nil
+    case .stage:
+      return value.stringValue.map { $0.isEmpty ? "expected a stage id, got \"\"" : nil }
+        ?? "expected a stage id, \(got)"
     case .object:
       return value.objectValue == nil ? "expected \(type.description), \(got)" : nil
     case .strings, .files:

@@ -323,7 +323,27 @@ public enum PipelineLoader {
         )
       }
     }
-    let order = topologicalOrder(stageInputs.compactMap { entry in entry.id.map { ($0, entry.inputs, entry.index) } })
+    // Stages named by `.stage` config keys must exist, be training stages, and run first.
+    var references: [String: [String]] = [:]
+    for draft in drafts {
+      for (key, id) in draft.config.stageReferences(of: draft.op) {
+        let path = "stages[\(draft.index)].config.\(key)"
+        guard let target = drafts.first(where: { $0.id == id }) else {
+          issue(path, "\"\(id)\" is not a stage id")
+          continue
+        }
+        guard case .training = target.implementation else {
+          issue(path, "stage \"\(id)\" (\(target.op.qualifiedName)) trains nothing; name a training stage")
+          continue
+        }
+        if id == draft.id { issue(path, "a stage cannot use its own artifact") }
+        references[draft.id, default: []].append(id)
+      }
+    }
+    let order = topologicalOrder(
+      stageInputs.compactMap { entry in
+        entry.id.map { ($0, entry.inputs + (references[$0] ?? []), entry.index) }
+      })
     if let cycle = order.cycle {
       issue("stages[\(cycle.index)].inputs", "cycle: \(cycle.path.joined(separator: " -> "))")
     }

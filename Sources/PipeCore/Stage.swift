@@ -84,6 +84,39 @@ public protocol BatchRecordStage: Sendable {
   func process(_ batch: [Record], context: StageContext) throws -> [BatchOutcome]
 }
 
+/// What a training stage produced: the artifact's bytes and a report shown by `pipe inspect`.
+public struct TrainedArtifact: Sendable {
+  /// The artifact (a trained model), versioned by the stage.
+  public var bytes: [UInt8]
+  /// What training measured (held-out accuracy, counts), as JSON.
+  public var report: JSONValue
+
+  /// Creates an artifact.
+  public init(bytes: [UInt8], report: JSONValue) {
+    self.bytes = bytes
+    self.report = report
+  }
+}
+
+/// A stage that reads every record of its input, in order, and trains an artifact from them
+/// (the quality evaluator, say). It runs as one task; its records go nowhere else.
+public protocol TrainingStage: Sendable {
+  /// Trains on the records `forEachRecord` yields (every record of the input, in shard and
+  /// line order; lines that are not records are skipped and counted by the runtime).
+  func train(
+    forEachRecord: ((Record) throws -> Void) throws -> Void, context: StageContext
+  ) throws -> TrainedArtifact
+}
+
+/// A record stage that needs the artifact of a training stage, named by a `.stage` config
+/// key; the runtime loads the artifact and asks for the record stage that uses it.
+public protocol ArtifactScoringStage: Sendable {
+  /// The record stage that applies `artifact` (read from `source`, for error messages).
+  ///
+  /// - Throws: `PipeError(.corruptInput)` when the artifact is not one this version reads.
+  func loading(_ artifact: [UInt8], source: String) throws -> any RecordStage
+}
+
 /// A 128-bit key for exact deduplication.
 public struct DuplicateKey: Hashable, Sendable {
   /// High half.
@@ -155,6 +188,11 @@ public enum StageImplementation: Sendable {
   case groupPlanning(any GroupPlanningStage)
   /// Applies the plan of the planning stage it reads from, record by record.
   case planSampling(any PlanSamplingStage)
+  /// Reads all its input in one task and writes a trained artifact.
+  case training(any TrainingStage)
+  /// A record stage over its input using the artifact of the training stage its `.stage`
+  /// config key names.
+  case artifactScoring(any ArtifactScoringStage)
 }
 
 /// SplitMix64: small, fast and good enough for sampling decisions; fully determined by its seed.

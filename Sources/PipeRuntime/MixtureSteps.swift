@@ -38,7 +38,8 @@ enum MixtureSteps {
       ])
     }
     result.artifacts = [
-      try writeJSON(.object(["groups": .array(groups)]), to: totalsFile, name: "totals", shard: task.key.shard)
+      try ArtifactWriter.writeWhole(
+        jsonBytes(.object(["groups": .array(groups)])), to: totalsFile, name: "totals", shard: task.key.shard)
     ]
     return result
   }
@@ -56,7 +57,7 @@ enum MixtureSteps {
       }
     }
     let plan = try stage.plan(totals.values.sorted { $0.name < $1.name })
-    result.artifacts = [try writeJSON(plan.json, to: planFile, name: "plan", shard: nil)]
+    result.artifacts = [try ArtifactWriter.writeWhole(jsonBytes(plan.json), to: planFile, name: "plan")]
     result.recordsKept = result.recordsIn
     result.mixtureGroups = plan.groups
     return result
@@ -89,18 +90,11 @@ enum MixtureSteps {
     }
   }
 
-  private static func writeJSON(_ value: JSONValue, to path: String, name: String, shard: Int?) throws -> ArtifactRow {
+  /// A JSON document as one line of bytes.
+  static func jsonBytes(_ value: JSONValue) -> [UInt8] {
     var bytes: [UInt8] = []
     value.write(to: &bytes, sortedKeys: false)
     bytes.append(0x0A)
-    let writer = try ArtifactWriter(path: path)
-    do {
-      try writer.write(bytes)
-      let summary = try writer.commit()
-      return ArtifactRow(name: name, path: summary.path, bytes: summary.bytes, checksum: summary.checksum, shard: shard)
-    } catch {
-      writer.abandon()
-      throw error
-    }
+    return bytes
   }
 }

@@ -44,6 +44,10 @@ enum TaskWork: Sendable {
   case groupPlan(any GroupPlanningStage, totalsFiles: [String], planFile: String)
   /// Applies a plan to one shard: drops, keeps or repeats each record.
   case planSample(any PlanSamplingStage, planFile: String)
+  /// Trains on every record of the input shards, in order, and writes the artifact.
+  case train(any TrainingStage, inputs: [String], artifactFile: String, reportFile: String)
+  /// Runs the record stage an artifact scorer builds from a trained artifact over one shard.
+  case score(any ArtifactScoringStage, artifactFile: String)
   /// Reshards a stage's output into the export folder.
   case export(OutputSpec, folder: String, shards: [String])
 }
@@ -120,6 +124,8 @@ struct Planner {
     var tasks: [PlannedTask] = []
     // The plan file of each planning stage, for the sampling stages that read it.
     var plans: [String: String] = [:]
+    // The artifact, task and fingerprint of each training stage, for the stages that use it.
+    var trained: [String: (file: String, key: TaskKey, fingerprint: String)] = [:]
     for stage in spec.stages {
       let shards = stage.inputs.flatMap { sources[$0] ?? [] }
       let stageFingerprint = Fingerprint.of(
@@ -191,6 +197,48 @@ struct Planner {
             id: stage.id, op: stage.op.qualifiedName, inputs: [totalsID], configJSON: config,
             fingerprint: stageFingerprint, taskCount: 1),
         ]
+
+      case .training(let trainer):
+        // One task reads every shard in order; nothing flows downstream but the artifact.
+        let folder = layout.artifactFolder(stage: stage.id)
+        let key = TaskKey(stage: stage.id, shard: 0)
+        let fingerprint = Fingerprint.of([stageFingerprint, stage.id] + shards.map(\.fingerprint))
+        tasks.append(
+          PlannedTask(
+            key: key, stage: stage,
+            work: .train(
+              trainer, inputs: shards.map(\.path), artifactFile: folder + "/model.bin",
+              reportFile: folder + "/report.json"),
+            input: "\(shards.count) shards", runRoot: layout.root, readsSource: false,
+            inputBytes: shards.reduce(0) { $0 + $1.bytes }, outputPath: nil, rejectsPath: nil,
+            fingerprint: fingerprint,
+            dependencies: shards.flatMap { ($0.producer.map { [$0] } ?? []) + $0.extraDependencies }))
+        trained[stage.id] = (folder + "/model.bin", key, fingerprint)
+        stages.append(
+          PlannedStage(
+            id: stage.id, op: stage.op.qualifiedName, inputs: inputDescription,
+            configJSON: stage.config.canonicalText, fingerprint: stageFingerprint, taskCount: 1))
+
+      case .artifactScoring(let scorer):
+        // The loader checked that the referenced stage exists, trains, and comes first.
+        guard let reference = stage.config.stageReferences(of: stage.op).first,
+          let model = trained[reference.stage]
+        else {
+          throw PipeError(.config, "stage \(stage.id) must name a training stage in its config")
+        }
+        for (index, shard) in shards.enumerated() {
+          let key = TaskKey(stage: stage.id, shard: index)
+          let task = taskFor(
+            key, .score(scorer, artifactFile: model.file), shard, fingerprintParts: [model.fingerprint],
+            extraDependencies: [model.key])
+          tasks.append(task)
+          outputs.append(
+            ShardSource(path: task.outputPath ?? "", producer: key, fingerprint: task.fingerprint, bytes: shard.bytes))
+        }
+        stages.append(
+          PlannedStage(
+            id: stage.id, op: stage.op.qualifiedName, inputs: inputDescription,
+            configJSON: stage.config.canonicalText, fingerprint: stageFingerprint, taskCount: shards.count))
 
       case .planSampling(let samplingStage):
         // The loader checked that the one input is a planning stage, planned before this one.

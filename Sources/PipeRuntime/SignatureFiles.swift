@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import PipeCore
 import PipeIO
+import PipeManifest
 
 // The binary artifacts of near-duplicate removal, written so that any number of them can be
 // merged in one streaming pass with bounded memory. All integers are little-endian.
@@ -335,6 +336,19 @@ struct ArtifactSummary {
 /// Unlike `ShardWriter` it leaves syncing the folder to the caller, so a task that writes
 /// several artifacts into one folder syncs it once.
 final class ArtifactWriter {
+  /// Writes `bytes` as a whole artifact (temporary file, fsync, rename) and describes it.
+  static func writeWhole(_ bytes: [UInt8], to path: String, name: String, shard: Int? = nil) throws -> ArtifactRow {
+    let writer = try ArtifactWriter(path: path)
+    do {
+      try writer.write(bytes)
+      let summary = try writer.commit()
+      return ArtifactRow(name: name, path: summary.path, bytes: summary.bytes, checksum: summary.checksum, shard: shard)
+    } catch {
+      writer.abandon()
+      throw error
+    }
+  }
+
   let path: String
   private let temporary: BinaryFileWriter
   private var hash = XXH64()

@@ -175,6 +175,16 @@ struct TaskRunner {
         })
       result.counters = context.counters.values
       return result
+    case .train(let trainer, let inputs, let artifactFile, let reportFile):
+      return try TrainingSteps.train(
+        trainer, inputs: inputs, artifactFile: artifactFile, reportFile: reportFile,
+        context: StageContext(stageID: task.key.stage, seed: seed, shardIndex: 0), progress: progress)
+    case .score(let scorer, let artifactFile):
+      let stage = try TrainingSteps.load(scorer, artifactFile: artifactFile)
+      let context = StageContext(stageID: task.key.stage, seed: seed, shardIndex: task.key.shard)
+      var result = try runRecordLoop { record, _ in try stage.process(&record, context: context) }
+      result.counters = context.counters.values
+      return result
     case .export(let output, let folder, let shards):
       return try Exporter.export(output: output, folder: folder, shards: shards, progress: progress)
     }
