@@ -18,6 +18,7 @@ enum Schema {
     Migration(version: 1, sql: v1),
     Migration(version: 2, sql: v2),
     Migration(version: 3, sql: v3),
+    Migration(version: 4, sql: v4),
   ]
 
   /// The version a fully migrated manifest has.
@@ -228,6 +229,25 @@ enum Schema {
         g.share_before, g.share_after
       FROM task_mixture_groups g JOIN tasks t ON t.id = g.task_id
       WHERE t.status = 'done';
+    """
+
+  // MARK: - v4
+
+  /// Version 4: the LLM request cache. Keyed by a hash of the request (base URL, model,
+  /// endpoint path, messages or prompt, sampling parameters, seed), so a resumed or repeated
+  /// run never sends the same request twice. Not tied to tasks: a rerun stage reuses it.
+  static let v4 = """
+    CREATE TABLE llm_cache (
+      key               TEXT PRIMARY KEY,
+      endpoint          TEXT NOT NULL,
+      model             TEXT NOT NULL,
+      path              TEXT NOT NULL,
+      response          TEXT NOT NULL,
+      prompt_tokens     INTEGER NOT NULL,
+      completion_tokens INTEGER NOT NULL,
+      latency_seconds   REAL NOT NULL,
+      created_at        REAL NOT NULL
+    ) WITHOUT ROWID;
     """
 }
 

@@ -68,6 +68,10 @@ struct ManifestDocsTests {
     var sample = Fixture.completion(stage: "sample", shard: 0, withOrigins: false)
     sample.counters = ["tokens.en": 390, "tokens.sw": 200]
     try manifest.markTaskDone(sample)
+    try manifest.storeLLMCacheEntry(
+      LLMCacheEntry(
+        key: "k", endpoint: "local", model: "smollm2", path: "/v1/chat/completions", response: "{}", promptTokens: 3,
+        completionTokens: 5, latencySeconds: 0.2, createdAt: 2))
     try manifest.finishRun(id: runID, status: .failed, error: "1 task failed", finishedAt: 3)
     try manifest.close()
   }
