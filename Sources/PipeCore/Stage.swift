@@ -65,6 +65,8 @@ public protocol RecordStage: Sendable {
 public enum BatchOutcome: Sendable {
   /// Keep the record, possibly changed.
   case keep(Record)
+  /// Keep the record, changed, with a note for `pipe why` (who generated it and why it won).
+  case keepExplained(Record, detail: String)
   /// Drop the input record, with a reason (snake_case) and an optional detail.
   case drop(reason: String, detail: String? = nil)
   /// Replace the input record by these records, in order (for example a generated answer per
@@ -82,6 +84,19 @@ public protocol BatchRecordStage: Sendable {
   /// - Throws: an infrastructure failure that should fail the task (it is retried by
   ///   `pipe resume`); a problem with one record is a `.drop` instead.
   func process(_ batch: [Record], context: StageContext) throws -> [BatchOutcome]
+}
+
+/// A batch stage whose decisions depend on what it decided before (Star-Agents evolves its
+/// agent-pair probabilities seed after seed). The runtime runs its shards one after another,
+/// hands each task the state the previous task ended with, and saves the state at the end of
+/// every task as an artifact, so a resumed run continues from the last finished shard.
+public protocol StatefulBatchStage: Sendable {
+  /// How many records each call gets.
+  var batchSize: Int { get }
+  /// The state before the first shard.
+  func initialState() throws -> JSONValue
+  /// One outcome per record of `batch`, updating `state`.
+  func process(_ batch: [Record], state: inout JSONValue, context: StageContext) throws -> [BatchOutcome]
 }
 
 /// What a training stage produced: the artifact's bytes and a report shown by `pipe inspect`.
@@ -180,6 +195,8 @@ public enum StageImplementation: Sendable {
   case record(any RecordStage)
   /// Decides several records at a time, shard by shard.
   case batch(any BatchRecordStage)
+  /// Decides several records at a time, shard after shard, carrying a state between them.
+  case statefulBatch(any StatefulBatchStage)
   /// Exact deduplication across all shards.
   case duplicateKey(any DuplicateKeyStage)
   /// Near-duplicate removal (MinHash LSH) across all shards.

@@ -24,6 +24,8 @@ enum TaskWork: Sendable {
   case record(any RecordStage)
   /// Runs a batch stage over one shard.
   case batch(any BatchRecordStage)
+  /// Runs a stateful batch stage over one shard, from the state the previous shard left.
+  case statefulBatch(any StatefulBatchStage, stateIn: String?, stateOut: String)
   /// Computes duplicate keys of one shard (first step of exact dedup).
   case duplicateKeys(any DuplicateKeyStage, keyFile: String)
   /// Finds, across all shards in order, which records repeat an earlier key.
@@ -197,6 +199,28 @@ struct Planner {
             id: stage.id, op: stage.op.qualifiedName, inputs: [totalsID], configJSON: config,
             fingerprint: stageFingerprint, taskCount: 1),
         ]
+
+      case .statefulBatch(let statefulStage):
+        // Shard i starts from the state shard i - 1 ended with, so the tasks form a chain.
+        let folder = layout.artifactFolder(stage: stage.id)
+        var previous: PlannedTask? = nil
+        for (index, shard) in shards.enumerated() {
+          let key = TaskKey(stage: stage.id, shard: index)
+          let work = TaskWork.statefulBatch(
+            statefulStage, stateIn: previous.map { _ in folder + "/state-\(RunLayout.number(index - 1)).json" },
+            stateOut: folder + "/state-\(RunLayout.number(index)).json")
+          let task = taskFor(
+            key, work, shard, fingerprintParts: previous.map { [$0.fingerprint] } ?? [],
+            extraDependencies: previous.map { [$0.key] } ?? [])
+          tasks.append(task)
+          previous = task
+          outputs.append(
+            ShardSource(path: task.outputPath ?? "", producer: key, fingerprint: task.fingerprint, bytes: shard.bytes))
+        }
+        stages.append(
+          PlannedStage(
+            id: stage.id, op: stage.op.qualifiedName, inputs: inputDescription,
+            configJSON: stage.config.canonicalText, fingerprint: stageFingerprint, taskCount: shards.count))
 
       case .training(let trainer):
         // One task reads every shard in order; nothing flows downstream but the artifact.

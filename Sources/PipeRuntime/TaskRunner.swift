@@ -119,6 +119,14 @@ struct TaskRunner {
       var result = try runBatchLoop(stage, context: context)
       result.counters = context.counters.values
       return result
+    case .statefulBatch(let stage, let stateIn, let stateOut):
+      let context = StageContext(stageID: task.key.stage, seed: seed, shardIndex: task.key.shard)
+      var state = try stateIn.map { try StateFiles.load($0) } ?? stage.initialState()
+      var result = try runBatchLoop(
+        batchSize: stage.batchSize, { batch in try stage.process(batch, state: &state, context: context) },
+        beforeCommit: { try StateFiles.artifact(state, to: stateOut) })
+      result.counters = context.counters.values
+      return result
     case .duplicateKeys(let stage, let keyFile):
       return try DuplicateSteps.writeKeys(task: task, stage: stage, keyFile: keyFile, progress: progress)
     case .duplicateIndex(let keyFiles, let indexFolder):
@@ -222,13 +230,22 @@ struct TaskRunner {
   /// work on them concurrently, as LLM stages do) and written back in input order. Lines that
   /// are not records are rejected as soon as they are read.
   func runBatchLoop(_ stage: any BatchRecordStage, context: StageContext) throws -> TaskResult {
-    let size = max(1, stage.batchSize)
+    try runBatchLoop(batchSize: stage.batchSize) { batch in try stage.process(batch, context: context) }
+  }
+
+  /// The batch loop with the decision as a closure; `beforeCommit` runs once all records are
+  /// written and before the output is committed (a stateful stage saves its state there, so
+  /// the state is on disk whenever the task is done).
+  func runBatchLoop(
+    batchSize: Int, _ process: ([Record]) throws -> [BatchOutcome], beforeCommit: (() throws -> ArtifactRow)? = nil
+  ) throws -> TaskResult {
+    let size = max(1, batchSize)
     return try withShardLoop { loop in
       var batch: [Record] = []
       var lines: [Int] = []
       func flush() throws {
         guard !batch.isEmpty else { return }
-        let outcomes = try stage.process(batch, context: context)
+        let outcomes = try process(batch)
         guard outcomes.count == batch.count else {
           throw PipeError(
             .stage, "internal error: \(task.key) got \(outcomes.count) outcomes for \(batch.count) records")
@@ -237,6 +254,8 @@ struct TaskRunner {
           switch outcome {
           case .keep(let record):
             try loop.keep(record)
+          case .keepExplained(let record, let detail):
+            try loop.keep(record, detail: detail)
           case .drop(let reason, let detail):
             try loop.drop(batch[index], line: lines[index], reason: reason, detail: detail)
           case .expand(let records):
@@ -257,6 +276,7 @@ struct TaskRunner {
         if batch.count >= size { try flush() }
       }
       try flush()
+      if let beforeCommit { loop.result.artifacts.append(try beforeCommit()) }
     }
   }
 
@@ -344,11 +364,11 @@ final class ShardLoop {
   }
 
   /// Writes a kept record (the first output of its input record).
-  func keep(_ record: Record) throws {
+  func keep(_ record: Record, detail: String? = nil) throws {
     try write(record)
     result.recordsKept += 1
-    if record.isModified {
-      try provenance.addVerdict(recordID: record.id, kind: .modified, reason: nil, detail: nil)
+    if record.isModified || detail != nil {
+      try provenance.addVerdict(recordID: record.id, kind: .modified, reason: nil, detail: detail)
     }
     faults.killIfDue(stage: task.key.stage, shard: task.key.shard, records: result.recordsKept, flushing: writer)
   }

@@ -121,3 +121,56 @@ struct BatchLoopTests {
     }
   }
 }
+
+/// Numbers records across shards: the state is the count so far.
+private struct OrdinalStage: StatefulBatchStage {
+  let batchSize = 4
+  func initialState() throws -> JSONValue { .int(0) }
+  func process(_ batch: [Record], state: inout JSONValue, context: StageContext) throws -> [BatchOutcome] {
+    var count = state.intValue ?? -1000
+    return batch.map { record in
+      var record = record
+      count += 1
+      record.setMetadata("ordinal", .int(Int64(count)))
+      state = .int(Int64(count))
+      return .keepExplained(record, detail: "ordinal \(count)")
+    }
+  }
+}
+
+struct StatefulBatchTests {
+  static let registry = OpRegistry([
+    OpDescriptor(
+      name: "test.ordinal", version: 1, summary: "t", keys: [], make: { _ in .statefulBatch(OrdinalStage()) })
+  ])
+
+  @Test func shardsRunInOrderCarryingTheState() throws {
+    let base = try PlannerTests.folder()
+    for shard in 0..<3 {
+      let lines = (0..<(5 + shard)).map { #"{"id":"s\#(shard)-\#($0)","text":"t"}"# }
+      try lines.joined(separator: "\n").write(toFile: base + "/in-\(shard).jsonl", atomically: true, encoding: .utf8)
+    }
+    let text = """
+      { "name": "o", "inputs": [{ "id": "in", "paths": ["in-*.jsonl"] }],
+        "stages": [{ "id": "ordinal", "op": "test.ordinal@1", "inputs": ["in"] }], "output": { "from": "ordinal" } }
+      """
+    let spec = try PipelineLoader.validate(
+      try JSONValue.parse(text), file: "o.json", baseDirectory: base, registry: Self.registry,
+      expandGlob: { try Glob.expand($0, relativeTo: $1) })
+    let plan = try Planner(spec: spec, layout: RunLayout(root: base + "/run")).plan()
+    let third = try #require(plan.tasks.first { $0.key == TaskKey(stage: "ordinal", shard: 2) })
+    #expect(third.dependencies.contains(TaskKey(stage: "ordinal", shard: 1)))
+    let request = RunRequest(
+      spec: spec, pipelinePath: base + "/o.json", pipelineText: text, runDirectory: base + "/run", workers: 2)
+    #expect(try Executor.run(request).succeeded)
+    // 5 + 6 + 7 records numbered 1...18 across the shards; each task left its state behind.
+    let last = try String(contentsOfFile: base + "/run/artifacts/ordinal/state-00002.json", encoding: .utf8)
+    #expect(last.trimmingCharacters(in: .whitespacesAndNewlines) == "18")
+    let first = try String(contentsOfFile: base + "/run/artifacts/ordinal/state-00000.json", encoding: .utf8)
+    #expect(first.trimmingCharacters(in: .whitespacesAndNewlines) == "5")
+    let manifest = try Manifest.openReadOnly(path: base + "/run/manifest.sqlite")
+    defer { try? manifest.close() }
+    let history = try manifest.provenance(recordID: "s2-6")
+    #expect(history.verdicts.contains { $0.detail == "ordinal 18" })
+  }
+}
