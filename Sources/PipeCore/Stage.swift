@@ -22,18 +22,45 @@ public struct StageContext: Sendable {
   /// and `pipe inspect` sums them per stage.
   public let counters: StageCounters
 
+  /// What the runtime provides beyond records (the LLM clients with the manifest's cache).
+  public let services: StageServices
+
   /// Creates a context.
-  public init(stageID: String, seed: UInt64, shardIndex: Int, counters: StageCounters = StageCounters()) {
+  public init(
+    stageID: String, seed: UInt64, shardIndex: Int, counters: StageCounters = StageCounters(),
+    services: StageServices = StageServices()
+  ) {
     self.stageID = stageID
     self.seed = seed
     self.shardIndex = shardIndex
     self.counters = counters
+    self.services = services
   }
 
   /// A generator seeded by (run seed, stage, record id): the same record gets the same draws in
   /// every run, whatever shard or worker it lands on.
   public func rng(for recordID: String) -> SeededRNG {
     SeededRNG(seed: seed ^ XXH64.hash(stageID, seed: 0x5354_4147) ^ XXH64.hash(recordID, seed: 0x5245_434F))
+  }
+}
+
+/// Shared objects the runtime lends to stages for a run, found by type: stages see neither
+/// SQLite nor the run directory, so the runtime hands them, for example, an LLM client pool
+/// whose cache lives in the manifest.
+public struct StageServices: Sendable {
+  private var values: [ObjectIdentifier: any Sendable] = [:]
+
+  /// Creates an empty table.
+  public init() {}
+
+  /// Adds (or replaces) the service of type `type`.
+  public mutating func register<Service>(_ service: Service, as type: Service.Type) where Service: Sendable {
+    values[ObjectIdentifier(type)] = service
+  }
+
+  /// The service registered as `type`, if any.
+  public func service<Service>(_ type: Service.Type) -> Service? {
+    values[ObjectIdentifier(type)] as? Service
   }
 }
 

@@ -106,7 +106,7 @@ public enum Executor {
     let scheduler = Scheduler(
       tasks: toRun, manifest: manifest, runID: runID, seed: request.spec.seed, workers: max(1, request.workers),
       faults: FaultPlan.fromEnvironment(), showProgress: request.showProgress,
-      stageOrder: planned.stages.map(\.id))
+      stageOrder: planned.stages.map(\.id), services: RunServices.make(manifest: manifest))
     scheduler.runAll()
 
     let failures = scheduler.failures
@@ -171,6 +171,7 @@ final class Scheduler: @unchecked Sendable {
   private let workers: Int
   private let faults: FaultPlan
   private let progress: ProgressDisplay?
+  private let services: StageServices
 
   private var tasks: [TaskKey: PlannedTask] = [:]
   private var order: [TaskKey: Int] = [:]
@@ -185,8 +186,9 @@ final class Scheduler: @unchecked Sendable {
 
   init(
     tasks list: [PlannedTask], manifest: Manifest, runID: Int64, seed: UInt64, workers: Int, faults: FaultPlan,
-    showProgress: Bool, stageOrder: [String]
+    showProgress: Bool, stageOrder: [String], services: StageServices
   ) {
+    self.services = services
     self.manifest = manifest
     self.runID = runID
     self.seed = seed
@@ -293,8 +295,10 @@ final class Scheduler: @unchecked Sendable {
       _ = try manifest.markTaskStarted(
         stage: key.stage, shard: key.shard, input: task.input, fingerprint: task.fingerprint, runID: runID,
         startedAt: started.timeIntervalSince1970)
-      let result = try TaskRunner(task: task, seed: seed, faults: faults, progress: taskProgress, workers: workers)
-        .run()
+      let result = try TaskRunner(
+        task: task, seed: seed, faults: faults, progress: taskProgress, workers: workers, services: services
+      )
+      .run()
       let finished = Date()
       try manifest.markTaskDone(
         TaskCompletion(

@@ -103,6 +103,12 @@ struct TaskRunner {
   let progress: TaskProgress
   /// Tasks that may run at once; a stage's memory cap is shared among them.
   var workers = 1
+  /// What the run lends its stages (the LLM client pool).
+  var services = StageServices()
+
+  func makeContext() -> StageContext {
+    StageContext(stageID: task.key.stage, seed: seed, shardIndex: task.key.shard, services: services)
+  }
 
   func run() throws -> TaskResult {
     if let fail = faults.failInTask, fail.stage == task.key.stage, fail.shard == task.key.shard {
@@ -110,17 +116,17 @@ struct TaskRunner {
     }
     switch task.work {
     case .record(let stage):
-      let context = StageContext(stageID: task.key.stage, seed: seed, shardIndex: task.key.shard)
+      let context = makeContext()
       var result = try runRecordLoop { record, _ in try stage.process(&record, context: context) }
       result.counters = context.counters.values
       return result
     case .batch(let stage):
-      let context = StageContext(stageID: task.key.stage, seed: seed, shardIndex: task.key.shard)
+      let context = makeContext()
       var result = try runBatchLoop(stage, context: context)
       result.counters = context.counters.values
       return result
     case .statefulBatch(let stage, let stateIn, let stateOut):
-      let context = StageContext(stageID: task.key.stage, seed: seed, shardIndex: task.key.shard)
+      let context = makeContext()
       var state = try stateIn.map { try StateFiles.load($0) } ?? stage.initialState()
       var result = try runBatchLoop(
         batchSize: stage.batchSize, { batch in try stage.process(batch, state: &state, context: context) },
@@ -162,7 +168,7 @@ struct TaskRunner {
       return try MixtureSteps.writePlan(stage: stage, totalsFiles: totalsFiles, planFile: planFile)
     case .planSample(let stage, let planFile):
       let plan = try MixtureSteps.loadPlan(planFile)
-      let context = StageContext(stageID: task.key.stage, seed: seed, shardIndex: task.key.shard)
+      let context = makeContext()
       var copies = 0
       var group = ""
       var result = try runRecordLoop(
@@ -186,10 +192,10 @@ struct TaskRunner {
     case .train(let trainer, let inputs, let artifactFile, let reportFile):
       return try TrainingSteps.train(
         trainer, inputs: inputs, artifactFile: artifactFile, reportFile: reportFile,
-        context: StageContext(stageID: task.key.stage, seed: seed, shardIndex: 0), progress: progress)
+        context: makeContext(), progress: progress)
     case .score(let scorer, let artifactFile):
       let stage = try TrainingSteps.load(scorer, artifactFile: artifactFile)
-      let context = StageContext(stageID: task.key.stage, seed: seed, shardIndex: task.key.shard)
+      let context = makeContext()
       var result = try runRecordLoop { record, _ in try stage.process(&record, context: context) }
       result.counters = context.counters.values
       return result
