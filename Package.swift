@@ -14,21 +14,26 @@ let package = Package(
     .target(name: "PipeCore"),
     .target(name: "PipeIO", dependencies: ["PipeCore", "CZstd"]),
     .target(name: "PipeManifest", dependencies: ["PipeCore", "CSQLite"]),
+    .target(name: "PipeLLM", dependencies: ["PipeCore"]),
     .target(
-      name: "PipeStages", dependencies: ["PipeCore"],
+      name: "PipeStages", dependencies: ["PipeCore", "PipeLLM"],
       exclude: ["Language/Model/make_langid_model.py", "Language/Model/README.md"],
       resources: [.copy("Language/Model/langid.bin")]),
-    .target(name: "PipeRuntime", dependencies: ["PipeCore", "PipeIO", "PipeManifest", "PipeStages"]),
+    .target(name: "PipeRuntime", dependencies: ["PipeCore", "PipeIO", "PipeManifest", "PipeLLM", "PipeStages"]),
     .target(name: "PipeCLI", dependencies: ["PipeCore", "PipeIO", "PipeManifest", "PipeStages", "PipeRuntime"]),
     .executableTarget(name: "pipe", dependencies: ["PipeCLI"]),
 
     .testTarget(name: "PipeCoreTests", dependencies: ["PipeCore"]),
     .testTarget(name: "PipeIOTests", dependencies: ["PipeCore", "PipeIO"]),
     .testTarget(name: "PipeManifestTests", dependencies: ["PipeCore", "PipeManifest"]),
+    .target(
+      name: "PipeTestSupport", dependencies: ["PipeLLM"], path: "Tests/PipeTestSupport", exclude: ["llm_server.sh"]),
+    .testTarget(name: "PipeLLMTests", dependencies: ["PipeCore", "PipeLLM", "PipeTestSupport"]),
     .testTarget(name: "PipeStagesTests", dependencies: ["PipeCore", "PipeStages"], exclude: ["Language/golden.jsonl"]),
     .testTarget(
       name: "PipeRuntimeTests", dependencies: ["PipeCore", "PipeIO", "PipeManifest", "PipeStages", "PipeRuntime"]),
-    .testTarget(name: "PipeEndToEndTests", dependencies: ["pipe", "PipeCore", "PipeIO", "PipeManifest"]),
+    .testTarget(
+      name: "PipeEndToEndTests", dependencies: ["pipe", "PipeCore", "PipeIO", "PipeManifest", "PipeTestSupport"]),
   ]
 )
 

@@ -127,6 +127,7 @@ enum Inspect {
       var document: JSONObject = [
         "runDirectory": .string(layout.root), "stages": .array(stages),
         "mixturePlans": planJSON(try planReports(manifest, summaries: selected)),
+        "llm": llmJSON(llmUsage(selected)),
       ]
       if let run {
         document["run"] = .object([
@@ -148,7 +149,7 @@ enum Inspect {
     text += table(selected).joined(separator: "\n") + "\n"
     // Per-group totals get tables of their own below; the rest fit on a line per stage.
     let counted = selected.compactMap { summary -> (String, [StageCounter])? in
-      let plain = summary.counters.filter { !isGroupCounter($0.name) }
+      let plain = summary.counters.filter { !isGroupCounter($0.name) && !isLLMCounter($0.name) }
       return plain.isEmpty ? nil : (summary.stage.id, plain)
     }
     if !counted.isEmpty {
@@ -159,6 +160,8 @@ enum Inspect {
     }
     let groupTable = groupLines(try planReports(manifest, summaries: selected), summaries: selected)
     if !groupTable.isEmpty { text += groupTable.joined(separator: "\n") + "\n" }
+    let llmTable = llmLines(llmUsage(selected))
+    if !llmTable.isEmpty { text += llmTable.joined(separator: "\n") + "\n" }
     if let stage = parsed.value("--stage") {
       text += "\ntasks of \(stage):\n"
       for summary in selected {

@@ -242,9 +242,10 @@ enum Schema {
       endpoint          TEXT NOT NULL,
       model             TEXT NOT NULL,
       path              TEXT NOT NULL,
+      request           TEXT NOT NULL,
       response          TEXT NOT NULL,
-      prompt_tokens     INTEGER NOT NULL,
-      completion_tokens INTEGER NOT NULL,
+      prompt_tokens     INTEGER,
+      completion_tokens INTEGER,
       latency_seconds   REAL NOT NULL,
       created_at        REAL NOT NULL
     ) WITHOUT ROWID;

@@ -21,5 +21,6 @@ public enum Ops {
     TokenCount.descriptor,
     MixturePlanStage.descriptor,
     MixtureSample.descriptor,
+    LLMGenerate.descriptor,
   ])
 }

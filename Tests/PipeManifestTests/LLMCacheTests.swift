@@ -7,23 +7,23 @@ import Testing
 struct LLMCacheTests {
   static func entry(_ key: String, response: String = #"{"choices":[]}"#, endpoint: String = "local") -> LLMCacheEntry {
     LLMCacheEntry(
-      key: key, endpoint: endpoint, model: "smollm2", path: "/v1/chat/completions", response: response,
+      key: key, endpoint: endpoint, model: "smollm2", path: "chat/completions", request: "{}", response: response,
       promptTokens: 12, completionTokens: 30, latencySeconds: 0.5, createdAt: 1_000)
   }
 
-  @Test func storesLooksUpAndKeepsTheFirstResponse() throws {
+  @Test func storesLooksUpAndReplaces() throws {
     let dir = try TemporaryDirectory()
     let manifest = try Manifest(path: dir.manifestPath)
     #expect(try manifest.llmCacheEntry(key: "k1") == nil)
     try manifest.storeLLMCacheEntry(Self.entry("k1", response: "first"))
     try manifest.storeLLMCacheEntry(Self.entry("k1", response: "second"))
-    #expect(try manifest.llmCacheEntry(key: "k1") == Self.entry("k1", response: "first"))
+    #expect(try manifest.llmCacheEntry(key: "k1") == Self.entry("k1", response: "second"))
     // Resetting a stage's tasks does not touch the cache: a rerun reuses paid calls.
     let runID = try Fixture.startRun(manifest)
     try Fixture.recordStage(manifest, "generate", position: 0)
     try Fixture.runTask(manifest, stage: "generate", shard: 0, runID: runID)
     try manifest.resetTasks(stage: "generate")
-    #expect(try manifest.llmCacheEntry(key: "k1")?.response == "first")
+    #expect(try manifest.llmCacheEntry(key: "k1")?.response == "second")
     try manifest.close()
     // And it survives reopening.
     let reopened = try Manifest.openReadOnly(path: dir.manifestPath)

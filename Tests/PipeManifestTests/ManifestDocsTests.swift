@@ -70,7 +70,8 @@ struct ManifestDocsTests {
     try manifest.markTaskDone(sample)
     try manifest.storeLLMCacheEntry(
       LLMCacheEntry(
-        key: "k", endpoint: "local", model: "smollm2", path: "/v1/chat/completions", response: "{}", promptTokens: 3,
+        key: "k", endpoint: "local", model: "smollm2", path: "chat/completions", request: "{}", response: "{}",
+        promptTokens: 3,
         completionTokens: 5, latencySeconds: 0.2, createdAt: 2))
     try manifest.finishRun(id: runID, status: .failed, error: "1 task failed", finishedAt: 3)
     try manifest.close()

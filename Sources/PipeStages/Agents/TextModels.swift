@@ -1,5 +1,5 @@
 import Foundation
-public import PipeCore
+import PipeCore
 
 /// Lower-cased word tokens of a text: runs of letters and digits, each CJK character on its
 /// own, so the small text models below work in any script.

@@ -1,0 +1,279 @@
+internal import Dispatch
+internal import Foundation
+public import PipeCore
+internal import Synchronization
+
+/// Calls one OpenAI-compatible endpoint with its limits: at most `maxConcurrentRequests` in
+/// flight, at most `requestsPerMinute` started, each attempt bounded by `timeoutSeconds`,
+/// retries with exponential backoff and jitter on 429, 5xx, timeouts and broken connections,
+/// and an optional request cache consulted before any request is sent.
+///
+/// `send(_:)` blocks the calling thread, for the pipeline's synchronous task runner; call it
+/// from many threads at once to use the concurrency limit. One client per endpoint: the limits
+/// and statistics belong to the client.
+public final class LLMClient: Sendable {
+  /// The endpoint this client calls.
+  public let endpoint: Endpoint
+  private let apiKey: String?
+  private let cache: (any LLMCache)?
+  private let clock: any LLMClock
+  private let transport: HTTPTransport
+  private let slots: DispatchSemaphore
+  private let spacer: RequestSpacer?
+  private let retryPolicy: RetryPolicy
+  private let errorText: ErrorText
+  private let counters: Mutex<LLMStatistics>
+
+  /// Creates a client for `endpoint`.
+  ///
+  /// - Parameters:
+  ///   - cache: where answers are looked up before sending and stored after success; `nil`
+  ///     sends every call.
+  ///   - environment: where the API key variable is read; `nil` for the process environment.
+  ///   - clock: the clock for rate spacing and backoff waits.
+  /// - Throws: `PipeError(.config)` when the endpoint is invalid or names an unset key variable.
+  public init(
+    endpoint: Endpoint, cache: (any LLMCache)? = nil,
+    environment: [String: String]? = nil, clock: any LLMClock = SystemLLMClock()
+  ) throws(PipeError) {
+    try endpoint.validate()
+    self.endpoint = endpoint
+    // The process environment is read only when a key variable is named.
+    apiKey =
+      endpoint.apiKeyEnvironmentVariable == nil
+      ? nil : try endpoint.apiKey(in: environment ?? ProcessInfo.processInfo.environment)
+    self.cache = cache
+    self.clock = clock
+    transport = HTTPTransport(maxConnections: endpoint.maxConcurrentRequests, timeoutSeconds: endpoint.timeoutSeconds)
+    slots = DispatchSemaphore(value: endpoint.maxConcurrentRequests)
+    spacer = endpoint.requestsPerMinute.map { RequestSpacer(requestsPerMinute: $0) }
+    retryPolicy = RetryPolicy(baseSeconds: endpoint.backoffBaseSeconds, maxSeconds: endpoint.backoffMaxSeconds)
+    errorText = ErrorText(endpoint: endpoint, apiKey: apiKey)
+    counters = Mutex(LLMStatistics(endpointName: endpoint.name))
+  }
+
+  /// A snapshot of what this client did so far.
+  public var statistics: LLMStatistics {
+    counters.withLock { $0 }
+  }
+
+  /// Sends `request` (or answers it from the cache) and blocks until the answer.
+  ///
+  /// - Throws: `LLMError` when the call fails (its `kind` says how); whatever the cache throws.
+  public func send<Request: LLMRequest>(_ request: Request) throws -> LLMReply<Request.Response> {
+    counters.withLock { $0.calls += 1 }
+    let body = request.body(model: endpoint.model)
+    let key = LLMCacheKey.make(endpoint: endpoint, path: Request.path, body: body)
+    if let cache, let hit = try cache.lookup(key: key),
+      let json = try? JSONValue.parse(hit.responseBody),
+      let response = try? Request.parseResponse(json)
+    {
+      // An entry that no longer parses (written by an older version) is ignored and replaced.
+      counters.withLock { $0.cacheHits += 1 }
+      return LLMReply(
+        response: response, cacheKey: key, isCached: true, attempts: 0, latencySeconds: hit.latencySeconds)
+    }
+    let bodyText = JSONValue.object(body).canonicalText
+    let result: (response: Request.Response, answer: String, attempts: Int, latency: Double)
+    do {
+      result = try exchange(Request.self, bodyText: bodyText)
+    } catch {
+      counters.withLock {
+        $0.failed += 1
+        $0.failuresByKind[error.kind.rawValue, default: 0] += 1
+      }
+      throw error
+    }
+    let usage = result.response.usage
+    counters.withLock {
+      $0.succeeded += 1
+      $0.promptTokens += usage.promptTokens ?? 0
+      $0.completionTokens += usage.completionTokens ?? 0
+      $0.totalLatencySeconds += result.latency
+    }
+    try cache?.store(
+      key: key,
+      response: CachedResponse(
+        endpointName: endpoint.name, model: endpoint.model, path: Request.path, requestBody: bodyText,
+        responseBody: result.answer, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens,
+        latencySeconds: result.latency))
+    return LLMReply(
+      response: result.response, cacheKey: key, isCached: false, attempts: result.attempts,
+      latencySeconds: result.latency)
+  }
+
+  /// Sends `request` without blocking the caller's task: the blocking call runs on a thread of
+  /// its own, so waiting on limits never starves Swift's cooperative pool.
+  ///
+  /// - Throws: as `send(_:)`.
+  public func send<Request: LLMRequest>(_ request: Request) async throws -> LLMReply<Request.Response> {
+    try await withCheckedThrowingContinuation { continuation in
+      let thread = Thread { [self] in
+        continuation.resume(with: Result { try self.send(request) })
+      }
+      thread.start()
+    }
+  }
+
+  // MARK: - Attempts
+
+  /// Sends until an answer parses, a non-retryable error, or the retries or time run out.
+  private func exchange<Request: LLMRequest>(_: Request.Type, bodyText: String) throws(LLMError) -> (
+    response: Request.Response, answer: String, attempts: Int, latency: Double
+  ) {
+    let path = "/" + Request.path
+    let started = clock.now()
+    var attempt = 0
+    while true {
+      attempt += 1
+      let failure: AttemptFailure
+      switch attemptOnce(path: Request.path, bodyText: bodyText, attempt: attempt) {
+      case .success(let answer):
+        let text = String(decoding: answer.body, as: UTF8.self)
+        do {
+          let json = try JSONValue.parse(answer.body)
+          return (try Request.parseResponse(json), text, attempt, answer.latency)
+        } catch let error as JSONParseError {
+          throw malformed("the answer is not JSON (\(error)): \(errorText.excerpt(errorText.redact(text)))", answer)
+        } catch let error as MalformedResponse {
+          throw malformed("the answer lacks what the API promises: \(errorText.redact(error.detail))", answer)
+        } catch {
+          throw malformed(errorText.redact("\(error)"), answer)
+        }
+      case .failure(let error):
+        failure = error
+      }
+      guard Self.isRetryable(failure) else { throw failure.error }
+      guard attempt <= endpoint.maxRetries else { throw exhausted(failure, attempts: attempt, reason: nil) }
+      let delay = retryPolicy.delay(
+        retry: attempt, retryAfter: failure.retryAfterSeconds, unitRandom: Double.random(in: 0..<1))
+      if let total = endpoint.totalTimeoutSeconds, clock.now() + delay - started > total {
+        throw exhausted(
+          failure, attempts: attempt, reason: "totalTimeoutSeconds (\(Self.format(seconds: total)) s) would pass")
+      }
+      counters.withLock {
+        $0.retries += 1
+        $0.retriesByKind[failure.error.kind.rawValue, default: 0] += 1
+      }
+      clock.sleep(seconds: delay)
+    }
+
+    func malformed(_ message: String, _ answer: TimedAnswer) -> LLMError {
+      LLMError(
+        kind: .malformedResponse, endpointName: endpoint.name, path: apiPath(path), statusCode: answer.status,
+        message: message + "; is baseURL an OpenAI-compatible API root?", attempts: attempt)
+    }
+  }
+
+  /// A successful HTTP answer and how long it took.
+  private struct TimedAnswer {
+    var status: Int
+    var body: [UInt8]
+    var latency: Double
+  }
+
+  /// A failed attempt and the server's `Retry-After`, if it sent one.
+  private struct AttemptFailure: Error {
+    var error: LLMError
+    var retryAfterSeconds: Double?
+  }
+
+  /// One HTTP request within the concurrency and rate limits.
+  private func attemptOnce(path: String, bodyText: String, attempt: Int) -> Result<TimedAnswer, AttemptFailure> {
+    slots.wait()
+    defer { slots.signal() }
+    if let spacer {
+      let wait = spacer.reserve(now: clock.now())
+      if wait > 0 { clock.sleep(seconds: wait) }
+    }
+    counters.withLock { $0.requestsSent += 1 }
+    let fullPath = apiPath(path)
+    guard let url = URL(string: endpoint.normalizedBaseURL + "/" + path) else {
+      return .failure(
+        AttemptFailure(error: error(.http4xx, fullPath, nil, "cannot form a URL from baseURL", attempt)))
+    }
+    var headers = ["Content-Type": "application/json", "Accept": "application/json", "User-Agent": "pipe-llm/1"]
+    if let apiKey { headers["Authorization"] = "Bearer " + apiKey }
+    let started = DispatchTime.now().uptimeNanoseconds
+    let outcome = transport.post(
+      url: url, headers: headers, body: Array(bodyText.utf8), timeoutSeconds: endpoint.timeoutSeconds)
+    let latency = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+    switch outcome {
+    case .failure(.timeout):
+      return .failure(
+        AttemptFailure(
+          error: error(
+            .timeout, fullPath, nil,
+            "no complete answer within timeoutSeconds (\(Self.format(seconds: endpoint.timeoutSeconds)) s); raise "
+              + "timeoutSeconds, lower max_tokens, or check that the server is not overloaded", attempt)))
+    case .failure(.connection(let description)):
+      return .failure(
+        AttemptFailure(
+          error: error(
+            .connection, fullPath, nil,
+            "the connection to \(serverAddress) failed (\(errorText.redact(description))); check that the server "
+              + "is running and that baseURL is right", attempt)))
+    case .success(let answer):
+      if (200..<300).contains(answer.status) {
+        return .success(TimedAnswer(status: answer.status, body: answer.body, latency: latency))
+      }
+      let kind: LLMError.Kind
+      switch answer.status {
+      case 429: kind = .rateLimited
+      case 408: kind = .timeout
+      case 500...599: kind = .http5xx
+      default: kind = .http4xx
+      }
+      let message =
+        "HTTP \(answer.status): \(errorText.serverMessage(answer.body)); \(errorText.advice(status: answer.status))"
+      return .failure(
+        AttemptFailure(
+          error: error(kind, fullPath, answer.status, message, attempt),
+          retryAfterSeconds: RetryPolicy.retryAfterSeconds(answer.headers["retry-after"])))
+    }
+  }
+
+  // MARK: - Helpers
+
+  private static func isRetryable(_ failure: AttemptFailure) -> Bool {
+    // 501 Not Implemented and 505 are answers about the request, not passing trouble.
+    failure.error.kind.isRetryable && failure.error.statusCode != 501 && failure.error.statusCode != 505
+  }
+
+  private func exhausted(_ last: AttemptFailure, attempts: Int, reason: String?) -> LLMError {
+    let cause = LLMErrorCause(kind: last.error.kind, statusCode: last.error.statusCode, message: last.error.message)
+    let why = reason.map { "; stopped because \($0)" } ?? ""
+    return LLMError(
+      kind: .retriesExhausted, endpointName: endpoint.name, path: last.error.path, statusCode: last.error.statusCode,
+      message:
+        "gave up after \(attempts) attempt\(attempts == 1 ? "" : "s")\(why); last error (\(last.error.kind.rawValue)): "
+        + "\(last.error.message)",
+      attempts: attempts, cause: cause)
+  }
+
+  private func error(_ kind: LLMError.Kind, _ path: String, _ status: Int?, _ message: String, _ attempt: Int)
+    -> LLMError
+  {
+    LLMError(
+      kind: kind, endpointName: endpoint.name, path: path, statusCode: status, message: errorText.redact(message),
+      attempts: attempt)
+  }
+
+  /// The URL path of an API path (`/v1/chat/completions`), for messages.
+  private func apiPath(_ path: String) -> String {
+    let rootPath = URLComponents(string: endpoint.normalizedBaseURL)?.path ?? ""
+    return rootPath + (path.hasPrefix("/") ? path : "/" + path)
+  }
+
+  /// `scheme://host:port` of the server, for messages (no path, no credentials).
+  private var serverAddress: String {
+    guard let parts = URLComponents(string: endpoint.normalizedBaseURL), let host = parts.host else { return "?" }
+    return "\(parts.scheme ?? "http")://\(host)" + (parts.port.map { ":\($0)" } ?? "")
+  }
+
+  /// `2` for 2.0, `0.5` for 0.5.
+  private static func format(seconds: Double) -> String {
+    seconds.rounded() == seconds && abs(seconds) < 1e15 ? String(Int(seconds)) : String(seconds)
+  }
+
+}

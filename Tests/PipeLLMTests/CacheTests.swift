@@ -1,0 +1,93 @@
+import PipeCore
+import PipeLLM
+import PipeTestSupport
+import Testing
+
+/// The request cache: a repeated request is answered without being sent.
+struct CacheTests {
+  @Test func secondIdenticalRequestSendsNothing() throws {
+    let server = try ScriptedHTTPServer { index, _ in
+      .json(chatAnswer("answer \(index)", promptTokens: 5, completionTokens: 2))
+    }
+    let cache = InMemoryLLMCache()
+    let client = try LLMClient(endpoint: testEndpoint(server), cache: cache)
+    let first = try client.send(hello())
+    let second = try client.send(hello())
+    #expect(server.requestCount == 1)
+    #expect(!first.isCached && second.isCached)
+    #expect(second.attempts == 0)
+    #expect(second.response == first.response)
+    #expect(second.cacheKey == first.cacheKey)
+    let stats = client.statistics
+    #expect(stats.calls == 2 && stats.cacheHits == 1 && stats.requestsSent == 1)
+    // Only the request actually sent costs tokens.
+    #expect(stats.promptTokens == 5 && stats.completionTokens == 2)
+  }
+
+  @Test func aNewClientOnTheSameCacheSendsNothing() throws {
+    let server = try ScriptedHTTPServer { _, _ in .json(chatAnswer("stored")) }
+    let cache = InMemoryLLMCache()
+    _ = try LLMClient(endpoint: testEndpoint(server), cache: cache).send(hello())
+    // A resumed run: a fresh client, same endpoint, same cache.
+    let resumed = try LLMClient(endpoint: testEndpoint(server), cache: cache)
+    let reply = try resumed.send(hello())
+    #expect(reply.isCached && reply.response.text == "stored")
+    #expect(server.requestCount == 1)
+    #expect(resumed.statistics.requestsSent == 0)
+  }
+
+  @Test func differentSeedOrTemperatureMisses() throws {
+    let server = try ScriptedHTTPServer { index, _ in .json(chatAnswer("answer \(index)")) }
+    let cache = InMemoryLLMCache()
+    let client = try LLMClient(endpoint: testEndpoint(server), cache: cache)
+    let base = try client.send(hello(seed: 1, temperature: 0))
+    let otherSeed = try client.send(hello(seed: 2, temperature: 0))
+    let otherTemperature = try client.send(hello(seed: 1, temperature: 0.7))
+    #expect(server.requestCount == 3)
+    #expect(!otherSeed.isCached && !otherTemperature.isCached)
+    #expect(Set([base.cacheKey, otherSeed.cacheKey, otherTemperature.cacheKey]).count == 3)
+    #expect(cache.count == 3)
+  }
+
+  @Test func storedEntryHoldsRequestAndAnswerButNoKey() throws {
+    let server = try ScriptedHTTPServer { _, _ in .json(chatAnswer("hi", promptTokens: 11, completionTokens: 4)) }
+    let cache = InMemoryLLMCache()
+    let client = try LLMClient(
+      endpoint: testEndpoint(server, apiKeyEnvironmentVariable: "K"), cache: cache, environment: ["K": "sk-hidden"])
+    let reply = try client.send(hello(seed: 42))
+    let entry = try #require(cache.lookup(key: reply.cacheKey))
+    #expect(entry.endpointName == "scripted" && entry.model == "test-model" && entry.path == "chat/completions")
+    #expect(entry.requestBody == JSONValue.object(hello(seed: 42).body(model: "test-model")).canonicalText)
+    #expect(entry.requestBody.contains(#""seed":42"#))
+    #expect(entry.promptTokens == 11 && entry.completionTokens == 4)
+    #expect(entry.responseBody.contains(#""content":"hi""#))
+    #expect(!entry.requestBody.contains("sk-hidden") && !entry.responseBody.contains("sk-hidden"))
+    // The body the server got is the canonical body the key was made from.
+    #expect(server.requests.first?.body == entry.requestBody)
+  }
+
+  @Test func failuresAreNotCached() throws {
+    let server = try ScriptedHTTPServer(script: [.json("{}", status: 400), .json(chatAnswer("now ok"))])
+    let cache = InMemoryLLMCache()
+    let client = try LLMClient(endpoint: testEndpoint(server), cache: cache)
+    #expect(throws: LLMError.self) { try client.send(hello()) }
+    #expect(cache.count == 0)
+    #expect(try client.send(hello()).response.text == "now ok")
+    #expect(server.requestCount == 2)
+  }
+
+  @Test func unreadableEntryIsRefetched() throws {
+    let server = try ScriptedHTTPServer { _, _ in .json(chatAnswer("fresh")) }
+    let cache = InMemoryLLMCache()
+    let endpoint = testEndpoint(server)
+    let key = LLMCacheKey.make(endpoint: endpoint, request: hello())
+    cache.store(
+      key: key,
+      response: CachedResponse(
+        endpointName: "scripted", model: "test-model", path: "chat/completions", requestBody: "{}",
+        responseBody: "{truncated", promptTokens: nil, completionTokens: nil, latencySeconds: 0))
+    let reply = try LLMClient(endpoint: endpoint, cache: cache).send(hello())
+    #expect(!reply.isCached && reply.response.text == "fresh")
+    #expect(cache.lookup(key: key)?.responseBody.contains("fresh") == true)
+  }
+}
