@@ -21,6 +21,8 @@ public enum ConfigType: Sendable {
   /// A JSON object; the op checks its members when it builds the stage and reports problems
   /// with `ConfigValueError`, so they still carry a JSON path.
   case object
+  /// Any JSON value (an array of objects, say); the op checks it when it builds the stage.
+  case json(String)
   /// The id of another stage of the pipeline whose artifact this stage uses (a trained
   /// model); it runs first, and retraining it reruns this stage.
   case stage
@@ -39,6 +41,7 @@ public enum ConfigType: Sendable {
     case .files: return "an array of file paths (PATH or NAME=PATH, relative to the pipeline file)"
     case .object: return "an object"
     case .stage: return "a stage id"
+    case .json(let description): return description
     }
   }
 
@@ -287,6 +290,8 @@ public struct OpDescriptor: Sendable {
       guard let string = value.stringValue, options.contains(string) else {
         return "expected \(type.description), \(got)"
       }
+      return nil
+    case .json:
       return nil
     case .stage:
       return value.stringValue.map { $0.isEmpty ? "expected a stage id, got \"\"" : nil }

@@ -22,5 +22,6 @@ public enum Ops {
     MixturePlanStage.descriptor,
     MixtureSample.descriptor,
     LLMGenerate.descriptor,
+    StarAgents.descriptor,
   ])
 }

@@ -133,6 +133,19 @@ public struct MinHashShingler: Sendable {
             numberState = 0
             inWord = true
             index += run
+            // Separators right after the letters, in the same eight bytes, end the word now
+            // rather than in the next round (as below: every ASCII byte but letters and digits).
+            if run < 8 && separatorsAreASCIIBreaks {
+              let atLeast0 = (x &+ 0x5050_5050_5050_5050) & 0x8080_8080_8080_8080
+              let past9 = (x &+ 0x4646_4646_4646_4646) & 0x8080_8080_8080_8080
+              let wordBytes = (letters | (atLeast0 & ~past9)) >> UInt64(run << 3)
+              let breaks = wordBytes == 0 ? 8 - run : wordBytes.trailingZeroBitCount >> 3
+              if breaks > 0 {
+                sink.endWord()
+                inWord = false
+                index += breaks
+              }
+            }
             continue
           }
           // A run of separators (whitespace, punctuation) ends the word at once; digits and,

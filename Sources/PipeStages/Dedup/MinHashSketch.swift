@@ -237,12 +237,17 @@ public struct MinHashSketcher: Sendable {
           var round = 1
           while filled < size && round < size {
             let seed = seeds[round]
+            // Every value of this round is at least `floor` and every value of an earlier round
+            // is below it, so a bin filled before this round keeps its value: only the bins
+            // still empty need the shingle's value (most bins are filled after round zero).
+            let floor = UInt64(round) << 52
             for index in 0..<shingles.count {
               var bin = walk[2 * index] &+ walk[2 * index + 1]
               if bin >= k { bin &-= k }
               walk[2 * index] = bin
-              let v = Self.value(shingles[index], round: round, seed: seed)
               let old = mins[Int(bin)]
+              if old < floor { continue }
+              let v = Self.value(shingles[index], round: round, seed: seed)
               if v < old {
                 if old == .max { filled += 1 }
                 mins[Int(bin)] = v
@@ -268,12 +273,15 @@ public struct MinHashSketcher: Sendable {
         while filled < size && round < size {
           let seed = sketcher.roundSeeds[round]
           let shift = UInt64(round)
+          // As in `laterRounds`: bins filled in an earlier round keep their values.
+          let floor = shift << 52
           replay { shingles in
             for x in shingles {
               let (bin0, step) = Self.start(x, size: size, steps: steps)
               let bin = Int((UInt64(bin0) + shift * UInt64(step) % k) % k)
-              let v = Self.value(x, round: round, seed: seed)
               let old = mins[bin]
+              if old < floor { continue }
+              let v = Self.value(x, round: round, seed: seed)
               if v < old {
                 if old == .max { filled += 1 }
                 mins[bin] = v

@@ -43,6 +43,9 @@ public struct C4Filter: RecordStage {
   /// Remove lines with a policy phrase.
   public var filterPolicy = true
 
+  /// Word splitters (and their caches) reused from record to record.
+  private let splitters = ScratchPool { SplitterBox() }
+
   /// Creates the filter with datatrove's defaults.
   public init() {}
 
@@ -116,7 +119,10 @@ public struct C4Filter: RecordStage {
 
   /// The outcome for `text`.
   func evaluate(_ text: UnsafeBufferPointer<UInt8>) -> Outcome {
-    var splitter = EnglishWordSplitter()
+    splitters.with { evaluate(text, &$0.splitter) }
+  }
+
+  private func evaluate(_ text: UnsafeBufferPointer<UInt8>, _ splitter: inout EnglishWordSplitter) -> Outcome {
     var state = LineState()
     if splitParagraph {
       var stop: Outcome?
@@ -275,4 +281,9 @@ public struct C4Filter: RecordStage {
   private static let policyPhrases = [
     "terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies",
   ].map { Array($0.utf8) }
+}
+
+/// A word splitter that a `ScratchPool` can hold.
+final class SplitterBox {
+  var splitter = EnglishWordSplitter()
 }

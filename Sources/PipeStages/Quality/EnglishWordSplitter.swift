@@ -92,6 +92,12 @@ final class SpanBuffer {
   @inline(__always)
   func removeAll() { count = 0 }
 
+  /// Calls `body` with the spans (valid only during the call).
+  @inline(__always)
+  func withSpans<Result>(_ body: (UnsafeBufferPointer<WordSpan>) -> Result) -> Result {
+    body(UnsafeBufferPointer(start: storage, count: count))
+  }
+
   private func grow() {
     let larger = UnsafeMutablePointer<WordSpan>.allocate(capacity: capacity * 2)
     larger.moveInitialize(from: storage, count: count)
@@ -109,6 +115,97 @@ private final class SplitScratch {
   let suffixes = SpanBuffer()
   /// The tokens after merging exceptions.
   let merged = SpanBuffer()
+  /// Splits of runs seen before.
+  let runs = RunSplitCache()
+}
+
+/// Splits of short runs seen before. The split of a run of non-whitespace depends only on its
+/// bytes, and the same runs (`it.`, `(see`, `foo();`) come back again and again, so a run found
+/// here skips the affix, URL, infix and merge rules. A hit gives exactly what splitting gives, so
+/// results never depend on what was cached; the cache is emptied when full.
+final class RunSplitCache {
+  /// Longest run cached, in bytes (piece offsets are stored as bytes).
+  static let maxRunLength = 48
+  /// Most pieces of a cached run.
+  static let maxPieces = 24
+  private static let slotCount = 1 << 14
+  private static let maxEntries = slotCount / 2
+  private static let arenaSize = maxEntries * 64
+
+  /// A cached run: its bytes, then a (start, end) byte pair per piece, in `arena`.
+  private struct Slot {
+    var hash: UInt64
+    var offset: UInt32
+    /// 0 when the slot is empty (runs are never empty).
+    var length: UInt16
+    var pieceCount: UInt16
+  }
+
+  private var slots: UnsafeMutablePointer<Slot>?
+  private var arena: UnsafeMutablePointer<UInt8>?
+  private var arenaUsed = 0
+  private var entries = 0
+
+  init() {}
+
+  deinit {
+    slots?.deallocate()
+    arena?.deallocate()
+  }
+
+  /// The pieces of the `length`-byte run at `run` (whose `FastHash` is `hash`) as (start, end)
+  /// byte pairs relative to the run, with their number; nil if the run is not cached.
+  @inline(__always)
+  func lookup(_ run: UnsafePointer<UInt8>, _ length: Int, _ hash: UInt64) -> (UnsafePointer<UInt8>, Int)? {
+    guard let slots, let arena else { return nil }
+    let mask = Self.slotCount &- 1
+    var slot = Int(truncatingIfNeeded: hash >> 40) & mask
+    while true {
+      let entry = slots[slot]
+      if entry.length == 0 { return nil }
+      if entry.hash == hash && Int(entry.length) == length {
+        let key = arena + Int(entry.offset)
+        if QualityText.bytesEqual(key, run, length) {
+          return (UnsafePointer(key + length), Int(entry.pieceCount))
+        }
+      }
+      slot = (slot &+ 1) & mask
+    }
+  }
+
+  /// Caches the split of a run that `lookup` did not find; `pieces` are absolute spans and
+  /// `runStart` the run's offset in the text.
+  func insert(_ run: UnsafePointer<UInt8>, _ length: Int, _ hash: UInt64, _ pieces: SpanBuffer, from runStart: Int) {
+    guard length <= Self.maxRunLength, pieces.count <= Self.maxPieces else { return }
+    if slots == nil {
+      let newSlots = UnsafeMutablePointer<Slot>.allocate(capacity: Self.slotCount)
+      newSlots.initialize(repeating: Slot(hash: 0, offset: 0, length: 0, pieceCount: 0), count: Self.slotCount)
+      slots = newSlots
+      arena = .allocate(capacity: Self.arenaSize)
+    }
+    guard let slots, let arena else { return }
+    let size = length + 2 * pieces.count
+    if entries == Self.maxEntries || arenaUsed + size > Self.arenaSize {
+      slots.update(repeating: Slot(hash: 0, offset: 0, length: 0, pieceCount: 0), count: Self.slotCount)
+      entries = 0
+      arenaUsed = 0
+    }
+    let key = arena + arenaUsed
+    key.update(from: run, count: length)
+    for index in 0..<pieces.count {
+      let piece = pieces[index]
+      key[length + 2 * index] = UInt8(truncatingIfNeeded: piece.start - runStart)
+      key[length + 2 * index + 1] = UInt8(truncatingIfNeeded: piece.end - runStart)
+    }
+    let mask = Self.slotCount &- 1
+    var slot = Int(truncatingIfNeeded: hash >> 40) & mask
+    while slots[slot].length != 0 { slot = (slot &+ 1) & mask }
+    slots[slot] = Slot(
+      hash: hash, offset: UInt32(truncatingIfNeeded: arenaUsed), length: UInt16(truncatingIfNeeded: length),
+      pieceCount: UInt16(truncatingIfNeeded: pieces.count))
+    arenaUsed += size
+    entries += 1
+  }
 }
 
 /// The splitter at work on one text.
@@ -121,6 +218,7 @@ private struct SplitWorker {
   let pieces: SpanBuffer
   let suffixes: SpanBuffer
   let merged: SpanBuffer
+  let runs: RunSplitCache
   /// Runs of tokens that spell an exception.
   var merges: [(first: Int, count: Int, entry: ExceptionTable.Entry)] = []
   /// Whether the run being split has an ASCII digit (units and currencies follow only digits).
@@ -132,6 +230,7 @@ private struct SplitWorker {
     pieces = scratch.pieces
     suffixes = scratch.suffixes
     merged = scratch.merged
+    runs = scratch.runs
   }
 
   mutating func run<Sink: TokenSink>(into sink: inout Sink) {
@@ -183,9 +282,19 @@ private struct SplitWorker {
         }
         continue
       }
+      let runLength = index - runStart
+      let cacheable = runLength <= RunSplitCache.maxRunLength
+      let hash = cacheable ? FastHash.hash(base + runStart, runLength) : 0
+      if cacheable, let (cached, pieceCount) = runs.lookup(base + runStart, runLength, hash) {
+        for piece in 0..<pieceCount {
+          sink.token(runStart + Int(cached[2 * piece]), runStart + Int(cached[2 * piece + 1]), ascii: isASCII)
+        }
+        continue
+      }
       runHasDigit = runFlags & AsciiFlag.digit != 0
       splitRun(runStart, index)
       if pieces.count > 1 { mergeExceptions() }
+      if cacheable { runs.insert(base + runStart, runLength, hash, pieces, from: runStart) }
       for index in 0..<pieces.count {
         let piece = pieces[index]
         sink.token(piece.start, piece.end, ascii: isASCII)
@@ -548,14 +657,13 @@ private struct SplitWorker {
     // Scheme: two or more word characters, `+`, `-` or `.`, then "://".
     var schemeEnd = low
     while schemeEnd < high, isSchemeByte(base[schemeEnd]) { schemeEnd += 1 }
-    var starts: [Int] = []
-    if schemeEnd - low >= 2, high - schemeEnd >= 3, base[schemeEnd] == 0x3A, base[schemeEnd + 1] == 0x2F,
-      base[schemeEnd + 2] == 0x2F
-    {
-      starts.append(schemeEnd + 3)
-    }
-    starts.append(low)
-    for start in starts {
+    // The start after a scheme (tried first), then the run's start: no array, as this runs for
+    // every run with a dot.
+    let hasScheme =
+      schemeEnd - low >= 2 && high - schemeEnd >= 3 && base[schemeEnd] == 0x3A && base[schemeEnd + 1] == 0x2F
+      && base[schemeEnd + 2] == 0x2F
+    var start = hasScheme ? schemeEnd + 3 : low
+    while true {
       // User info: anything up to an "@" (the last one first), or none.
       var at = high - 1
       while at > start {
@@ -563,6 +671,8 @@ private struct SplitWorker {
         at -= 1
       }
       if matchesHost(start, high) { return true }
+      if start == low { break }
+      start = low
     }
     return false
   }
@@ -648,9 +758,12 @@ private struct SplitWorker {
 
   /// The end of a public dotted IPv4 address at `start`, if there is one.
   private func ipv4End(_ start: Int, _ high: Int) -> Int? {
-    var octets: [Int] = []
+    // The octets are counted, and only the first two kept, without an array.
+    var octets = 0
+    var first = 0
+    var second = 0
     var index = start
-    while octets.count < 4 {
+    while octets < 4 {
       var end = index
       while end < high, end - index < 4, base[end] >= 0x30, base[end] <= 0x39 { end += 1 }
       let digits = end - index
@@ -658,24 +771,26 @@ private struct SplitWorker {
       var value = 0
       for position in index..<end { value = value * 10 + Int(base[position] - 0x30) }
       let leadingZero = digits > 1 && base[index] == 0x30
-      switch octets.count {
+      switch octets {
       case 0: guard !leadingZero, (1...223).contains(value) else { return nil }
       case 3: guard !leadingZero, (1...254).contains(value) else { return nil }
       default: guard value <= 255, !(digits == 3 && leadingZero) else { return nil }
       }
-      octets.append(value)
+      if octets == 0 { first = value } else if octets == 1 { second = value }
+      octets += 1
       index = end
-      if octets.count < 4 {
+      if octets < 4 {
         guard index < high, base[index] == 0x2E else { return nil }
         index += 1
       }
     }
-    switch (octets[0], octets[1]) {
+    switch (first, second) {
     case (10, _), (127, _), (169, 254), (192, 168): return nil
     case (172, 16...31): return nil
     default: return index
     }
   }
+
 }
 
 // MARK: - Tables

@@ -1,3 +1,4 @@
+import Glibc
 public import PipeCore
 
 /// `quality.gopher@1`: the Gopher heuristics (Rae et al. 2021, "Scaling Language Models:
@@ -92,14 +93,16 @@ public struct GopherFilter: RecordStage {
   public let quality: Quality
   /// Whether scripts written without spaces are cut into words (see `Words`).
   public let splitSpacelessScripts: Bool
-  private let stopWordBytes: [[UInt8]]
+  private let stopWordBytes: StopWords
+  /// Buffers reused from record to record.
+  private let scratch = ScratchPool { GopherScratch() }
 
   /// Creates the filter.
   public init(repetition: Repetition = Repetition(), quality: Quality = Quality(), splitSpacelessScripts: Bool = true) {
     self.repetition = repetition
     self.quality = quality
     self.splitSpacelessScripts = splitSpacelessScripts
-    self.stopWordBytes = Array(Set(quality.stopWords)).sorted().map { Array($0.utf8) }
+    self.stopWordBytes = StopWords(Array(Set(quality.stopWords)).sorted().map { Array($0.utf8) })
   }
 
   /// Creates the filter from a config validated against `descriptor`.
@@ -205,26 +208,35 @@ public struct GopherFilter: RecordStage {
   /// The verdict on `text`.
   func evaluate(_ text: UnsafeBufferPointer<UInt8>) -> Verdict {
     guard !text.isEmpty else { return .drop(reason: "empty", detail: "the text is empty") }
+    return scratch.with { evaluate(text, $0) }
+  }
+
+  private func evaluate(_ text: UnsafeBufferPointer<UInt8>, _ scratch: GopherScratch) -> Verdict {
     let textLength = QualityText.length(text, 0, text.count)
-    let seen = HashTable64(expected: 64)
+    let seen = scratch.seen
     if let verdict = paragraphRules(text, textLength, seen) { return verdict }
     if let verdict = lineRules(text, textLength, seen) { return verdict }
-    var splitter = EnglishWordSplitter()
-    let words = Words.split(text, using: &splitter, spaceless: splitSpacelessScripts)
-    let topRules = repetition.topNGramFracs.filter { $0.frac > 0 && words.count >= $0.n }
-    let dupRules = repetition.dupNGramFracs.filter { $0.frac > 0 && words.count >= $0.n }
-    let measures = NGramHashes(
-      text, words, hashing: !topRules.isEmpty || !dupRules.isEmpty, stopWords: stopWordBytes,
-      minStopWords: quality.minStopWords)
+    Words.split(text, using: &scratch.splitter, spaceless: splitSpacelessScripts, into: scratch.words)
+    let wordCount = scratch.words.count
+    let topRules = repetition.topNGramFracs.filter { $0.frac > 0 && wordCount >= $0.n }
+    let dupRules = repetition.dupNGramFracs.filter { $0.frac > 0 && wordCount >= $0.n }
+    let measures = scratch.hashes
+    scratch.words.withSpans { words in
+      measures.measure(
+        text, words, hashing: !topRules.isEmpty || !dupRules.isEmpty, stopWords: stopWordBytes,
+        minStopWords: quality.minStopWords)
+    }
     if let verdict = nGramRules(measures, topRules, dupRules, textLength, seen) { return verdict }
-    return qualityRules(text, words.count, measures.stats)
+    return qualityRules(text, wordCount, measures.stats)
   }
 
   // MARK: - Repetition
 
-  private static func exceeds(_ measured: Double, _ limit: Double, _ reason: String) -> Verdict? {
+  /// A drop when `measured` is over a set `limit`. The reason is built only then: the n-gram
+  /// rules' reasons are interpolated strings, too costly to build for every record.
+  private static func exceeds(_ measured: Double, _ limit: Double, _ reason: @autoclosure () -> String) -> Verdict? {
     guard limit > 0, measured > limit else { return nil }
-    return .drop(reason: reason, detail: "\(QualityText.format(measured)) > \(QualityText.format(limit))")
+    return .drop(reason: reason(), detail: "\(QualityText.format(measured)) > \(QualityText.format(limit))")
   }
 
   /// Paragraphs: the stripped text split at runs of two or more newlines.
@@ -232,6 +244,7 @@ public struct GopherFilter: RecordStage {
     _ text: UnsafeBufferPointer<UInt8>, _ textLength: Int, _ seen: HashTable64
   ) -> Verdict? {
     guard repetition.dupParaFrac > 0 || repetition.dupParaCharFrac > 0, let base = text.baseAddress else { return nil }
+    seen.removeAll(expected: 64)
     let (start, end) = QualityText.strip(text, 0, text.count)
     var paragraphs = 0
     var duplicates = 0
@@ -245,15 +258,17 @@ public struct GopherFilter: RecordStage {
         duplicateChars += QualityText.length(text, from, to)
       }
     }
-    while index < end {
-      if text[index] == 0x0A, index + 1 < end, text[index + 1] == 0x0A {
-        var after = index + 2
+    // Jump from newline to newline (memchr) rather than test every byte.
+    while index < end, let hit = memchr(base + index, 0x0A, end - index) {
+      let newline = UnsafePointer<UInt8>(hit.assumingMemoryBound(to: UInt8.self)) - base
+      if newline + 1 < end, text[newline + 1] == 0x0A {
+        var after = newline + 2
         while after < end && text[after] == 0x0A { after += 1 }
-        add(paragraphStart, index)
+        add(paragraphStart, newline)
         paragraphStart = after
         index = after
       } else {
-        index += 1
+        index = newline + 1
       }
     }
     add(paragraphStart, end)
@@ -267,8 +282,7 @@ public struct GopherFilter: RecordStage {
   /// Lines: the text split at runs of newlines (empty first or last lines included).
   private func lineRules(_ text: UnsafeBufferPointer<UInt8>, _ textLength: Int, _ seen: HashTable64) -> Verdict? {
     guard repetition.dupLineFrac > 0 || repetition.dupLineCharFrac > 0, let base = text.baseAddress else { return nil }
-    var newlines = 0
-    for byte in text where byte == 0x0A { newlines += 1 }
+    let newlines = QualityText.count(byte: 0x0A, in: text)
     seen.removeAll(expected: newlines + 1)
     var lines = 0
     var duplicates = 0
@@ -282,14 +296,12 @@ public struct GopherFilter: RecordStage {
         duplicateChars += QualityText.length(text, from, to)
       }
     }
-    while index < text.count {
-      if text[index] == 0x0A {
-        add(lineStart, index)
-        while index < text.count && text[index] == 0x0A { index += 1 }
-        lineStart = index
-      } else {
-        index += 1
-      }
+    let end = text.count
+    while index < end, let hit = memchr(base + index, 0x0A, end - index) {
+      index = UnsafePointer<UInt8>(hit.assumingMemoryBound(to: UInt8.self)) - base
+      add(lineStart, index)
+      while index < end && text[index] == 0x0A { index += 1 }
+      lineStart = index
     }
     add(lineStart, text.count)
     if let verdict = Self.exceeds(Double(duplicates) / Double(lines), repetition.dupLineFrac, "dup_line_frac") {
@@ -409,6 +421,25 @@ public struct GopherFilter: RecordStage {
 
 // MARK: - Per-word measures
 
+/// The stop words, prepared once per filter.
+struct StopWords: Sendable {
+  /// Their bytes.
+  let words: [[UInt8]]
+  /// The longest, in bytes.
+  let maxLength: Int
+  /// Whether they are at most 64 words of at most 8 bytes, compared as `keys`.
+  let packs: Bool
+  /// Each word's bytes packed into an integer, first byte highest.
+  let keys: [UInt64]
+
+  init(_ words: [[UInt8]]) {
+    self.words = words
+    maxLength = words.map(\.count).max() ?? 0
+    packs = words.count <= 64 && maxLength <= 8
+    keys = packs ? words.map { $0.reduce(UInt64(0)) { $0 << 8 | UInt64($1) } } : []
+  }
+}
+
 /// What the quality rules need to know about the words.
 struct WordStats {
   /// Words with at least one character outside datatrove's punctuation set.
@@ -422,126 +453,209 @@ struct WordStats {
 }
 
 /// Character classes of datatrove's word measures.
-final class WordClasses: Sendable {
+final class WordClasses: @unchecked Sendable {
   static let shared = WordClasses()
   static let punctuation: UInt8 = 1
   static let letter: UInt8 = 2
+  /// A byte of a multi-byte scalar: the word needs decoding.
+  static let nonASCII: UInt8 = 4
 
   /// datatrove's `PUNCTUATION_SET`.
   let punctuation = ScalarSet(ranges: WordTables.datatrovePunctuation)
-  /// Flags of each ASCII byte.
-  let ascii: [UInt8]
+  /// Flags of each byte value (256 entries, immutable, never freed: the classes live as long as
+  /// the process). Raw memory so the per-byte loop pays no bounds check.
+  let bytes: UnsafeMutablePointer<UInt8>
 
   private init() {
-    var ascii = [UInt8](repeating: 0, count: 128)
+    bytes = .allocate(capacity: 256)
+    bytes.initialize(repeating: Self.nonASCII, count: 256)
     for byte in 0..<128 {
-      if punctuation.contains(UInt32(byte)) { ascii[byte] |= Self.punctuation }
-      if PythonText.isAlpha(UInt32(byte)) { ascii[byte] |= Self.letter }
+      var flags: UInt8 = 0
+      if punctuation.contains(UInt32(byte)) { flags |= Self.punctuation }
+      if PythonText.isAlpha(UInt32(byte)) { flags |= Self.letter }
+      bytes[byte] = flags
     }
-    self.ascii = ascii
   }
 }
 
-/// Hashes of every run of words, from prefix sums (see `PolynomialHash`).
+/// Hashes of every run of words, from prefix sums (see `PolynomialHash`). One object serves
+/// record after record (`measure` reuses its buffers).
 final class NGramHashes {
   /// The number of words.
-  let count: Int
+  private(set) var count = 0
+  private var capacity = 0
   /// Hash of the first k words joined without separators.
-  private let joined: UnsafeMutablePointer<UInt64>
+  private var joined: UnsafeMutablePointer<UInt64>
   /// `base` to the power of the byte length of the first k words, and its inverse.
-  private let powers: UnsafeMutablePointer<UInt64>
-  private let inversePowers: UnsafeMutablePointer<UInt64>
+  private var powers: UnsafeMutablePointer<UInt64>
+  private var inversePowers: UnsafeMutablePointer<UInt64>
   /// Hash of the sequence of the first k word hashes.
-  private let sequence: UnsafeMutablePointer<UInt64>
+  private var sequence: UnsafeMutablePointer<UInt64>
   /// Characters in the first k words.
-  private let lengths: UnsafeMutablePointer<UInt32>
+  private var lengths: UnsafeMutablePointer<UInt32>
+  /// Per position, the n of the last `mostFrequent` pass that found the n-gram starting there
+  /// repeated (an n-gram can only repeat where its shorter prefixes do).
+  private var repeatedIn: UnsafeMutablePointer<Int32>
+  /// The n of the last `mostFrequent` pass over this text (0: none yet).
+  private var markedBy = 0
 
   /// The per-word measures, taken in the same pass.
   private(set) var stats = WordStats()
 
-  /// Measures `words` of `text`; hashes them only when `hashing` (the n-gram rules need it).
-  init(_ text: UnsafeBufferPointer<UInt8>, _ words: [WordSpan], hashing: Bool, stopWords: [[UInt8]], minStopWords: Int)
-  {
+  /// Creates empty buffers.
+  init() {
+    joined = .allocate(capacity: 0)
+    powers = .allocate(capacity: 0)
+    inversePowers = .allocate(capacity: 0)
+    sequence = .allocate(capacity: 0)
+    lengths = .allocate(capacity: 0)
+    repeatedIn = .allocate(capacity: 0)
+  }
+
+  /// Measures `words` of `text`, replacing what was measured before; hashes them only when
+  /// `hashing` (the n-gram rules need it).
+  func measure(
+    _ text: UnsafeBufferPointer<UInt8>, _ words: UnsafeBufferPointer<WordSpan>, hashing: Bool,
+    stopWords table: StopWords, minStopWords: Int
+  ) {
     count = words.count
+    markedBy = 0
     let slots = hashing ? count + 1 : 1
-    joined = .allocate(capacity: slots)
-    powers = .allocate(capacity: slots)
-    inversePowers = .allocate(capacity: slots)
-    sequence = .allocate(capacity: slots)
-    lengths = .allocate(capacity: slots)
+    if slots > capacity { reserve(max(slots, capacity * 2)) }
     joined[0] = 0
     powers[0] = 1
     inversePowers[0] = 1
     sequence[0] = 0
     lengths[0] = 0
+    if hashing { repeatedIn.update(repeating: 0, count: slots) }
     let classes = WordClasses.shared
-    let ascii = classes.ascii
-    let maxStopLength = stopWords.map(\.count).max() ?? 0
-    var seenStops = [Bool](repeating: false, count: stopWords.count)
+    let flagsOf = classes.bytes
+    let stopWords = table.words
+    let maxStopLength = table.maxLength
+    // Distinct stop words seen: a bit each for the first 64, a set for any others.
+    var seenStops: UInt64 = 0
+    var seenMoreStops = Set<Int>()
+    // Up to 64 stop words of up to 8 bytes (the usual case) are compared as packed integers.
+    let packsStops = table.packs
+    let stopKeys = table.keys
     var stats = WordStats()
     let base = PolynomialHash.base
     let wordBase = PolynomialHash.wordBase
     let powerTable = PolynomialHash.powerTable
     let inverseTable = PolynomialHash.inversePowerTable
+    guard let bytes = text.baseAddress else {
+      self.stats = stats
+      return
+    }
     for k in 0..<count {
       let word = words[k]
+      let start = word.start
+      let length = word.end &- start
       var hash: UInt64 = 0
-      var characters = 0
-      var allPunctuation = true
-      var hasLetter = false
-      var index = word.start
-      while index < word.end {
-        let byte = text[index]
-        if hashing { hash = hash &* base &+ UInt64(byte) &+ 1 }
-        if byte < 0x80 {
-          let flags = ascii[Int(byte)]
-          if flags & WordClasses.punctuation == 0 { allPunctuation = false }
-          if flags & WordClasses.letter != 0 { hasLetter = true }
-          characters &+= 1
-        } else if byte & 0xC0 != 0x80 {
-          characters &+= 1
-          if allPunctuation || !hasLetter {
-            let (value, _) = UTF8Scanning.decode(text, at: index)
-            if allPunctuation && !classes.punctuation.contains(value) { allPunctuation = false }
-            if !hasLetter && PythonText.isAlpha(value) { hasLetter = true }
-          }
-        }
+      // One pass over the bytes: the hash, and the union and intersection of byte classes.
+      var all: UInt8 = 0xFF
+      var any: UInt8 = 0
+      var index = 0
+      while index < length {
+        let byte = bytes[start &+ index]
+        hash = hash &* base &+ UInt64(byte) &+ 1
+        let flags = flagsOf[Int(byte)]
+        all &= flags
+        any |= flags
         index &+= 1
+      }
+      var characters = length
+      var allPunctuation = all & WordClasses.punctuation != 0
+      var hasLetter = any & WordClasses.letter != 0
+      if any & WordClasses.nonASCII != 0 {
+        // Rare: decode the scalars and test them against the Unicode classes.
+        characters = 0
+        allPunctuation = true
+        hasLetter = false
+        index = start
+        while index < word.end {
+          let byte = bytes[index]
+          if byte < 0x80 {
+            let flags = flagsOf[Int(byte)]
+            if flags & WordClasses.punctuation == 0 { allPunctuation = false }
+            if flags & WordClasses.letter != 0 { hasLetter = true }
+            characters &+= 1
+          } else if byte & 0xC0 != 0x80 {
+            characters &+= 1
+            if allPunctuation || !hasLetter {
+              let (value, _) = UTF8Scanning.decode(text, at: index)
+              if allPunctuation && !classes.punctuation.contains(value) { allPunctuation = false }
+              if !hasLetter && PythonText.isAlpha(value) { hasLetter = true }
+            }
+          }
+          index &+= 1
+        }
       }
       if !allPunctuation {
         stats.nonSymbolWords &+= 1
         stats.nonSymbolCharacters &+= characters
       }
       if hasLetter { stats.alphaWords &+= 1 }
-      let length = word.end &- word.start
-      if stats.stopWords < minStopWords && length <= maxStopLength {
+      if stats.stopWords < minStopWords && length <= maxStopLength && packsStops {
+        // Compare as integers: the word's bytes packed like the stop words'.
+        var packed: UInt64 = 0
+        for offset in 0..<length { packed = packed << 8 | UInt64(bytes[start &+ offset]) }
+        for stopIndex in 0..<stopKeys.count
+        where stopKeys[stopIndex] == packed && stopWords[stopIndex].count == length
+          && seenStops & (1 << UInt64(stopIndex)) == 0
+        {
+          seenStops |= 1 << UInt64(stopIndex)
+          stats.stopWords &+= 1
+        }
+      } else if stats.stopWords < minStopWords && length <= maxStopLength {
         for (stopIndex, stop) in stopWords.enumerated()
-        where !seenStops[stopIndex] && stop.count == length && QualityText.hasPrefix(text, word.start, word.end, stop) {
-          seenStops[stopIndex] = true
+        where stop.count == length && QualityText.hasPrefix(text, start, word.end, stop) {
+          if stopIndex < 64 {
+            if seenStops & (1 << UInt64(stopIndex)) != 0 { continue }
+            seenStops |= 1 << UInt64(stopIndex)
+          } else {
+            if seenMoreStops.contains(stopIndex) { continue }
+            seenMoreStops.insert(stopIndex)
+          }
           stats.stopWords &+= 1
         }
       }
       if hashing {
         let power = length < powerTable.count ? powerTable[length] : PolynomialHash.power(base, length)
         let inversePower =
-          length < inverseTable.count ? inverseTable[length] : PolynomialHash.power(PolynomialHash.inverseBase, length)
-        joined[k + 1] = joined[k] &* power &+ hash
-        powers[k + 1] = powers[k] &* power
-        inversePowers[k + 1] = inversePowers[k] &* inversePower
-        sequence[k + 1] = sequence[k] &* wordBase &+ hash
-        lengths[k + 1] = lengths[k] &+ UInt32(truncatingIfNeeded: characters)
+          length < inverseTable.count
+          ? inverseTable[length] : PolynomialHash.power(PolynomialHash.inverseBase, length)
+        joined[k &+ 1] = joined[k] &* power &+ hash
+        powers[k &+ 1] = powers[k] &* power
+        inversePowers[k &+ 1] = inversePowers[k] &* inversePower
+        sequence[k &+ 1] = sequence[k] &* wordBase &+ hash
+        lengths[k &+ 1] = lengths[k] &+ UInt32(truncatingIfNeeded: characters)
       }
     }
     self.stats = stats
   }
 
-  deinit {
+  private func reserve(_ slots: Int) {
+    release()
+    capacity = slots
+    joined = .allocate(capacity: slots)
+    powers = .allocate(capacity: slots)
+    inversePowers = .allocate(capacity: slots)
+    sequence = .allocate(capacity: slots)
+    lengths = .allocate(capacity: slots)
+    repeatedIn = .allocate(capacity: slots)
+  }
+
+  private func release() {
     joined.deallocate()
     powers.deallocate()
     inversePowers.deallocate()
     sequence.deallocate()
     lengths.deallocate()
+    repeatedIn.deallocate()
   }
+
+  deinit { release() }
 
   /// Characters in words `from..<to`.
   @inline(__always)
@@ -555,17 +669,30 @@ final class NGramHashes {
 
   /// The most frequent n-gram (the first seen among equally frequent ones): where it first
   /// occurs and how often.
+  ///
+  /// An n-gram can only repeat where its prefixes repeat, so after a pass for a smaller n only
+  /// the positions that pass found repeated are counted; when nothing repeats, every n-gram
+  /// occurs once and the first one wins, as in a full count.
   func mostFrequent(_ n: Int, using table: HashTable64) -> (first: Int, count: Int) {
     let shift = PolynomialHash.power(PolynomialHash.wordBase, n)
+    let pruned = markedBy > 0 && markedBy < n
+    let previous = Int32(truncatingIfNeeded: markedBy)
+    let mark = Int32(truncatingIfNeeded: n)
     var best = (first: 0, count: 0)
     for start in 0...(count - n) {
+      if pruned && repeatedIn[start] != previous { continue }
       let key = sequence[start &+ n] &- sequence[start] &* shift
       let (seen, first) = table.add(key, at: start)
+      if seen > 1 {
+        repeatedIn[start] = mark
+        repeatedIn[first] = mark
+      }
       if seen > best.count || (seen == best.count && first < best.first) {
         best = (first, seen)
       }
     }
-    return best
+    markedBy = n
+    return best.count > 1 ? best : (0, 1)
   }
 
   /// Characters of n-grams that repeat an earlier one, scanning left to right and jumping past
@@ -589,4 +716,13 @@ final class NGramHashes {
     }
     return repeated
   }
+}
+
+/// What one evaluation of `GopherFilter` reuses (see `ScratchPool`).
+final class GopherScratch {
+  /// Line, paragraph and n-gram hashes of the record.
+  let seen = HashTable64(expected: 1024)
+  var splitter = EnglishWordSplitter()
+  let words = SpanBuffer(capacity: 1024)
+  let hashes = NGramHashes()
 }

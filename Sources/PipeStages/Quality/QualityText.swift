@@ -1,3 +1,5 @@
+import Glibc
+
 // Text measures with the exact semantics of datatrove's Python filters, on UTF-8 bytes:
 // lengths are Python `len` (code points), whitespace is `str.isspace`, lines are
 // `str.splitlines` or `str.split("\n")` as the filter being matched uses them.
@@ -53,7 +55,17 @@ enum QualityText {
   ) {
     var lineStart = start
     var index = start
+    let raw = UnsafeRawPointer(text.baseAddress)
     while index < end {
+      // Skip eight bytes at a time while none of them can start a line break: no control
+      // byte below 0x20 and no 0xC2 or 0xE2 lead byte.
+      if let raw, index &+ 8 <= end {
+        let x = raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+        if !hasByteBelow0x20(x) && !hasZeroByte(x ^ 0xC2C2_C2C2_C2C2_C2C2) && !hasZeroByte(x ^ 0xE2E2_E2E2_E2E2_E2E2) {
+          index &+= 8
+          continue
+        }
+      }
       let byte = text[index]
       var breakLength = 0
       switch byte {
@@ -81,23 +93,40 @@ enum QualityText {
     if lineStart < end { body(lineStart, end) }
   }
 
+  /// Whether some byte of `x` is below 0x20 (exact: no false positives).
+  @inline(__always)
+  static func hasByteBelow0x20(_ x: UInt64) -> Bool {
+    let low: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+    // Per byte, without carries between bytes: the high bit of (b & 0x7F) + 0x60 is set when
+    // b & 0x7F >= 0x20; bytes with the high bit set are not below 0x20 either.
+    return ~(((x & low) &+ 0x6060_6060_6060_6060) | x) & 0x8080_8080_8080_8080 != 0
+  }
+
+  /// Whether some byte of `x` is zero (exact).
+  @inline(__always)
+  static func hasZeroByte(_ x: UInt64) -> Bool {
+    let low: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+    return ~(((x & low) &+ low) | x | low) != 0
+  }
+
   /// The number of non-overlapping occurrences of `pattern` (Python's `str.count`).
   static func count(_ pattern: [UInt8], in text: UnsafeBufferPointer<UInt8>) -> Int {
     guard let first = pattern.first, pattern.count <= text.count else { return 0 }
+    guard let base = text.baseAddress else { return 0 }
     var found = 0
     var index = 0
     let last = text.count - pattern.count
-    while index <= last {
-      if text[index] == first {
-        var offset = 1
-        while offset < pattern.count && text[index + offset] == pattern[offset] { offset += 1 }
-        if offset == pattern.count {
-          found += 1
-          index += pattern.count
-          continue
-        }
+    // memchr jumps to each candidate first byte instead of testing every byte.
+    while index <= last, let hit = memchr(base + index, Int32(first), last + 1 - index) {
+      index = UnsafePointer<UInt8>(hit.assumingMemoryBound(to: UInt8.self)) - base
+      var offset = 1
+      while offset < pattern.count && text[index + offset] == pattern[offset] { offset += 1 }
+      if offset == pattern.count {
+        found += 1
+        index += pattern.count
+      } else {
+        index += 1
       }
-      index += 1
     }
     return found
   }
@@ -249,7 +278,9 @@ final class HashTable64 {
   func removeAll(expected: Int) {
     used = 0
     let bits = Self.bits(for: expected)
-    if capacity < 1 << Int(bits) {
+    // A table reused after a huge record shrinks again, so that small records do not scatter
+    // their few keys over megabytes of slots.
+    if capacity < 1 << Int(bits) || (capacity > 1 << 16 && capacity > 16 << Int(bits)) {
       slots.deallocate()
       firsts.deallocate()
       allocate(bits: bits)

@@ -20,11 +20,20 @@ enum Words {
   static func split(
     _ text: UnsafeBufferPointer<UInt8>, using splitter: inout EnglishWordSplitter, spaceless: Bool = true
   ) -> [WordSpan] {
-    guard let base = text.baseAddress, !text.isEmpty else { return [] }
-    var list = WordList(base: base, spaceless: spaceless)
-    list.words.reserveCapacity(text.count / 5 + 4)
+    let words = SpanBuffer(capacity: text.count / 5 + 4)
+    split(text, using: &splitter, spaceless: spaceless, into: words)
+    return words.withSpans { Array($0) }
+  }
+
+  /// The words of `text`, into `words` (emptied first; its storage is reused).
+  static func split(
+    _ text: UnsafeBufferPointer<UInt8>, using splitter: inout EnglishWordSplitter, spaceless: Bool = true,
+    into words: SpanBuffer
+  ) {
+    words.removeAll()
+    guard let base = text.baseAddress, !text.isEmpty else { return }
+    var list = WordList(base: base, spaceless: spaceless, into: words)
     splitter.split(text, into: &list)
-    return list.words
   }
 
   /// The number of words of `text`.
@@ -108,11 +117,13 @@ struct WordList: TokenSink {
   let base: UnsafePointer<UInt8>
   /// Whether scripts without spaces are cut.
   let spaceless: Bool
-  var words: [WordSpan] = []
+  /// Where the words go: raw memory, so appending costs no copy-on-write check.
+  let words: SpanBuffer
 
-  init(base: UnsafePointer<UInt8>, spaceless: Bool) {
+  init(base: UnsafePointer<UInt8>, spaceless: Bool, into words: SpanBuffer) {
     self.base = base
     self.spaceless = spaceless
+    self.words = words
   }
 
   mutating func token(_ start: Int, _ end: Int, ascii: Bool) {
@@ -177,12 +188,14 @@ struct WordCounter: TokenSink {
   private var list: WordList
   private(set) var count = 0
 
-  init(base: UnsafePointer<UInt8>, spaceless: Bool) { list = WordList(base: base, spaceless: spaceless) }
+  init(base: UnsafePointer<UInt8>, spaceless: Bool) {
+    list = WordList(base: base, spaceless: spaceless, into: SpanBuffer())
+  }
 
   mutating func token(_ start: Int, _ end: Int, ascii: Bool) {
     list.token(start, end, ascii: ascii)
     count += list.words.count
-    list.words.removeAll(keepingCapacity: true)
+    list.words.removeAll()
   }
 
   mutating func whitespace(_ start: Int, _ end: Int) {}
