@@ -1,0 +1,162 @@
+import Foundation
+import PipeTestSupport
+import Testing
+
+/// `agents.star` through the built binary: provenance, the cache, and kill and resume against
+/// a scripted server; full provenance against the real local model server.
+struct StarAgentsTests {
+  /// FNV-1a, so the scripted answers do not depend on Swift's per-process hash seed.
+  static func fnv(_ text: String) -> UInt64 {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for byte in text.utf8 {
+      hash ^= UInt64(byte)
+      hash = hash &* 0x100_0000_01b3
+    }
+    return hash
+  }
+
+  /// Deterministic agents: answers derived from the request; the judge prefers A or B by a
+  /// hash of the two answers.
+  static func server() throws -> ScriptedHTTPServer {
+    try ScriptedHTTPServer { _, request in
+      let object = (try? JSONSerialization.jsonObject(with: Data(request.body.utf8))) as? [String: Any]
+      let messages = object?["messages"] as? [[String: Any]] ?? []
+      let system = messages.first?["content"] as? String ?? ""
+      let user = messages.last?["content"] as? String ?? ""
+      let text: String
+      if system.contains("impartial judge") {
+        text = fnv(user) % 3 == 0 ? "Both are fine. [[C]]" : fnv(user) % 3 == 1 ? "A is better. [[A]]" : "[[B]]"
+      } else {
+        text = "reply \(fnv(system + user) % 10_000) to \(user.prefix(24))"
+      }
+      return .json(LLMGenerateTests.chatAnswer(text))
+    }
+  }
+
+  static func pipeline(baseURL: String, in folder: String, name: String = "pipeline.json") throws -> String {
+    try E2E.writePipeline(
+      """
+      { "name": "star", "seed": 3, "inputs": [{ "id": "seeds", "paths": ["seeds-*.jsonl"] }],
+        "stages": [{ "id": "star", "op": "agents.star@1", "inputs": ["seeds"],
+          "config": {
+            "endpoints": { "s": { "baseURL": "\(baseURL)", "model": "scripted", "maxRetries": 1,
+                                  "backoffBaseSeconds": 0.01, "timeoutSeconds": 10 } },
+            "agents": [
+              { "name": "a", "endpoint": "s", "system": "You are A." },
+              { "name": "b", "endpoint": "s", "system": "You are B.", "rewrite": "Harder: {instruction}" },
+              { "name": "c", "endpoint": "s", "system": "You are C.", "rewrite": "Clearer: {instruction}" } ],
+            "basePairs": [["a", "a"]], "samplesPerSeed": 2, "batchSize": 2,
+            "judge": { "endpoint": "s" } } }],
+        "output": { "from": "star", "path": "out" } }
+      """, in: folder, name: name)
+  }
+
+  static func writeSeeds(in folder: String) throws {
+    let instructions = [
+      "Explain how a hash table resolves collisions.", "Write a haiku about autumn rain.",
+      "What is the difference between TCP and UDP?", "Summarize the causes of the French revolution.",
+      "How do vaccines train the immune system?", "Give three tips for writing clear commit messages.",
+      "Why is the sky blue?", "Describe binary search in plain words.", "What does a compiler do?",
+    ]
+    for shard in 0..<3 {
+      let lines = (0..<3).map { index in
+        #"{"id":"seed-\#(shard * 3 + index)","text":"\#(instructions[shard * 3 + index])"}"#
+      }
+      try E2E.writeShard(folder + "/seeds-\(shard).jsonl", json: lines)
+    }
+  }
+
+  @Test func outputCarriesProvenanceAndAResumeContinuesFromTheSavedState() throws {
+    let folder = try E2E.temporaryDirectory("star")
+    try Self.writeSeeds(in: folder)
+    let server = try Self.server()
+    defer { server.stop() }
+    let pipeline = try Self.pipeline(baseURL: server.baseURL, in: folder)
+    let reference = folder + "/reference"
+    let run = try E2E.pipe(["run", pipeline, "--run-dir", reference, "--workers", "2"])
+    #expect(run.status == 0, "\(run.stderr)")
+    let sent = server.requestCount
+
+    let lines = try E2E.readLines(reference + "/data/star/part-00001.jsonl.zst")
+    #expect(lines.count == 3)
+    let record = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
+    let metadata = try #require(record["metadata"] as? [String: Any])
+    let star = try #require(metadata["star"] as? [String: Any])
+    #expect(star["seed"] as? String == "seed-3")
+    #expect((star["pair"] as? String)?.contains("+") == true)
+    #expect((0...1).contains(try #require(star["difficulty"] as? Double)))
+    #expect([0, 0.25, 0.5, 0.75, 1].contains(try #require(star["quality"] as? Double)))
+    let candidates = try #require(star["candidates"] as? [[String: Any]])
+    // The base pair plus two sampled pairs.
+    #expect(candidates.count == 3)
+    #expect(candidates.filter { $0["base"] as? Bool == true }.count == 1)
+    #expect(metadata["instruction"] is String && metadata["response"] is String)
+    let why = try E2E.pipe(["why", reference, "seed-3"])
+    #expect(why.stdout.contains("seed seed-3: pair"), "\(why.stdout)")
+
+    // The probabilities and the memory bank are saved after every shard and sum to one.
+    let state = try #require(
+      try JSONSerialization.jsonObject(
+        with: Data(contentsOf: URL(fileURLWithPath: reference + "/artifacts/star/state-00002.json")))
+        as? [String: Any])
+    let probabilities = try #require(state["probabilities"] as? [Double])
+    #expect(probabilities.count == 8)
+    #expect(abs(probabilities.reduce(0, +) - 1) < 1e-9)
+    #expect(probabilities != [Double](repeating: 0.125, count: 8), "the probabilities never evolved")
+    #expect((state["memories"] as? [Any])?.isEmpty == false)
+
+    // Killed after the first shard's task, then resumed: same bytes, and no request sent twice.
+    let killed = folder + "/killed"
+    let first = try E2E.pipe(
+      ["run", pipeline, "--run-dir", killed, "--workers", "2"], environment: ["PIPE_FAULT": "kill-after-tasks=1"])
+    #expect(first.wasSignaled)
+    let resumed = try E2E.pipe(["resume", killed, "--workers", "2"])
+    #expect(resumed.status == 0, "\(resumed.stderr)")
+    #expect(server.requestCount - sent == sent, "the killed and resumed run sent requests twice")
+    E2E.expectSameFiles(try E2E.outputs(killed), try E2E.outputs(reference), "after a kill and resume")
+
+    // Forcing the stage again answers everything from the cache.
+    let before = server.requestCount
+    let again = try E2E.pipe(["run", pipeline, "--run-dir", reference, "--force", "star"])
+    #expect(again.status == 0)
+    #expect(server.requestCount == before)
+  }
+
+  @Test func realServerProducesRecordsWithFullProvenance() throws {
+    guard LiveServer.isEnabled else { return }
+    let url = try LiveServer.baseURL.get()
+    let folder = try E2E.temporaryDirectory("star-live")
+    try E2E.writeShard(
+      folder + "/seeds-0.jsonl",
+      json: [
+        #"{"id":"s1","text":"Name three primary colors."}"#, #"{"id":"s2","text":"What is two plus three?"}"#,
+      ])
+    let text = try String(contentsOfFile: try Self.pipeline(baseURL: url, in: folder), encoding: .utf8)
+      .replacingOccurrences(of: #""model": "scripted""#, with: #""model": "smollm2""#)
+      .replacingOccurrences(of: #""timeoutSeconds": 10"#, with: #""timeoutSeconds": 300"#)
+      .replacingOccurrences(of: #""system": "You are A." }"#, with: #""system": "You are A.", "maxTokens": 24 }"#)
+      .replacingOccurrences(of: #""samplesPerSeed": 2"#, with: #""samplesPerSeed": 1"#)
+      .replacingOccurrences(
+        of: #""judge": { "endpoint": "s" }"#, with: #""judge": { "endpoint": "s", "maxTokens": 24 }"#)
+    try text.write(toFile: folder + "/pipeline.json", atomically: true, encoding: .utf8)
+    let runDirectory = folder + "/run"
+    let run = try E2E.pipe(["run", folder + "/pipeline.json", "--run-dir", runDirectory])
+    #expect(run.status == 0, "\(run.stderr)")
+    let lines = try E2E.readLines(runDirectory + "/data/star/part-00000.jsonl.zst")
+    let rejects =
+      FileManager.default.fileExists(atPath: runDirectory + "/rejects/star/part-00000.jsonl.zst")
+      ? try E2E.readLines(runDirectory + "/rejects/star/part-00000.jsonl.zst") : []
+    #expect(lines.count + rejects.count == 2)
+    #expect(lines.count >= 1, "the real server answered no seed: \(rejects)")
+    for line in lines {
+      let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+      let star = try #require((object["metadata"] as? [String: Any])?["star"] as? [String: Any])
+      for key in ["seed", "pair", "difficulty", "quality", "score", "verdicts", "ifdSmall", "ifdLarge", "candidates"] {
+        #expect(star[key] != nil, "missing \(key)")
+      }
+      #expect(!(object["text"] as? String ?? "").isEmpty)
+    }
+    let inspect = try E2E.pipe(["inspect", runDirectory])
+    #expect(inspect.stdout.contains("LLM calls:"))
+  }
+}
