@@ -7,7 +7,7 @@ internal import Synchronization
 #endif
 
 /// What came back from one HTTP exchange.
-struct HTTPAnswer: Sendable {
+struct HTTPAnswer: Sendable, Equatable {
   /// The status code.
   var status: Int
   /// Header fields, names lowercased.
@@ -27,7 +27,8 @@ enum HTTPFailure: Error, Sendable {
 /// An answer or why there is none.
 typealias HTTPOutcome = Result<HTTPAnswer, HTTPFailure>
 
-/// POSTs JSON with URLSession and waits for the answer on the calling thread.
+/// POSTs JSON and waits for the answer on the calling thread: plain HTTP over a socket of our
+/// own (`SocketHTTP`), HTTPS with URLSession.
 final class HTTPTransport: Sendable {
   private let session: URLSession
 
@@ -53,6 +54,9 @@ final class HTTPTransport: Sendable {
   /// URLSession's own timeouts measure idle time between bytes; the wait here bounds the whole
   /// exchange, so a server that trickles bytes still times out.
   func post(url: URL, headers: [String: String], body: [UInt8], timeoutSeconds: Double) -> HTTPOutcome {
+    if url.scheme?.lowercased() == "http" {
+      return SocketHTTP.post(url: url, headers: headers, body: body, timeoutSeconds: timeoutSeconds)
+    }
     var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: timeoutSeconds)
     request.httpMethod = "POST"
     request.httpBody = Data(body)

@@ -19,6 +19,17 @@ struct StarAgentsTests {
   /// hash of the two answers.
   static func server() throws -> ScriptedHTTPServer {
     try ScriptedHTTPServer { _, request in
+      if request.path.hasSuffix("/embeddings") {
+        // Eight dimensions from the input's hash: the memory bank stores what this returns.
+        let input = request.body
+        let vector = (0..<8).map { Double((fnv(input + String($0)) % 1000)) / 1000 - 0.5 }
+        let answer: [String: Any] = [
+          "object": "list", "data": [["object": "embedding", "index": 0, "embedding": vector]],
+          "usage": ["prompt_tokens": 4, "total_tokens": 4],
+        ]
+        let data = (try? JSONSerialization.data(withJSONObject: answer)) ?? Data()
+        return .json(String(decoding: data, as: UTF8.self))
+      }
       let object = (try? JSONSerialization.jsonObject(with: Data(request.body.utf8))) as? [String: Any]
       let messages = object?["messages"] as? [[String: Any]] ?? []
       let system = messages.first?["content"] as? String ?? ""
@@ -45,7 +56,7 @@ struct StarAgentsTests {
               { "name": "a", "endpoint": "s", "system": "You are A." },
               { "name": "b", "endpoint": "s", "system": "You are B.", "rewrite": "Harder: {instruction}" },
               { "name": "c", "endpoint": "s", "system": "You are C.", "rewrite": "Clearer: {instruction}" } ],
-            "basePairs": [["a", "a"]], "samplesPerSeed": 2, "batchSize": 2,
+            "basePairs": [["a", "a"]], "samplesPerSeed": 2, "batchSize": 2, "embeddings": "s",
             "judge": { "endpoint": "s" } } }],
         "output": { "from": "star", "path": "out" } }
       """, in: folder, name: name)
@@ -103,16 +114,24 @@ struct StarAgentsTests {
     #expect(probabilities.count == 8)
     #expect(abs(probabilities.reduce(0, +) - 1) < 1e-9)
     #expect(probabilities != [Double](repeating: 0.125, count: 8), "the probabilities never evolved")
-    #expect((state["memories"] as? [Any])?.isEmpty == false)
+    let memories = try #require(state["memories"] as? [[String: Any]])
+    #expect(!memories.isEmpty)
+    // The embeddings came from the endpoint: 8 floats of 4 bytes, base64.
+    #expect(memories.allSatisfy { Data(base64Encoded: $0["embedding"] as? String ?? "")?.count == 32 })
 
     // Killed after the first shard's task, then resumed: same bytes, and no request sent twice.
     let killed = folder + "/killed"
     let first = try E2E.pipe(
       ["run", pipeline, "--run-dir", killed, "--workers", "2"], environment: ["PIPE_FAULT": "kill-after-tasks=1"])
     #expect(first.wasSignaled)
+    // What the killed run had paid for is in its cache; a request in flight at the kill is not.
+    let cachedAtKill = try #require(Int(try E2E.sql(killed + "/manifest.sqlite", "SELECT count(*) FROM llm_cache")[0]))
+    let beforeResume = server.requestCount
     let resumed = try E2E.pipe(["resume", killed, "--workers", "2"])
     #expect(resumed.status == 0, "\(resumed.stderr)")
-    #expect(server.requestCount - sent == sent, "the killed and resumed run sent requests twice")
+    #expect(cachedAtKill > 0)
+    #expect(
+      server.requestCount - beforeResume == sent - cachedAtKill, "the resumed run sent a request it had cached")
     E2E.expectSameFiles(try E2E.outputs(killed), try E2E.outputs(reference), "after a kill and resume")
 
     // Forcing the stage again answers everything from the cache.

@@ -51,6 +51,9 @@ public struct StarAgents: StatefulBatchStage {
       ConfigKey("judge", .object, default: nil, "{endpoint, swapPositions (true), maxTokens (128)}."),
       ConfigKey("instruction", .string, default: .string("{text}"), "How a record becomes the seed instruction."),
       ConfigKey("embeddingDimensions", .int(16...4096), default: .int(256), "Dimensions of the hashed embedding."),
+      ConfigKey(
+        "embeddings", .string, default: .null,
+        "An endpoint name for /v1/embeddings of seed instructions; null for the built-in hashed embedder."),
       ConfigKey("batchSize", .int(1...256), default: .int(8), "Seeds per batch (the n-gram scorers' reference)."),
     ],
     make: { config in .statefulBatch(StarAgents(config: try StarAgentsConfig(config: config))) })
@@ -101,7 +104,16 @@ public struct StarAgents: StatefulBatchStage {
   private func run(
     seed: String, record: Record, engine: inout StarAgentsEngine, scorers: OfflineScorers, context: StageContext
   ) throws -> BatchOutcome {
-    let embedding = embedder.embed(seed)
+    let embedding: [Float]
+    if let endpoint = config.embeddings {
+      do {
+        embedding = try embed(seed, endpoint: endpoint, context: context)
+      } catch let error as LLMError {
+        return .drop(reason: "llm_" + error.kind.rawValue, detail: "embedding the seed: \(error.description)")
+      }
+    } else {
+      embedding = embedder.embed(seed)
+    }
     var rng = context.rng(for: record.id)
     let sampled = engine.samplePairs(embedding: embedding, using: &rng)
     let jobs: [(pair: Int?, index: (instruction: Int, response: Int))] =
@@ -195,6 +207,21 @@ public struct StarAgents: StatefulBatchStage {
   private func format(_ value: Double) -> String { String(format: "%.3f", value) }
 
   // MARK: - Calls
+
+  /// The seed's embedding from the endpoint, scaled to unit length.
+  private func embed(_ text: String, endpoint: Endpoint, context: StageContext) throws -> [Float] {
+    let client = try LLMConfig.client(for: endpoint, context: context)
+    do {
+      let reply = try client.send(EmbeddingRequest(inputs: [text]))
+      LLMCounters.record(reply, usage: reply.response.usage, endpoint: endpoint.name, context: context)
+      let vector = (reply.response.vectors.first ?? []).map { Float($0) }
+      let norm = vector.reduce(0) { $0 + $1 * $1 }.squareRoot()
+      return norm > 0 ? vector.map { $0 / norm } : vector
+    } catch let error as LLMError {
+      LLMCounters.failure(error, endpoint: endpoint.name, context: context)
+      throw error
+    }
+  }
 
   private func chat(
     _ messages: [ChatMessage], agent endpoint: Endpoint, temperature: Double, maxTokens: Int, seed: Int,

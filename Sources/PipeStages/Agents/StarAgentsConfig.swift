@@ -61,6 +61,8 @@ public struct StarAgentsConfig: Sendable {
   public var instruction: PromptTemplate
   /// Dimensions of the built-in instruction embedding.
   public var embeddingDimensions: Int
+  /// The embeddings endpoint of the memory bank, or `nil` for the built-in hashed embedder.
+  public var embeddings: Endpoint?
   /// Seeds per batch.
   public var batchSize: Int
 
@@ -187,6 +189,7 @@ public struct StarAgentsConfig: Sendable {
     judgeMaxTokens = judgeConfig["maxTokens"]?.intValue ?? 128
     instruction = try PromptTemplate(config.string("instruction"), keyPath: "instruction")
     embeddingDimensions = config.int("embeddingDimensions")
+    embeddings = try config.optional("embeddings").map { try endpoint($0, keyPath: "embeddings") }
     batchSize = config.int("batchSize")
   }
 }
