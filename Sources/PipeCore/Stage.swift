@@ -97,8 +97,28 @@ public enum BatchOutcome: Sendable {
   /// Drop the input record, with a reason (snake_case) and an optional detail.
   case drop(reason: String, detail: String? = nil)
   /// Replace the input record by these records, in order (for example a generated answer per
-  /// seed, or one counterfactual per facet). An empty list drops the record (`no_output`).
-  case expand([Record])
+  /// seed, or one counterfactual per facet). An empty list drops the record (`no_output`, or
+  /// the first rejected output's reason). `rejected` are outputs the stage made and refused
+  /// (an invalid rewrite): they go to the rejects with their reasons, counted by reason as
+  /// `rejected.REASON`, without changing the input's count.
+  case expand([Record], rejected: [RejectedOutput] = [])
+}
+
+/// An output a batch stage made and refused, kept in the rejects with its reason.
+public struct RejectedOutput: Sendable {
+  /// The refused record.
+  public var record: Record
+  /// Why (snake_case).
+  public var reason: String
+  /// More about why.
+  public var detail: String?
+
+  /// Creates a rejected output.
+  public init(record: Record, reason: String, detail: String? = nil) {
+    self.record = record
+    self.reason = reason
+    self.detail = detail
+  }
 }
 
 /// A stage that decides about several records at once, so it can work on them concurrently

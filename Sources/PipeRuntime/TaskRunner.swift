@@ -118,12 +118,12 @@ struct TaskRunner {
     case .record(let stage):
       let context = makeContext()
       var result = try runRecordLoop { record, _ in try stage.process(&record, context: context) }
-      result.counters = context.counters.values
+      result.counters.merge(context.counters.values, uniquingKeysWith: +)
       return result
     case .batch(let stage):
       let context = makeContext()
       var result = try runBatchLoop(stage, context: context)
-      result.counters = context.counters.values
+      result.counters.merge(context.counters.values, uniquingKeysWith: +)
       return result
     case .statefulBatch(let stage, let stateIn, let stateOut):
       let context = makeContext()
@@ -131,7 +131,7 @@ struct TaskRunner {
       var result = try runBatchLoop(
         batchSize: stage.batchSize, { batch in try stage.process(batch, state: &state, context: context) },
         beforeCommit: { try StateFiles.artifact(state, to: stateOut) })
-      result.counters = context.counters.values
+      result.counters.merge(context.counters.values, uniquingKeysWith: +)
       return result
     case .duplicateKeys(let stage, let keyFile):
       return try DuplicateSteps.writeKeys(task: task, stage: stage, keyFile: keyFile, progress: progress)
@@ -187,7 +187,7 @@ struct TaskRunner {
           stage.mark(&record, group: group, epoch: epoch)
           return true
         })
-      result.counters = context.counters.values
+      result.counters.merge(context.counters.values, uniquingKeysWith: +)
       return result
     case .train(let trainer, let inputs, let artifactFile, let reportFile):
       return try TrainingSteps.train(
@@ -197,7 +197,7 @@ struct TaskRunner {
       let stage = try TrainingSteps.load(scorer, artifactFile: artifactFile)
       let context = makeContext()
       var result = try runRecordLoop { record, _ in try stage.process(&record, context: context) }
-      result.counters = context.counters.values
+      result.counters.merge(context.counters.values, uniquingKeysWith: +)
       return result
     case .export(let output, let folder, let shards):
       return try Exporter.export(output: output, folder: folder, shards: shards, progress: progress)
@@ -264,9 +264,13 @@ struct TaskRunner {
             try loop.keep(record, detail: detail)
           case .drop(let reason, let detail):
             try loop.drop(batch[index], line: lines[index], reason: reason, detail: detail)
-          case .expand(let records):
+          case .expand(let records, let rejected):
+            for output in rejected {
+              try loop.rejectOutput(output, line: lines[index])
+            }
             guard let first = records.first else {
-              try loop.drop(batch[index], line: lines[index], reason: "no_output", detail: nil)
+              let reason = rejected.first?.reason ?? "no_output"
+              try loop.drop(batch[index], line: lines[index], reason: reason, detail: rejected.first?.detail)
               continue
             }
             try loop.keep(first)
@@ -383,6 +387,17 @@ final class ShardLoop {
   func emit(_ record: Record) throws {
     try write(record)
     result.recordsEmitted += 1
+  }
+
+  /// Sends an output the stage refused to the rejects, counting it by reason; the input's
+  /// counts do not change.
+  func rejectOutput(_ output: RejectedOutput, line lineNumber: Int) throws {
+    result.counters["rejected." + output.reason, default: 0] += 1
+    try reject(
+      RejectLine.dropped(
+        record: output.record, stage: task.key.stage, reason: output.reason, detail: output.detail,
+        source: task.inputLabel, line: lineNumber))
+    try provenance.addVerdict(recordID: output.record.id, kind: .dropped, reason: output.reason, detail: output.detail)
   }
 
   /// Sends a record to the rejects with its reason.

@@ -30,6 +30,10 @@ final class ConcurrentTestStage: BatchRecordStage {
           Record(id: record.id + "-a", text: "first"), Record(id: record.id + "-b", text: "second"),
         ])
       case "2": outcome = .expand([])
+      case "3":
+        outcome = .expand(
+          [record],
+          rejected: [RejectedOutput(record: Record(id: record.id + "-bad", text: "bad"), reason: "invalid_rewrite")])
       default:
         record.setMetadata("batched", .bool(true))
         outcome = .keep(record)
@@ -76,6 +80,7 @@ struct BatchLoopTests {
       switch index % 10 {
       case 0, 2: continue
       case 1: expected += ["r\(index)-a", "r\(index)-b"]
+      case 3: expected.append("r\(index)")
       default: expected.append("r\(index)")
       }
     }
@@ -98,7 +103,10 @@ struct BatchLoopTests {
     // Counters added from several threads at once are all there.
     #expect(try manifest.counters(stage: "batch").first { $0.name == "seen" }?.value == 20)
     let rejects = try readShard(runDirectory + "/rejects/batch/part-00000.jsonl.zst")
-    #expect(rejects.count == 5)
+    // Five dropped inputs and two refused outputs (of r3 and r13, which are kept).
+    #expect(rejects.count == 7)
+    #expect(rejects.filter { $0.contains("invalid_rewrite") }.count == 2)
+    #expect(try manifest.counters(stage: "batch").first { $0.name == "rejected.invalid_rewrite" }?.value == 2)
 
     // Any worker count gives the same bytes.
     let (again, other) = try Self.run(base, workers: 1)
