@@ -245,7 +245,21 @@ extension Manifest {
         seq += 1
       }
       for origin in completion.origins { try add(origin) }
-      try spool?.forEachOrigin { try add($0) }
+      if let spool {
+        // The spool's source indexes map to string ids once, not a dictionary lookup per row.
+        var sourceIDs = [Int64?](repeating: nil, count: spool.stringCount)
+        try spool.forEachOrigin { origin in
+          let sourceID = try sourceIDs[origin.sourceIndex] ?? strings.id(of: spool.string(at: origin.sourceIndex))
+          sourceIDs[origin.sourceIndex] = sourceID
+          try insert.bind(seq, at: 2)
+          try insert.bind(utf8: origin.recordID, at: 3)
+          try insert.bind(sourceID, at: 4)
+          try insert.bind(origin.line, at: 5)
+          try insert.step()
+          insert.reset()
+          seq += 1
+        }
+      }
     }
 
     if !completion.verdicts.isEmpty || (spool?.verdictCount ?? 0) > 0 {
@@ -272,7 +286,29 @@ extension Manifest {
         seq += 1
       }
       for verdict in completion.verdicts { try add(verdict) }
-      try spool?.forEachVerdict { try add($0) }
+      if let spool {
+        var reasonIDs = [Int64?](repeating: nil, count: spool.stringCount)
+        try spool.forEachVerdict { verdict in
+          try insert.bind(seq, at: 2)
+          try insert.bind(utf8: verdict.recordID, at: 3)
+          try insert.bind(verdict.kind.rawValue, at: 4)
+          if let index = verdict.reasonIndex {
+            let reasonID = try reasonIDs[index] ?? strings.id(of: spool.string(at: index))
+            reasonIDs[index] = reasonID
+            try insert.bind(reasonID, at: 5)
+          } else {
+            try insert.bindNull(at: 5)
+          }
+          if let detail = verdict.detail {
+            try insert.bind(utf8: detail, at: 6)
+          } else {
+            try insert.bindNull(at: 6)
+          }
+          try insert.step()
+          insert.reset()
+          seq += 1
+        }
+      }
     }
 
     if !completion.artifacts.isEmpty {

@@ -72,48 +72,73 @@ public final class ProvenanceSpool: @unchecked Sendable {
 
   // MARK: Reading back (for the manifest)
 
-  func forEachOrigin(_ body: (RecordOrigin) throws -> Void) throws {
+  /// An origin as stored: the record id's UTF-8 bytes stay in the spool's buffer (valid only
+  /// during the callback) and the source path is an index for `string(at:)`, so copying a row
+  /// into SQLite makes no `String` and hashes no path.
+  struct RawOrigin {
+    let line: Int
+    let sourceIndex: Int
+    let recordID: UnsafeRawBufferPointer
+  }
+
+  /// A verdict as stored; see `RawOrigin`. `reasonIndex` is for `string(at:)`.
+  struct RawVerdict {
+    let kind: VerdictKind
+    let recordID: UnsafeRawBufferPointer
+    let reasonIndex: Int?
+    let detail: UnsafeRawBufferPointer?
+  }
+
+  /// The interned string (source path or reason) at `index`.
+  func string(at index: Int) -> String { strings[index] }
+
+  /// Number of interned strings; indexes run from 0 below it.
+  var stringCount: Int { strings.count }
+
+  func forEachOrigin(_ body: (RawOrigin) throws -> Void) throws {
     try forEachBlock(origins: true) { bytes in
       var offset = 0
       while offset < bytes.count {
-        let line = Int(readUInt64(bytes, &offset))
-        let source = strings[Int(readUInt32(bytes, &offset))]
+        let line = Int(bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self).littleEndian)
+        let source = Int(bytes.loadUnaligned(fromByteOffset: offset + 8, as: UInt32.self).littleEndian)
+        offset += 12
         let id = readString(bytes, &offset)
-        try body(RecordOrigin(recordID: id, sourcePath: source, line: line))
+        try body(RawOrigin(line: line, sourceIndex: source, recordID: id))
       }
     }
   }
 
-  func forEachVerdict(_ body: (RecordVerdict) throws -> Void) throws {
+  func forEachVerdict(_ body: (RawVerdict) throws -> Void) throws {
     try forEachBlock(origins: false) { bytes in
       var offset = 0
       while offset < bytes.count {
         let kind = Self.kind(of: bytes[offset])
         offset += 1
         let id = readString(bytes, &offset)
-        let reasonIndex = readUInt32(bytes, &offset)
-        let hasDetail = bytes[offset] == 1
-        offset += 1
+        let reasonIndex = bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self).littleEndian
+        let hasDetail = bytes[offset + 4] == 1
+        offset += 5
         let detail = hasDetail ? readString(bytes, &offset) : nil
         try body(
-          RecordVerdict(
-            recordID: id, kind: kind, reason: reasonIndex == UInt32.max ? nil : strings[Int(reasonIndex)],
-            detail: detail))
+          RawVerdict(
+            kind: kind, recordID: id, reasonIndex: reasonIndex == UInt32.max ? nil : Int(reasonIndex), detail: detail))
       }
     }
   }
 
-  private func forEachBlock(origins: Bool, _ body: ([UInt8]) throws -> Void) throws {
+  /// Calls `body` with each block of origins or verdicts: the spilled ones, then the one in
+  /// memory. The bytes were all written by this spool, so the readers trust their lengths.
+  private func forEachBlock(origins: Bool, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
     if let spill {
       for block in blocks where block.origins == origins {
         try spill.seek(toOffset: block.offset)
         guard let data = try spill.read(upToCount: block.length), data.count == block.length else {
           throw PipeError(.io, "the provenance spill file is shorter than written", file: spillPath)
         }
-        try body([UInt8](data))
+        try data.withUnsafeBytes { try body($0) }
       }
     }
-    try body(origins ? originBytes : verdictBytes)
+    try (origins ? originBytes : verdictBytes).withUnsafeBytes { try body($0) }
   }
 
   // MARK: Encoding
@@ -163,24 +188,11 @@ public final class ProvenanceSpool: @unchecked Sendable {
     }
   }
 
-  private func readUInt64(_ bytes: [UInt8], _ offset: inout Int) -> UInt64 {
-    var value: UInt64 = 0
-    for index in 0..<8 { value |= UInt64(bytes[offset + index]) << (8 * index) }
-    offset += 8
-    return value
-  }
-
-  private func readUInt32(_ bytes: [UInt8], _ offset: inout Int) -> UInt32 {
-    var value: UInt32 = 0
-    for index in 0..<4 { value |= UInt32(bytes[offset + index]) << (8 * index) }
-    offset += 4
-    return value
-  }
-
-  private func readString(_ bytes: [UInt8], _ offset: inout Int) -> String {
-    let length = Int(readUInt32(bytes, &offset))
-    let text = String(decoding: bytes[offset..<(offset + length)], as: UTF8.self)
-    offset += length
+  /// A string written by `append(_:to:)`: UInt32 length, then the UTF-8 bytes.
+  private func readString(_ bytes: UnsafeRawBufferPointer, _ offset: inout Int) -> UnsafeRawBufferPointer {
+    let length = Int(bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self).littleEndian)
+    let text = UnsafeRawBufferPointer(rebasing: bytes[(offset + 4)..<(offset + 4 + length)])
+    offset += 4 + length
     return text
   }
 

@@ -94,6 +94,19 @@ final class Statement {
     try check(rc, db, sql: sql)
   }
 
+  /// Binds UTF-8 text from a buffer, copied by SQLite (`SQLITE_TRANSIENT`), so the buffer may
+  /// change after the call; saves making a `String` for text that is already bytes.
+  func bind(utf8 bytes: UnsafeRawBufferPointer, at index: Int32) throws {
+    // A nil base address would bind NULL, not the empty string.
+    guard let base = bytes.baseAddress, bytes.count > 0 else {
+      try check(sqlite3_bind_text(handle, index, "", 0, pipe_sqlite_transient()), db, sql: sql)
+      return
+    }
+    let rc = sqlite3_bind_text(
+      handle, index, base.assumingMemoryBound(to: CChar.self), Int32(bytes.count), pipe_sqlite_transient())
+    try check(rc, db, sql: sql)
+  }
+
   /// Binds one value.
   func bind(_ value: SQLValue, at index: Int32) throws {
     switch value {

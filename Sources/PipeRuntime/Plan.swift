@@ -80,6 +80,8 @@ struct PlannedTask: Sendable {
   let fingerprint: String
   /// Tasks whose outputs this one reads.
   let dependencies: [TaskKey]
+  /// zstd level of the kept-records and rejects shards (the pipeline's `shardCompressionLevel`).
+  var shardCompressionLevel = PipelineSpec.defaultShardCompressionLevel
 }
 
 /// A manifest stage row to record before running.
@@ -141,13 +143,16 @@ struct Planner {
       func taskFor(
         _ key: TaskKey, _ work: TaskWork, _ shard: ShardSource, fingerprintParts: [String], extraDependencies: [TaskKey]
       ) -> PlannedTask {
-        let fingerprint = Fingerprint.of(
-          [stageFingerprint, key.stage, String(key.shard), shard.fingerprint] + fingerprintParts)
         let writesData: Bool
         switch work {
         case .duplicateKeys, .nearDuplicateSignatures, .groupTotals: writesData = false
         default: writesData = true
         }
+        // The level changes the shard's bytes (not its records), so it is part of what the
+        // task's output depends on; steps that write no shard ignore it.
+        let level = writesData ? ["shardCompressionLevel", String(spec.shardCompressionLevel)] : []
+        let fingerprint = Fingerprint.of(
+          [stageFingerprint, key.stage, String(key.shard), shard.fingerprint] + fingerprintParts + level)
         return PlannedTask(
           key: key, stage: stage, work: work, input: shard.path, runRoot: layout.root,
           readsSource: shard.producer == nil,
@@ -155,7 +160,8 @@ struct Planner {
           outputPath: writesData ? layout.dataShard(stage: key.stage, shard: key.shard) : nil,
           rejectsPath: writesData ? layout.rejectsShard(stage: key.stage, shard: key.shard) : nil,
           fingerprint: fingerprint,
-          dependencies: (shard.producer.map { [$0] } ?? []) + shard.extraDependencies + extraDependencies)
+          dependencies: (shard.producer.map { [$0] } ?? []) + shard.extraDependencies + extraDependencies,
+          shardCompressionLevel: spec.shardCompressionLevel)
       }
 
       switch implementation {

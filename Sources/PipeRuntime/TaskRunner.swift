@@ -156,7 +156,21 @@ struct TaskRunner {
         shards: shards, bucketTasks: bucketTasks, files: files, progress: progress)
     case .nearDuplicateFilter(let files, let reason, let countField):
       let verdicts = try NearDuplicateSteps.loadVerdicts(files: files, shard: task.key.shard)
-      return try runRecordLoop { record, line in
+      // Most records are in no cluster and pass unchanged: step 1 already parsed them, so their
+      // lines are copied as they are (half of this step's work was parsing them again). Records
+      // whose id could be generated from the line number are parsed, since a generated id must
+      // be written into the output.
+      let signed = NearDuplicateSteps.SignedDocuments(files: files, shard: task.key.shard)
+      let generatedPrefix = (task.input as NSString).lastPathComponent + ":"
+      let verbatim: ((Int) throws -> String?)? = signed.map { signed in
+        { line in
+          guard let id = try signed.id(atLine: line), verdicts[line] == nil,
+            !id.utf8.starts(with: generatedPrefix.utf8)
+          else { return nil }
+          return id
+        }
+      }
+      return try runRecordLoop(verbatim: verbatim) { record, line in
         guard let verdict = verdicts[line] else { return .keep }
         if let survivor = verdict.survivorID { return .drop(reason: reason, detail: survivor) }
         if let countField { record.setMetadata(countField, .int(Int64(verdict.clusterSize))) }
@@ -209,11 +223,16 @@ struct TaskRunner {
   /// After a kept record is written, `repeat` (when given) is asked for more copies with
   /// epochs 1, 2, ... until it returns false; it may change the copy first. Copies count as
   /// emitted records, so records in = kept + dropped still holds.
+  ///
+  /// `verbatim` (when given) is asked first for each line number: an id means the line is known
+  /// to be a valid record with that (non-generated) id that `decide` would keep unchanged, so its
+  /// bytes are written as they are, without parsing.
   func runRecordLoop(
+    verbatim: ((Int) throws -> String?)? = nil,
     _ decide: (inout Record, Int) throws -> Verdict, repeat copy: ((inout Record, Int) -> Bool)? = nil
   ) throws -> TaskResult {
     try withShardLoop { loop in
-      try loop.forEachRecord { record, lineNumber in
+      try loop.forEachRecord(verbatim: verbatim) { record, lineNumber in
         var record = record
         switch try decide(&record, lineNumber) {
         case .keep:
@@ -297,7 +316,8 @@ struct TaskRunner {
     }
     let loop = ShardLoop(
       task: task, reader: try ShardReader(path: task.input),
-      writer: try ShardWriter(path: outputPath, compressionWorkers: 1), rejectsPath: rejectsPath,
+      writer: try ShardWriter(path: outputPath, compressionLevel: task.shardCompressionLevel, compressionWorkers: 1),
+      rejectsPath: rejectsPath,
       provenance: ProvenanceSpool(spillPath: outputPath + ".provenance.tmp"), faults: faults, progress: progress)
     do {
       try body(loop)
@@ -341,8 +361,9 @@ final class ShardLoop {
   }
 
   /// Reads every line: blank lines are skipped, lines that are not records become rejects with
-  /// their reason and line, and records go to `body` with their line number.
-  func forEachRecord(_ body: (Record, Int) throws -> Void) throws {
+  /// their reason and line, and records go to `body` with their line number. A line for which
+  /// `verbatim` returns an id is kept as it is (see `TaskRunner.runRecordLoop`).
+  func forEachRecord(verbatim: ((Int) throws -> String?)? = nil, _ body: (Record, Int) throws -> Void) throws {
     while let shardLine = try reader.next() {
       if shardLine.isBlank { continue }
       result.recordsIn += 1
@@ -356,6 +377,15 @@ final class ShardLoop {
         let detail = "line is \(shardLine.fullLength) bytes, over the \(reader.maxLineBytes)-byte limit"
         try rejectLine(
           id: "\(shardName):\(lineNumber)", reason: reason, detail: detail, line: lineNumber, raw: shardLine.bytes)
+        continue
+      }
+      if let verbatim, let id = try verbatim(lineNumber) {
+        if task.readsSource {
+          try provenance.addOrigin(recordID: id, sourcePath: task.input, line: lineNumber)
+        }
+        try writer.writeLine(UnsafeRawBufferPointer(shardLine.bytes))
+        result.recordsKept += 1
+        faults.killIfDue(stage: task.key.stage, shard: task.key.shard, records: result.recordsKept, flushing: writer)
         continue
       }
       let record: Record
@@ -431,7 +461,7 @@ final class ShardLoop {
   }
 
   private func reject(_ bytes: [UInt8]) throws {
-    if rejects == nil { rejects = try ShardWriter(path: rejectsPath) }
+    if rejects == nil { rejects = try ShardWriter(path: rejectsPath, compressionLevel: task.shardCompressionLevel) }
     try rejects?.writeLine(bytes)
   }
 

@@ -28,10 +28,10 @@ mkdir -p "$WORK"
 OPS="$("$PIPE" ops)"
 has_op() { grep -q "^$1@" <<<"$OPS"; }
 
-# pipeline NAME SIZE GLOB STAGES_JSON: writes $WORK/NAME.json
+# pipeline NAME SIZE GLOB STAGES_JSON [EXTRA_KEYS]: writes $WORK/NAME.json
 pipeline() {
   cat > "$WORK/$1.json" <<JSON
-{ "name": "$1", "inputs": [{ "id": "corpus", "paths": ["$3"] }], "stages": $4 }
+{ "name": "$1", ${5:-}"inputs": [{ "id": "corpus", "paths": ["$3"] }], "stages": $4 }
 JSON
 }
 
@@ -49,8 +49,11 @@ for size in $SIZES; do
   shards="$corpus/shards/*.jsonl.zst"
 
   if [[ " $BENCHES " == *" passthrough "* ]]; then
-    # Read, parse, write zstd JSONL (level 3), one worker, beside zstd -dc | zstd -3.
-    pipeline "passthrough-$size" "$size" "$shards" '[{ "id": "pass", "op": "passthrough@1", "inputs": ["corpus"] }]'
+    # Read, parse, write zstd JSONL, one worker, beside zstd -dc | zstd -3. Run shards default to
+    # level 1; the bench asks for 3 so that both sides compress alike.
+    level3='"shardCompressionLevel": 3, '
+    pipeline "passthrough-$size" "$size" "$shards" '[{ "id": "pass", "op": "passthrough@1", "inputs": ["corpus"] }]' \
+      "$level3"
     echo "== passthrough on $size (one worker) vs zstd -dc | zstd -3 -c =="
     timed "pipe-passthrough-$size" "$size" 1 "passthrough-$size" \
       --vs "sh -c 'zstd -dcq $shards | zstd -3 -q -c > /dev/null'" --vs-label zstd-recompress
@@ -60,7 +63,8 @@ for size in $SIZES; do
       mkdir -p "$(dirname "$big")"
       zstd -dcq $shards | zstd -3 -q -c > "$big"
     fi
-    pipeline "passthrough-one-$size" "$size" "$big" '[{ "id": "pass", "op": "passthrough@1", "inputs": ["corpus"] }]'
+    pipeline "passthrough-one-$size" "$size" "$big" '[{ "id": "pass", "op": "passthrough@1", "inputs": ["corpus"] }]' \
+      "$level3"
     echo "== passthrough on $size as ONE shard (peak RSS vs many shards) =="
     REPS=1 timed "pipe-passthrough-one-shard-$size" "$size" 1 "passthrough-one-$size"
   fi

@@ -105,6 +105,11 @@ struct PipelineLoaderTests {
     #expect(output.compressionLevel == 3)
   }
 
+  @Test func shardCompressionLevelDefaultsToOneAndCanBeSet() throws {
+    #expect(try validate(Self.pipeline()).get().shardCompressionLevel == 1)
+    #expect(try validate(Self.pipeline(extra: #""shardCompressionLevel": 3"#)).get().shardCompressionLevel == 3)
+  }
+
   @Test func independentStagesKeepFileOrder() throws {
     let spec = try validate(
       Self.pipeline(
@@ -260,6 +265,8 @@ struct PipelineLoaderTests {
       "expected an integer >= 1024, got 1023"
     ),
     (pipeline(output: #""output": {"from": "a", "compressionLevel": 20}"#), "output.compressionLevel", "in 1...19"),
+    (pipeline(extra: #""shardCompressionLevel": 0"#), "shardCompressionLevel", "in 1...19, got 0"),
+    (pipeline(extra: #""shardCompressionLevel": "3""#), "shardCompressionLevel", "in 1...19"),
     (pipeline(output: #""output": {"from": "a", "path": ""}"#), "output.path", "non-empty string"),
     (pipeline(output: #""output": {"from": "a", "format": "parquet"}"#), "output.format", "unknown key"),
     (pipeline(output: #""output": "a""#), "output", "expected an object, got a string"),

@@ -240,6 +240,38 @@ struct NearDuplicateTests {
     #expect(stages == ["near:signatures", "near:buckets", "near:clusters", "near", ":export"])
   }
 
+  /// The filter step copies unclustered records without parsing them again: their bytes pass
+  /// unchanged and their origins are recorded, while a record without an id still gets its
+  /// generated id written, and one whose real id looks generated is kept as it is.
+  @Test func unclusteredRecordsPassByteForByteAndGeneratedIdsAreWritten() throws {
+    let folder = try PlannerTests.folder()
+    let lines = [
+      #"{ "text" : "\#(Self.text(seed: 20))",  "id": "spaced", "extra": [1, 2.50] }"#,
+      #"{"text": "\#(Self.text(seed: 21))", "metadata": {"k": "v"}}"#,
+      #"{"id": "s0.jsonl:3", "text": "\#(Self.text(seed: 22))"}"#,
+    ]
+    try lines.joined(separator: "\n").write(toFile: "\(folder)/s0.jsonl", atomically: true, encoding: .utf8)
+    let outcome = try Self.run(folder, runDirectory: folder + "/run", workers: 1)
+    #expect(outcome.succeeded, "\(outcome.failures)")
+
+    let reader = try ShardReader(path: folder + "/run/data/near/part-00000.jsonl.zst")
+    var kept: [String] = []
+    while let line = try reader.next() { kept.append(String(decoding: line.bytes, as: UTF8.self)) }
+    #expect(kept.count == 3)
+    #expect(kept.first == lines[0], "an unclustered record passes byte for byte")
+    #expect(kept.last == lines[2])
+    let generated = try JSONValue.parse(Array(kept[1].utf8)).objectValue
+    #expect(generated?["id"] == .string("s0.jsonl:2"))
+    #expect(generated?["metadata"]?.objectValue?["k"] == .string("v"))
+
+    let manifest = try Manifest.openReadOnly(path: folder + "/run/manifest.sqlite")
+    defer { try? manifest.close() }
+    for (id, line) in [("spaced", 1), ("s0.jsonl:2", 2), ("s0.jsonl:3", 3)] {
+      let origins = try manifest.provenance(recordID: id).origins.filter { $0.stage == "near" }
+      #expect(origins.map(\.line) == [line], "origin of \(id)")
+    }
+  }
+
   @Test func maxScoreKeepsTheHighestScoreAndTiesGoToTheFirst() throws {
     let folder = try PlannerTests.folder()
     try Self.writeCorpus(in: folder)

@@ -79,6 +79,22 @@ struct PlannerTests {
     #expect(implicit == explicit)
   }
 
+  @Test func shardCompressionLevelReachesTheTasksThatWriteShards() throws {
+    let base = try Self.folder()
+    _ = FileManager.default.createFile(atPath: "\(base)/a.jsonl", contents: Data(#"{"text":"x"}"#.utf8))
+    func withLevel(_ level: Int) -> String {
+      Self.pipeline(minChars: 5).replacingOccurrences(
+        of: #"{ "name": "t","#, with: #"{ "name": "t", "shardCompressionLevel": \#(level),"#)
+    }
+    let implicit = try Self.fingerprints(Self.pipeline(minChars: 5), base: base)
+    #expect(try Self.fingerprints(withLevel(1), base: base) == implicit, "1 is the default")
+    let three = try Self.fingerprints(withLevel(3), base: base)
+    // Every task writes a shard or reads one written at the other level.
+    #expect(implicit.keys.allSatisfy { implicit[$0] != three[$0] })
+    let plan = try Planner(spec: try Self.spec(withLevel(3), base: base), layout: RunLayout(root: base)).plan()
+    #expect(plan.tasks.first { $0.key.stage == "norm" }?.shardCompressionLevel == 3)
+  }
+
   @Test func editingOneSourceFileChangesOnlyItsChain() throws {
     let base = try Self.folder()
     for name in ["a", "b"] {
