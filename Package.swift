@@ -29,7 +29,9 @@ let package = Package(
     .target(
       name: "PipeTestSupport", dependencies: ["PipeLLM"], path: "Tests/PipeTestSupport", exclude: ["llm_server.sh"]),
     .testTarget(name: "PipeLLMTests", dependencies: ["PipeCore", "PipeLLM", "PipeTestSupport"]),
-    .testTarget(name: "PipeStagesTests", dependencies: ["PipeCore", "PipeStages"], exclude: ["Language/golden.jsonl"]),
+    .testTarget(
+      name: "PipeStagesTests", dependencies: ["PipeCore", "PipeStages"],
+      exclude: ["Language/golden.jsonl", "MOLE/Fixtures"]),
     .testTarget(
       name: "PipeRuntimeTests", dependencies: ["PipeCore", "PipeIO", "PipeManifest", "PipeStages", "PipeRuntime"]),
     .testTarget(

@@ -128,6 +128,7 @@ enum Inspect {
         "runDirectory": .string(layout.root), "stages": .array(stages),
         "mixturePlans": planJSON(try planReports(manifest, summaries: selected)),
         "llm": llmJSON(llmUsage(selected)),
+        "trainingReports": .object(JSONObject(try trainingReports(manifest, summaries: selected))),
       ]
       if let run {
         document["run"] = .object([
@@ -160,6 +161,8 @@ enum Inspect {
     }
     let groupTable = groupLines(try planReports(manifest, summaries: selected), summaries: selected)
     if !groupTable.isEmpty { text += groupTable.joined(separator: "\n") + "\n" }
+    let training = trainingLines(try trainingReports(manifest, summaries: selected))
+    if !training.isEmpty { text += training.joined(separator: "\n") + "\n" }
     let llmTable = llmLines(llmUsage(selected))
     if !llmTable.isEmpty { text += llmTable.joined(separator: "\n") + "\n" }
     if let stage = parsed.value("--stage") {

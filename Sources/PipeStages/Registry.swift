@@ -23,5 +23,8 @@ public enum Ops {
     MixtureSample.descriptor,
     LLMGenerate.descriptor,
     StarAgents.descriptor,
+    CounterfactualGenerate.descriptor,
+    EvaluatorTrain.descriptor,
+    QualityMole.descriptor,
   ])
 }

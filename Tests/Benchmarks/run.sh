@@ -5,7 +5,7 @@
 #   SIZES=small BENCHES="passthrough quality" bash Tests/Benchmarks/run.sh
 #   PEERS=0 ...                                        # skip the (slow) Python peers
 #
-# BENCHES: passthrough quality minhash langid (default: all). Peers come from
+# BENCHES: passthrough quality minhash mole langid (default: all). Peers come from
 # ../shared/bench/run_peer.sh in the same run: zstd-recompress (with passthrough),
 # dt-quality (with quality), ds-minhash-xxh and dt-minhash-t1 (with minhash).
 # Benchmarks, not tests: nothing here asserts a time; it prints figures and ratios.
@@ -15,7 +15,7 @@ B="${BENCH_DIR:-$ROOT/../shared/bench}"
 [ -d "$B" ] || { echo "no peer harness at $B (expected ../shared/bench beside the project)" >&2; exit 2; }
 PY="$B/.venv/bin/python"
 SIZES="${SIZES:-small large}"
-BENCHES="${BENCHES:-passthrough quality minhash langid}"
+BENCHES="${BENCHES:-passthrough quality minhash mole langid}"
 PEERS="${PEERS:-1}"
 REPS="${REPS:-3}"
 WORK="${WORK:-$ROOT/.build/bench}"
@@ -88,6 +88,21 @@ for size in $SIZES; do
         --eval "$PY $B/eval_dedup.py --json $corpus $WORK/run-pipe-minhash-$size-w$w/data/minhash"
     done
     [ "$PEERS" = 1 ] && REPS=1 "$B/run_peer.sh" "$size" ds-minhash-xxh dt-minhash-t1 | grep RESULT || true
+  fi
+
+  if [[ " $BENCHES " == *" mole "* ]] && has_op quality.mole; then
+    # MOLE scoring: train once (counterfactuals of every document, then the evaluator), then
+    # time only the scoring stage, forced to run again over the whole corpus.
+    pipeline "mole-$size" "$size" "$shards" '[
+      { "id": "cf", "op": "counterfactual.generate@1", "inputs": ["corpus"] },
+      { "id": "train", "op": "evaluator.train@1", "inputs": ["cf"] },
+      { "id": "score", "op": "quality.mole@1", "inputs": ["corpus"], "config": { "model": "train" } } ]'
+    echo "== quality.mole scoring on $size (one worker; training is not timed) =="
+    rm -rf "$WORK/run-mole-$size"
+    /usr/bin/time -f "training run: %e s, peak RSS %M KiB" \
+      "$PIPE" run "$WORK/mole-$size.json" --run-dir "$WORK/run-mole-$size" --workers 1 --no-progress > /dev/null
+    "$PY" "$B/bench_run.py" --label "pipe-mole-score-$size-w1" --corpus "$corpus" --reps "$REPS" --results "$RESULTS" \
+      -- "$PIPE" run "$WORK/mole-$size.json" --run-dir "$WORK/run-mole-$size" --workers 1 --no-progress --force score
   fi
 
   if [[ " $BENCHES " == *" langid "* ]] && has_op lang.id; then
