@@ -23,6 +23,9 @@ public final class LLMClient: Sendable {
   private let retryPolicy: RetryPolicy
   private let errorText: ErrorText
   private let counters: Mutex<LLMStatistics>
+  /// Requests being sent right now, by cache key: an identical request arriving meanwhile
+  /// waits for that answer instead of paying for a second one.
+  private let inFlight = Mutex<[String: PendingAnswer]>([:])
 
   /// Creates a client for `endpoint`.
   ///
@@ -74,6 +77,28 @@ public final class LLMClient: Sendable {
         response: response, cacheKey: key, isCached: true, attempts: 0, latencySeconds: hit.latencySeconds)
     }
     let bodyText = JSONValue.object(body).canonicalText
+    // Single flight: the first caller of a key sends; later ones wait and share its answer.
+    let (pending, isLeader) = inFlight.withLock { table -> (PendingAnswer, Bool) in
+      if let existing = table[key] { return (existing, false) }
+      let created = PendingAnswer()
+      table[key] = created
+      return (created, true)
+    }
+    if !isLeader {
+      let shared = pending.wait()
+      counters.withLock { $0.cacheHits += 1 }
+      switch shared {
+      case .success(let answer):
+        guard let json = try? JSONValue.parse(answer.body), let response = try? Request.parseResponse(json) else {
+          throw LLMError(
+            kind: .malformedResponse, endpointName: endpoint.name, path: apiPath("/" + Request.path), statusCode: nil,
+            message: "a shared answer no longer parses", attempts: 0)
+        }
+        return LLMReply(response: response, cacheKey: key, isCached: true, attempts: 0, latencySeconds: answer.latency)
+      case .failure(let error):
+        throw error
+      }
+    }
     let result: (response: Request.Response, answer: String, attempts: Int, latency: Double)
     do {
       result = try exchange(Request.self, bodyText: bodyText)
@@ -82,8 +107,10 @@ public final class LLMClient: Sendable {
         $0.failed += 1
         $0.failuresByKind[error.kind.rawValue, default: 0] += 1
       }
+      finish(key, pending, .failure(error))
       throw error
     }
+    defer { finish(key, pending, .success(SharedAnswer(body: result.answer, latency: result.latency))) }
     let usage = result.response.usage
     counters.withLock {
       $0.succeeded += 1
@@ -113,6 +140,11 @@ public final class LLMClient: Sendable {
       }
       thread.start()
     }
+  }
+
+  private func finish(_ key: String, _ pending: PendingAnswer, _ result: Result<SharedAnswer, LLMError>) {
+    inFlight.withLock { _ = $0.removeValue(forKey: key) }
+    pending.resolve(result)
   }
 
   // MARK: - Attempts
@@ -276,4 +308,29 @@ public final class LLMClient: Sendable {
     seconds.rounded() == seconds && abs(seconds) < 1e15 ? String(Int(seconds)) : String(seconds)
   }
 
+}
+
+/// An answer one caller fetched for others asking the same thing at the same time.
+struct SharedAnswer: Sendable {
+  var body: String
+  var latency: Double
+}
+
+/// A request being sent, that identical requests wait for.
+final class PendingAnswer: Sendable {
+  private let done = DispatchSemaphore(value: 0)
+  private let result = Mutex<Result<SharedAnswer, LLMError>?>(nil)
+
+  func resolve(_ value: Result<SharedAnswer, LLMError>) {
+    result.withLock { $0 = value }
+    // Every waiter takes one signal and passes it on, so one signal wakes them all.
+    done.signal()
+  }
+
+  func wait() -> Result<SharedAnswer, LLMError> {
+    done.wait()
+    done.signal()
+    return result.withLock { $0 }
+      ?? .failure(LLMError(kind: .connection, endpointName: "", path: "", message: "no answer was shared"))
+  }
 }

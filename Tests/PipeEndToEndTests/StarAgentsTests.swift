@@ -126,12 +126,18 @@ struct StarAgentsTests {
     #expect(first.wasSignaled)
     // What the killed run had paid for is in its cache; a request in flight at the kill is not.
     let cachedAtKill = try #require(Int(try E2E.sql(killed + "/manifest.sqlite", "SELECT count(*) FROM llm_cache")[0]))
+    let cachedBodies = Set(try E2E.sql(killed + "/manifest.sqlite", "SELECT request FROM llm_cache"))
     let beforeResume = server.requestCount
     let resumed = try E2E.pipe(["resume", killed, "--workers", "2"])
     #expect(resumed.status == 0, "\(resumed.stderr)")
     #expect(cachedAtKill > 0)
+    // Identical requests in flight together are sent once, so each request is sent once in
+    // all: what the resume sent is exactly what the killed run had not cached.
     #expect(
       server.requestCount - beforeResume == sent - cachedAtKill, "the resumed run sent a request it had cached")
+    let resentBodies = server.requests.dropFirst(beforeResume).map(\.body)
+    let resentCached = resentBodies.filter { cachedBodies.contains($0) }
+    #expect(resentCached.isEmpty, "a cached request was sent again: \(resentCached.prefix(3).map { $0.prefix(200) })")
     E2E.expectSameFiles(try E2E.outputs(killed), try E2E.outputs(reference), "after a kill and resume")
 
     // Forcing the stage again answers everything from the cache.

@@ -1,6 +1,8 @@
+import Dispatch
 import PipeCore
 import PipeLLM
 import PipeTestSupport
+import Synchronization
 import Testing
 
 /// The request cache: a repeated request is answered without being sent.
@@ -89,5 +91,26 @@ struct CacheTests {
     let reply = try LLMClient(endpoint: endpoint, cache: cache).send(hello())
     #expect(!reply.isCached && reply.response.text == "fresh")
     #expect(cache.lookup(key: key)?.responseBody.contains("fresh") == true)
+  }
+}
+
+/// Identical requests at the same time: one is sent, the others share its answer.
+struct SingleFlightTests {
+  @Test func concurrentIdenticalRequestsAreSentOnce() throws {
+    let server = try ScriptedHTTPServer { _, _ in .json(chatAnswer("shared"), delay: 0.3) }
+    defer { server.stop() }
+    let client = try LLMClient(endpoint: testEndpoint(server), cache: InMemoryLLMCache())
+    let replies = Mutex([LLMReply<TextResponse>]())
+    DispatchQueue.concurrentPerform(iterations: 4) { _ in
+      if let reply = try? client.send(hello()) { replies.withLock { $0.append(reply) } }
+    }
+    let all = replies.withLock { $0 }
+    #expect(all.count == 4)
+    #expect(server.requestCount == 1)
+    #expect(all.allSatisfy { $0.response.text == "shared" })
+    #expect(all.filter { !$0.isCached }.count == 1)
+    // A different request is not held back by the first.
+    _ = try client.send(hello(seed: 9))
+    #expect(server.requestCount == 2)
   }
 }
