@@ -164,6 +164,22 @@ struct Planner {
           shardCompressionLevel: spec.shardCompressionLevel)
       }
 
+      /// Adds a per-shard task whose output shard flows downstream.
+      func addShardTask(_ task: PlannedTask, reading shard: ShardSource) {
+        tasks.append(task)
+        outputs.append(
+          ShardSource(
+            path: task.outputPath ?? "", producer: task.key, fingerprint: task.fingerprint, bytes: shard.bytes))
+      }
+
+      /// Adds the manifest row of a stage that runs one task per shard under its own id.
+      func addPerShardStageRow() {
+        stages.append(
+          PlannedStage(
+            id: stage.id, op: stage.op.qualifiedName, inputs: inputDescription,
+            configJSON: stage.config.canonicalText, fingerprint: stageFingerprint, taskCount: shards.count))
+      }
+
       switch implementation {
       case .groupPlanning(let planningStage):
         // Totals per shard, then one planning task; the records themselves pass through.
@@ -218,15 +234,10 @@ struct Planner {
           let task = taskFor(
             key, work, shard, fingerprintParts: previous.map { [$0.fingerprint] } ?? [],
             extraDependencies: previous.map { [$0.key] } ?? [])
-          tasks.append(task)
+          addShardTask(task, reading: shard)
           previous = task
-          outputs.append(
-            ShardSource(path: task.outputPath ?? "", producer: key, fingerprint: task.fingerprint, bytes: shard.bytes))
         }
-        stages.append(
-          PlannedStage(
-            id: stage.id, op: stage.op.qualifiedName, inputs: inputDescription,
-            configJSON: stage.config.canonicalText, fingerprint: stageFingerprint, taskCount: shards.count))
+        addPerShardStageRow()
 
       case .training(let trainer):
         // One task reads every shard in order; nothing flows downstream but the artifact.
@@ -261,14 +272,9 @@ struct Planner {
           let task = taskFor(
             key, .score(scorer, artifactFile: model.file), shard, fingerprintParts: [model.fingerprint],
             extraDependencies: [model.key])
-          tasks.append(task)
-          outputs.append(
-            ShardSource(path: task.outputPath ?? "", producer: key, fingerprint: task.fingerprint, bytes: shard.bytes))
+          addShardTask(task, reading: shard)
         }
-        stages.append(
-          PlannedStage(
-            id: stage.id, op: stage.op.qualifiedName, inputs: inputDescription,
-            configJSON: stage.config.canonicalText, fingerprint: stageFingerprint, taskCount: shards.count))
+        addPerShardStageRow()
 
       case .planSampling(let samplingStage):
         // The loader checked that the one input is a planning stage, planned before this one.
@@ -279,14 +285,9 @@ struct Planner {
           let key = TaskKey(stage: stage.id, shard: index)
           let task = taskFor(
             key, .planSample(samplingStage, planFile: planFile), shard, fingerprintParts: [], extraDependencies: [])
-          tasks.append(task)
-          outputs.append(
-            ShardSource(path: task.outputPath ?? "", producer: key, fingerprint: task.fingerprint, bytes: shard.bytes))
+          addShardTask(task, reading: shard)
         }
-        stages.append(
-          PlannedStage(
-            id: stage.id, op: stage.op.qualifiedName, inputs: inputDescription,
-            configJSON: stage.config.canonicalText, fingerprint: stageFingerprint, taskCount: shards.count))
+        addPerShardStageRow()
 
       case .record, .batch:
         for (index, shard) in shards.enumerated() {
@@ -303,10 +304,7 @@ struct Planner {
             ShardSource(
               path: task.outputPath ?? "", producer: key, fingerprint: task.fingerprint, bytes: shard.bytes))
         }
-        stages.append(
-          PlannedStage(
-            id: stage.id, op: stage.op.qualifiedName, inputs: inputDescription,
-            configJSON: stage.config.canonicalText, fingerprint: stageFingerprint, taskCount: shards.count))
+        addPerShardStageRow()
 
       case .nearDuplicate(let nearStage):
         // Steps: signatures per shard, buckets per band, one clustering task, filter per shard.
@@ -348,9 +346,7 @@ struct Planner {
             .nearDuplicateFilter(
               files: files, reason: nearStage.dropReason, countField: nearStage.clusterSizeField),
             shard, fingerprintParts: [clustersFingerprint], extraDependencies: [clustersKey])
-          tasks.append(task)
-          outputs.append(
-            ShardSource(path: task.outputPath ?? "", producer: key, fingerprint: task.fingerprint, bytes: shard.bytes))
+          addShardTask(task, reading: shard)
         }
         let config = stage.config.canonicalText
         let op = stage.op.qualifiedName
@@ -398,9 +394,7 @@ struct Planner {
           let task = taskFor(
             key, .duplicateFilter(indexFolder: indexFolder, reason: keyStage.dropReason), shard,
             fingerprintParts: [indexFingerprint], extraDependencies: [indexKey])
-          tasks.append(task)
-          outputs.append(
-            ShardSource(path: task.outputPath ?? "", producer: key, fingerprint: task.fingerprint, bytes: shard.bytes))
+          addShardTask(task, reading: shard)
         }
         stages.append(
           PlannedStage(
@@ -410,10 +404,7 @@ struct Planner {
           PlannedStage(
             id: indexID, op: stage.op.qualifiedName, inputs: [keysID], configJSON: stage.config.canonicalText,
             fingerprint: stageFingerprint, taskCount: 1))
-        stages.append(
-          PlannedStage(
-            id: stage.id, op: stage.op.qualifiedName, inputs: inputDescription,
-            configJSON: stage.config.canonicalText, fingerprint: stageFingerprint, taskCount: shards.count))
+        addPerShardStageRow()
       }
       sources[stage.id] = outputs
     }
