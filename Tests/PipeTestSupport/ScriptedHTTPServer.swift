@@ -154,9 +154,12 @@ public final class ScriptedHTTPServer: Sendable {
       state.maxInFlight = max(state.maxInFlight, state.inFlight)
       return state.requests.count - 1
     }
-    defer { state.withLock { $0.inFlight -= 1 } }
     let reply = responder(index, request)
     if reply.delay > 0 { Thread.sleep(forTimeInterval: reply.delay) }
+    // The request stops counting as in flight before its answer is written: the client may
+    // send its next request the moment it has read the answer, and that one must not be
+    // counted as overlapping this one.
+    state.withLock { $0.inFlight -= 1 }
     if reply.dropsConnection {
       // A reset rather than a clean end, the way a crashed server or proxy looks.
       var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
