@@ -97,9 +97,11 @@ public final class ScriptedHTTPServer: Sendable {
       return state.isStopped
     }
     guard !wasStopped else { return }
-    // shutdown wakes the thread blocked in accept(); close alone would not.
+    // shutdown wakes the thread blocked in accept(); close alone would not. The accept loop
+    // closes the socket itself when it leaves: closing it here would free the descriptor
+    // number while the loop might still call accept() on it, and a server created meanwhile
+    // could get that number, and the old loop would answer its requests.
     shutdown(listener, Int32(SHUT_RDWR))
-    close(listener)
   }
 
   // MARK: - Sockets
@@ -134,10 +136,15 @@ public final class ScriptedHTTPServer: Sendable {
   }
 
   private func acceptLoop() {
+    defer { close(listener) }
     while true {
       let connection = accept(listener, nil, nil)
       if connection < 0 {
         if errno == EINTR { continue }
+        return
+      }
+      if state.withLock({ $0.isStopped }) {
+        close(connection)
         return
       }
       let handler = Thread { [self] in handle(connection) }
