@@ -208,7 +208,7 @@ struct TaskRunner {
         trainer, inputs: inputs, artifactFile: artifactFile, reportFile: reportFile,
         context: makeContext(), progress: progress)
     case .score(let scorer, let artifactFile):
-      let stage = try TrainingSteps.load(scorer, artifactFile: artifactFile)
+      let stage = try TrainingSteps.load(scorer, stage: task.key.stage, artifactFile: artifactFile)
       let context = makeContext()
       var result = try runRecordLoop { record, _ in try stage.process(&record, context: context) }
       result.counters.merge(context.counters.values, uniquingKeysWith: +)

@@ -2,6 +2,7 @@ import Foundation
 import PipeCore
 import PipeIO
 import PipeManifest
+import Synchronization
 
 /// Training stages run as one task over every shard of their input, in order, and leave two
 /// artifacts: the trained bytes (`model.bin`) and the report (`report.json`). Stages that use
@@ -48,11 +49,21 @@ enum TrainingSteps {
     return result
   }
 
-  static func load(_ scorer: any ArtifactScoringStage, artifactFile: String) throws -> any RecordStage {
+  /// The record stage built from an artifact, loaded once per stage and artifact version in
+  /// this process: every shard's task of a scoring stage would otherwise decode the same model
+  /// (about 50M instructions for a MOLE evaluator).
+  static func load(_ scorer: any ArtifactScoringStage, stage: String, artifactFile: String) throws -> any RecordStage {
+    let version = "\(fileSize(artifactFile) ?? -1):\(fileModificationTime(artifactFile) ?? 0)"
+    let key = stage + "\u{0}" + artifactFile + "\u{0}" + version
+    if let loaded = loadedStages.withLock({ $0[key] }) { return loaded }
     guard let data = FileManager.default.contents(atPath: artifactFile) else {
       throw PipeError(
         .io, "cannot read the trained artifact; it may have been deleted: rerun the training stage", file: artifactFile)
     }
-    return try scorer.loading([UInt8](data), source: artifactFile)
+    let loaded = try scorer.loading([UInt8](data), source: artifactFile)
+    loadedStages.withLock { $0[key] = loaded }
+    return loaded
   }
+
+  private static let loadedStages = Mutex<[String: any RecordStage]>([:])
 }
