@@ -20,8 +20,9 @@ public struct CounterfactualGenerate: BatchRecordStage {
   public let method: String
   /// The LLM endpoint, for `llm`.
   public let endpoint: Endpoint?
-  /// The rewrite prompt: `{facet}`, `{definition}` and `{text}` are replaced.
-  public let prompt: String
+  /// The rewrite prompt: `{facet}`, `{definition}`, `{text}`, `{id}` and `{metadata.KEY}` are
+  /// replaced.
+  public let prompt: PromptTemplate
   /// Sampling for rewrites.
   public let temperature: Double
   /// The most tokens of a rewrite.
@@ -47,7 +48,8 @@ public struct CounterfactualGenerate: BatchRecordStage {
       ConfigKey("endpoint", .object, default: .null, "llm: {baseURL, model, apiKeyEnv, maxConcurrentRequests, ...}."),
       ConfigKey("name", .string, default: .string("counterfactual"), "llm: the endpoint's name in counters."),
       ConfigKey(
-        "prompt", .string, default: .string(defaultPrompt), "llm: the rewrite prompt ({facet}, {definition}, {text})."),
+        "prompt", .string, default: .string(defaultPrompt),
+        "llm: the rewrite prompt ({facet}, {definition}, {text}, {id}, {metadata.KEY})."),
       ConfigKey("temperature", .double(0...2), default: .double(0.7), "llm: sampling temperature."),
       ConfigKey("maxTokens", .int(16...32768), default: .int(1024), "llm: the most tokens of a rewrite."),
       ConfigKey("minCharacters", .int(0...1_000_000), default: .int(20), "Shortest acceptable rewrite (characters)."),
@@ -83,7 +85,7 @@ public struct CounterfactualGenerate: BatchRecordStage {
           "method", "facet \"\(facet.name)\" has no rule-based perturbation; use \"method\": \"llm\" or leave it out")
       }
     }
-    prompt = config.string("prompt")
+    prompt = try PromptTemplate(config.string("prompt"), keyPath: "prompt", variables: ["facet", "definition"])
     temperature = config.double("temperature")
     maxTokens = config.int("maxTokens")
     validator = CounterfactualValidator(
@@ -118,12 +120,12 @@ public struct CounterfactualGenerate: BatchRecordStage {
     for facet in facets {
       let variant: String?
       if let client, let endpoint {
-        switch rewrite(text, facet: facet, client: client, endpoint: endpoint, context: context) {
+        switch rewrite(record, facet: facet, client: client, endpoint: endpoint, context: context) {
         case .success(let rewritten): variant = rewritten
         case .failure(let failure):
           rejected.append(
             RejectedOutput(
-              record: counterfactual(record, facet, failure.text ?? "", "llm"),
+              record: counterfactual(record, facet, "", "llm"),
               reason: failure.reason, detail: failure.detail))
           continue
         }
@@ -158,14 +160,18 @@ public struct CounterfactualGenerate: BatchRecordStage {
   private struct RewriteFailure: Error {
     var reason: String
     var detail: String
-    var text: String?
   }
 
   private func rewrite(
-    _ text: String, facet: Facet, client: LLMClient, endpoint: Endpoint, context: StageContext
+    _ record: Record, facet: Facet, client: LLMClient, endpoint: Endpoint, context: StageContext
   ) -> Result<String, RewriteFailure> {
-    let message = prompt.replacingOccurrences(of: "{facet}", with: facet.name)
-      .replacingOccurrences(of: "{definition}", with: facet.definition).replacingOccurrences(of: "{text}", with: text)
+    let message: String
+    switch prompt.render(record, variables: ["facet": facet.name, "definition": facet.definition]) {
+    case .success(let rendered): message = rendered
+    case .failure(let missing):
+      return .failure(
+        RewriteFailure(reason: LLMGenerate.missingFieldReason, detail: "the prompt needs \(missing.name)"))
+    }
     do {
       let reply = try client.send(
         ChatRequest(messages: [.user(message)], temperature: temperature, maxTokens: maxTokens, seed: 0))
@@ -173,9 +179,9 @@ public struct CounterfactualGenerate: BatchRecordStage {
       return .success(reply.response.text.trimmingCharacters(in: .whitespacesAndNewlines))
     } catch let error as LLMError {
       LLMCounters.failure(error, endpoint: endpoint.name, context: context)
-      return .failure(RewriteFailure(reason: "llm_" + error.kind.rawValue, detail: error.description, text: nil))
+      return .failure(RewriteFailure(reason: "llm_" + error.kind.rawValue, detail: error.description))
     } catch {
-      return .failure(RewriteFailure(reason: "llm_error", detail: "\(error)", text: nil))
+      return .failure(RewriteFailure(reason: "llm_error", detail: "\(error)"))
     }
   }
 }
