@@ -124,19 +124,12 @@ public struct Record: Sendable {
     }
   }
 
-  /// Calls `body` with the text's UTF-8 bytes, without making a `String` when the text has no
-  /// escapes (the common case); for fast scans such as length counting.
+  /// Calls `body` with the text's UTF-8 bytes without making a `String`: the original bytes
+  /// when the text has no escapes (the common case), else a temporary decoded copy.
   public func withTextUTF8<Result>(_ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
     if var newText { return try newText.withUTF8(body) }
-    if let member = lastMember("text") {
-      let inner = (member.value.lowerBound + 1)..<(member.value.upperBound - 1)
-      let hasEscape = raw.withUnsafeBufferPointer { JSONString.containsBackslash($0, in: inner) }
-      if !hasEscape {
-        return try raw.withUnsafeBufferPointer { buffer in try body(UnsafeBufferPointer(rebasing: buffer[inner])) }
-      }
-    }
-    var decoded = text
-    return try decoded.withUTF8(body)
+    guard let member = lastMember("text") else { return try body(UnsafeBufferPointer(start: nil, count: 0)) }
+    return try raw.withUnsafeBufferPointer { try JSONString.withDecodedBytes($0, range: member.value, body) }
   }
 
   /// Whether a stage changed this record since it was read.

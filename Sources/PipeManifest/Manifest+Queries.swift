@@ -77,8 +77,9 @@ extension Manifest {
 
   /// Where a record came from and what every stage decided about it, in pipeline order.
   ///
-  /// Both lookups go through the indexes on `record_id`, so the cost does not grow with the
-  /// size of the run.
+  /// Both lookups go through the indexes on `record_id`, which every run builds when it ends,
+  /// so the cost does not grow with the size of the run; a manifest left by a killed run has
+  /// no indexes until the next run ends, and the lookups scan.
   ///
   /// - Parameter recordID: the record's id.
   /// - Returns: an empty history when the manifest knows nothing about the id.

@@ -48,6 +48,31 @@ extension Manifest {
     }
   }
 
+  /// Drops the `record_id` lookup indexes before a run writes provenance, so that inserting a
+  /// row does not also update a b-tree keyed by random ids (schema version 6). Lookups still
+  /// work without them, by scanning.
+  public func dropRecordLookupIndexes() throws {
+    try withConnection("cannot drop the record lookup indexes") { db in
+      try db.execute(
+        """
+        DROP INDEX IF EXISTS record_origins_by_record;
+        DROP INDEX IF EXISTS record_verdicts_by_record;
+        """)
+    }
+  }
+
+  /// Builds the `record_id` lookup indexes (in one sorted pass each) when they are missing; a
+  /// run calls it when it ends, so `pipe why` looks records up through them.
+  public func buildRecordLookupIndexes() throws {
+    try withConnection("cannot build the record lookup indexes") { db in
+      try db.execute(
+        """
+        CREATE INDEX IF NOT EXISTS record_origins_by_record ON record_origins (record_id);
+        CREATE INDEX IF NOT EXISTS record_verdicts_by_record ON record_verdicts (record_id);
+        """)
+    }
+  }
+
   /// Every run, oldest first.
   public func runs() throws -> [RunRow] {
     try withConnection("cannot read the runs") { db in

@@ -20,6 +20,7 @@ enum Schema {
     Migration(version: 3, sql: v3),
     Migration(version: 4, sql: v4),
     Migration(version: 5, sql: v5),
+    Migration(version: 6, sql: v6),
   ]
 
   /// The version a fully migrated manifest has.
@@ -286,6 +287,18 @@ enum Schema {
       FROM record_verdicts v
       JOIN tasks t ON t.id = v.task_id
       LEFT JOIN strings r ON r.id = v.reason_id;
+    """
+
+  // MARK: - v6
+
+  /// The `record_id` lookup indexes stop being kept up to date row by row: a run drops them
+  /// while it writes and builds them in one sorted pass when it ends
+  /// (`Manifest.buildRecordLookupIndexes`). Kept row by row (random ids into a b-tree) they
+  /// cost 0.5 s of a 9.5 s Gopher + C4 run over 200,000 documents; building both afterwards
+  /// from the same 400,000 rows took 0.1 s.
+  static let v6 = """
+    DROP INDEX IF EXISTS record_origins_by_record;
+    DROP INDEX IF EXISTS record_verdicts_by_record;
     """
 }
 

@@ -103,12 +103,15 @@ public enum Executor {
       }
     }
     let toRun = planned.tasks.filter { mustRun.contains($0.key) }
+    // The record lookup indexes are rebuilt once at the end rather than updated row by row.
+    if !toRun.isEmpty { try manifest.dropRecordLookupIndexes() }
     let scheduler = Scheduler(
       tasks: toRun, manifest: manifest, runID: runID, seed: request.spec.seed, workers: max(1, request.workers),
       faults: FaultPlan.fromEnvironment(), showProgress: request.showProgress,
       stageOrder: planned.stages.map(\.id), services: RunServices.make(manifest: manifest))
     scheduler.runAll()
 
+    try manifest.buildRecordLookupIndexes()
     let failures = scheduler.failures
     let succeeded = failures.isEmpty && scheduler.blocked.isEmpty
     try manifest.finishRun(

@@ -15,61 +15,89 @@ public enum JSONString {
       return String(decoding: UnsafeBufferPointer(start: base + inner.lowerBound, count: inner.count), as: UTF8.self)
     }
     // Escapes only shrink text (`\n` is 2 bytes for 1, `\uXXXX` 6 for at most 3, a pair 12 for 4),
-    // so the decoded bytes fit in `inner.count`. Runs between backslashes are copied whole.
+    // so the decoded bytes fit in `inner.count`.
     return String(unsafeUninitializedCapacity: inner.count) { buffer -> Int in
       guard let out = buffer.baseAddress else { return 0 }
-      var written = 0
-      var index = inner.lowerBound
-      let end = inner.upperBound
-      while index < end {
-        let runEnd: Int
-        if let found = memchr(base + index, Int32(UInt8(ascii: "\\")), end - index) {
-          runEnd = UnsafeRawPointer(found) - UnsafeRawPointer(base)
-        } else {
-          runEnd = end
-        }
-        if runEnd > index {
-          (out + written).initialize(from: base + index, count: runEnd - index)
-          written += runEnd - index
-          index = runEnd
-          if index == end { break }
-        }
-        let escape = base[index + 1]
-        index += 2
-        switch escape {
-        case UInt8(ascii: "n"): out[written] = 0x0A
-        case UInt8(ascii: "t"): out[written] = 0x09
-        case UInt8(ascii: "r"): out[written] = 0x0D
-        case UInt8(ascii: "b"): out[written] = 0x08
-        case UInt8(ascii: "f"): out[written] = 0x0C
-        case UInt8(ascii: "u"):
-          var scalar = hex4(base + index)
-          index += 4
-          if (0xD800..<0xDC00).contains(scalar) {
-            // A high surrogate must be followed by an escaped low surrogate to form one scalar.
-            if index + 6 <= end, base[index] == UInt8(ascii: "\\"), base[index + 1] == UInt8(ascii: "u") {
-              let low = hex4(base + index + 2)
-              if (0xDC00..<0xE000).contains(low) {
-                scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                index += 6
-              } else {
-                scalar = 0xFFFD
-              }
+      return decodeEscaped(base, inner, into: out)
+    }
+  }
+
+  /// Calls `body` with the UTF-8 bytes of the literal at `range` (quotes included), decoding
+  /// escapes into a temporary buffer rather than a `String`: the scanner has validated the
+  /// bytes and escapes decode to valid scalars, so the bytes are exactly the `String`'s,
+  /// without a second validation pass.
+  public static func withDecodedBytes<Result>(
+    _ bytes: UnsafeBufferPointer<UInt8>, range: Range<Int>, _ body: (UnsafeBufferPointer<UInt8>) throws -> Result
+  ) rethrows -> Result {
+    let inner = (range.lowerBound + 1)..<(range.upperBound - 1)
+    guard let base = bytes.baseAddress, !inner.isEmpty else {
+      return try body(UnsafeBufferPointer(start: nil, count: 0))
+    }
+    if !containsBackslash(bytes, in: inner) {
+      return try body(UnsafeBufferPointer(start: base + inner.lowerBound, count: inner.count))
+    }
+    let out = UnsafeMutablePointer<UInt8>.allocate(capacity: inner.count)
+    defer { out.deallocate() }
+    let written = decodeEscaped(base, inner, into: out)
+    return try body(UnsafeBufferPointer(start: out, count: written))
+  }
+
+  /// Decodes the literal body `inner` of `base` into `out` (room for `inner.count` bytes);
+  /// returns the number of bytes written. Runs between backslashes are copied whole.
+  private static func decodeEscaped(_ base: UnsafePointer<UInt8>, _ inner: Range<Int>, into out: UnsafeMutablePointer<UInt8>)
+    -> Int
+  {
+    var written = 0
+    var index = inner.lowerBound
+    let end = inner.upperBound
+    while index < end {
+      let runEnd: Int
+      if let found = memchr(base + index, Int32(UInt8(ascii: "\\")), end - index) {
+        runEnd = UnsafeRawPointer(found) - UnsafeRawPointer(base)
+      } else {
+        runEnd = end
+      }
+      if runEnd > index {
+        (out + written).initialize(from: base + index, count: runEnd - index)
+        written += runEnd - index
+        index = runEnd
+        if index == end { break }
+      }
+      let escape = base[index + 1]
+      index += 2
+      switch escape {
+      case UInt8(ascii: "n"): out[written] = 0x0A
+      case UInt8(ascii: "t"): out[written] = 0x09
+      case UInt8(ascii: "r"): out[written] = 0x0D
+      case UInt8(ascii: "b"): out[written] = 0x08
+      case UInt8(ascii: "f"): out[written] = 0x0C
+      case UInt8(ascii: "u"):
+        var scalar = hex4(base + index)
+        index += 4
+        if (0xD800..<0xDC00).contains(scalar) {
+          // A high surrogate must be followed by an escaped low surrogate to form one scalar.
+          if index + 6 <= end, base[index] == UInt8(ascii: "\\"), base[index + 1] == UInt8(ascii: "u") {
+            let low = hex4(base + index + 2)
+            if (0xDC00..<0xE000).contains(low) {
+              scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+              index += 6
             } else {
               scalar = 0xFFFD
             }
-          } else if (0xDC00..<0xE000).contains(scalar) {
+          } else {
             scalar = 0xFFFD
           }
-          written += writeUTF8(scalar, to: out + written)
-          continue
-        default:
-          out[written] = escape  // \" \\ \/
+        } else if (0xDC00..<0xE000).contains(scalar) {
+          scalar = 0xFFFD
         }
-        written += 1
+        written += writeUTF8(scalar, to: out + written)
+        continue
+      default:
+        out[written] = escape  // \" \\ \/
       }
-      return written
+      written += 1
     }
+    return written
   }
 
   /// Whether `bytes[range]` contains a backslash, i.e. whether a literal's body has escapes.
