@@ -32,6 +32,57 @@ struct BandEntry {
   static func < (a: BandEntry, b: BandEntry) -> Bool {
     a.key != b.key ? a.key < b.key : a.document < b.document
   }
+
+  /// Sorts `entries` by (key, document), the order `<` gives. Keys are uniform hashes, so one
+  /// counting pass on their top bits leaves buckets of one or two entries, which an insertion
+  /// sort finishes; a bucket of more than 16 is sorted by comparison.
+  static func sort(_ entries: inout [BandEntry], scratch: inout [BandEntry]) {
+    let count = entries.count
+    guard count > 32 else {
+      entries.sort(by: <)
+      return
+    }
+    let bits = min(16, max(4, Int.bitWidth - (count - 1).leadingZeroBitCount))
+    let shift = UInt64(64 - bits)
+    var starts = [Int](repeating: 0, count: (1 << bits) + 1)
+    entries.withUnsafeBufferPointer { source in
+      for entry in source { starts[Int(truncatingIfNeeded: entry.key >> shift) + 1] += 1 }
+    }
+    for bucket in 0..<(1 << bits) { starts[bucket + 1] += starts[bucket] }
+    scratch.removeAll(keepingCapacity: true)
+    scratch.append(contentsOf: entries)  // every slot is overwritten below
+    entries.withUnsafeBufferPointer { source in
+      scratch.withUnsafeMutableBufferPointer { target in
+        // Entries keep their order within a bucket (a stable scatter).
+        var positions = Array(starts[0..<(1 << bits)])
+        for entry in source {
+          let bucket = Int(truncatingIfNeeded: entry.key >> shift)
+          target[positions[bucket]] = entry
+          positions[bucket] += 1
+        }
+        for bucket in 0..<(1 << bits) {
+          let (low, high) = (starts[bucket], starts[bucket + 1])
+          if high - low > 16 {
+            // Not from uniform keys (or a very unlucky bucket): no quadratic insertion sort.
+            target[low..<high].sort(by: <)
+            continue
+          }
+          var index = low + 1
+          while index < high {
+            let entry = target[index]
+            var hole = index
+            while hole > low && entry < target[hole - 1] {
+              target[hole] = target[hole - 1]
+              hole -= 1
+            }
+            target[hole] = entry
+            index += 1
+          }
+        }
+      }
+    }
+    swap(&entries, &scratch)
+  }
 }
 
 /// Where the sections of a signature file are.
@@ -207,7 +258,8 @@ final class SignatureFileBuilder {
   }
 
   private func sortChunk() {
-    for band in 0..<bands { chunk[band].sort(by: <) }
+    var scratch: [BandEntry] = []
+    for band in 0..<bands { BandEntry.sort(&chunk[band], scratch: &scratch) }
   }
 
   private func spill() throws {

@@ -71,6 +71,25 @@ struct NearDuplicateTests {
     #expect(docs.atEnd)
   }
 
+  @Test(arguments: [0, 1, 31, 33, 1_000, 50_000])
+  func bandEntrySortGivesTheComparisonOrder(count: Int) {
+    var rng = SeededRNG(seed: UInt64(count) + 7)
+    // Uniform keys (the bucket path), keys sharing their top bits (one bucket: the comparison
+    // fallback), and uniform keys repeated across documents (equal keys: document order).
+    let uniform = (0..<count).map { BandEntry(key: rng.next(), document: UInt32($0)) }
+    let small = (0..<count).map { BandEntry(key: rng.next() % 97, document: UInt32($0)) }
+    let pool = (0..<max(1, count / 10)).map { _ in rng.next() }
+    let repeated = (0..<count).map { BandEntry(key: pool[Int(rng.next() % UInt64(pool.count))], document: UInt32($0)) }
+    var scratch: [BandEntry] = []
+    for entries in [uniform, small, repeated, uniform.reversed()] {
+      var sorted = entries
+      BandEntry.sort(&sorted, scratch: &scratch)
+      let expected = entries.sorted(by: <)
+      #expect(sorted.map(\.key) == expected.map(\.key))
+      #expect(sorted.map(\.document) == expected.map(\.document))
+    }
+  }
+
   @Test func mergerOrdersByKeyThenSourceThenDocument() throws {
     let folder = try PlannerTests.folder()
     var readers: [BandSectionReader] = []
