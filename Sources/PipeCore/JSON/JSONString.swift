@@ -44,7 +44,9 @@ public enum JSONString {
 
   /// Decodes the literal body `inner` of `base` into `out` (room for `inner.count` bytes);
   /// returns the number of bytes written. Runs between backslashes are copied whole.
-  private static func decodeEscaped(_ base: UnsafePointer<UInt8>, _ inner: Range<Int>, into out: UnsafeMutablePointer<UInt8>)
+  private static func decodeEscaped(
+    _ base: UnsafePointer<UInt8>, _ inner: Range<Int>, into out: UnsafeMutablePointer<UInt8>
+  )
     -> Int
   {
     var written = 0
