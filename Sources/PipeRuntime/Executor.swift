@@ -111,12 +111,14 @@ public enum Executor {
       stageOrder: planned.stages.map(\.id), services: RunServices.make(manifest: manifest))
     scheduler.runAll()
 
-    try manifest.buildRecordLookupIndexes()
     let failures = scheduler.failures
     let succeeded = failures.isEmpty && scheduler.blocked.isEmpty
     try manifest.finishRun(
       id: runID, status: succeeded ? .succeeded : .failed,
       error: failures.first.map { "\($0.task): \($0.error)" }, finishedAt: Date().timeIntervalSince1970)
+    // After the run's end is recorded: a failure here (a full disk) is reported, yet loses
+    // nothing, since lookups work without the indexes (by scanning).
+    try manifest.buildRecordLookupIndexes()
 
     var outputFolder: String? = nil
     var outputRecords: Int? = nil

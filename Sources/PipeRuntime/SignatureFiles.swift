@@ -410,7 +410,7 @@ final class ArtifactWriter {
   init(path: String) throws {
     self.path = path
     try createDirectories((path as NSString).deletingLastPathComponent)
-    temporary = try BinaryFileWriter(path: path + ".tmp")
+    temporary = try BinaryFileWriter(path: path + ".tmp", willSync: true)
   }
 
   deinit { abandon() }
@@ -542,9 +542,14 @@ final class MappedRegion {
 final class BinaryFileWriter {
   let path: String
   private var fd: Int32
+  /// Whether the file will be fsynced: its writeback then starts every `writebackStep` bytes.
+  private let startsWriteback: Bool
+  private var written = 0
+  private var writebackStart = 0
 
-  init(path: String) throws {
+  init(path: String, willSync: Bool = false) throws {
     self.path = path
+    startsWriteback = willSync
     fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
     guard fd >= 0 else {
       throw PipeError(.io, "cannot create file: \(String(cString: strerror(errno)))", file: path)
@@ -565,6 +570,11 @@ final class BinaryFileWriter {
         }
         done += n
       }
+    }
+    written += bytes.count
+    if startsWriteback && written - writebackStart >= ShardWriter.writebackStep {
+      startWriteback(fd, from: writebackStart, to: written)
+      writebackStart = written
     }
   }
 

@@ -147,8 +147,11 @@ for label, r in latest.items():
         p = peers.get((peer, corpus))
         if p:
             pdocs = p["docs"] / p["wall_s"]["median"]
+            # Per CPU-second as well: both sides' CPU time, so work another thread did counts.
+            by_cpu = (r["docs"] / r["cpu_s"]["median"]) / (p["docs"] / p["cpu_s"]["median"])
             print(f"  {peer:34} {'':7} {pdocs:9.0f} {pdocs:9.0f} {p['peak_rss_mib']['median']:8.1f}  "
-                  f"pipe/peer per core = {docs / pdocs:.1f}x (peer measured {p.get('when_utc', '?')})")
+                  f"pipe/peer per core = {docs / pdocs:.1f}x by wall, {by_cpu:.1f}x by CPU "
+                  f"(peer measured {p.get('when_utc', '?')})")
 print("targets: passthrough >= 60% of zstd-recompress; quality >= 100x dt-quality; "
       "minhash >= 10x ds-minhash-xxh and 100x dt-minhash-t1; 2 workers >= 1.8x one")
 PYEOF

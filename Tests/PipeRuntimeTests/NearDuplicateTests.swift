@@ -1,10 +1,10 @@
 import Foundation
 import PipeCore
 import PipeIO
-import PipeManifest
 import PipeStages
 import Testing
 
+@testable import PipeManifest
 @testable import PipeRuntime
 
 /// The near-duplicate steps of `dedup.minhash`: sorted band-key files with spills, the k-way
@@ -257,6 +257,15 @@ struct NearDuplicateTests {
     #expect(counters["near_duplicates"] == 4)
     let stages = try manifest.stages().map(\.id)
     #expect(stages == ["near:signatures", "near:buckets", "near:clusters", "near", ":export"])
+    // The run built the record lookup indexes when it ended, and `why` finds the drops.
+    let raw = try Connection(path: folder + "/run/manifest.sqlite", readOnly: true)
+    let indexes = try raw.query("SELECT name FROM sqlite_schema WHERE type = 'index' AND name LIKE '%_by_record'") {
+      $0.text(0)
+    }
+    #expect(indexes.sorted() == ["record_origins_by_record", "record_verdicts_by_record"])
+    let history = try manifest.provenance(recordID: "a1")
+    #expect(history.verdicts.map(\.reason) == ["near_duplicate"])
+    #expect(history.origins.contains { $0.stage == "near" })
   }
 
   /// The filter step copies unclustered records without parsing them again: their bytes pass
