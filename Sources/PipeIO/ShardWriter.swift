@@ -45,8 +45,7 @@ public final class ShardWriter {
   private var sha: SHA256?
   private var written = 0
   private var fileBytes = 0
-  /// Where the next `startWriteback` range begins.
-  private var writebackStart = 0
+  private var writeback = Writeback()
   private var newlines = 0
   private var lastByte: UInt8 = 0x0A
   private var finished = false
@@ -234,24 +233,31 @@ public final class ShardWriter {
     try Sys.writeAll(fd, bytes, path: temporaryPath)
     fileBytes += outputCount
     outputCount = 0
-    if fileBytes - writebackStart >= Self.writebackStep {
-      startWriteback(fd, from: writebackStart, to: fileBytes)
-      writebackStart = fileBytes
-    }
+    writeback.wrote(upTo: fileBytes, of: fd)
   }
-
-  /// Written bytes past which the kernel is asked to start writing them to disk, so that the
-  /// fsync in `commit` waits for the last step rather than for the whole file.
-  public static let writebackStep = 1 << 20
 }
 
-/// Starts writing `from..<to` of `fd` back to disk without waiting (`sync_file_range` with
-/// `SYNC_FILE_RANGE_WRITE`), for a file that will be fsynced: the fsync then waits for less.
-/// A hint only: durability still comes from the fsync, so a failure is ignored.
-public func startWriteback(_ fd: Int32, from: Int, to: Int) {
-  #if os(Linux)
-    _ = linuxSyncFileRange(fd, Int64(from), Int64(to - from), 2)
-  #endif
+/// Asks the kernel to start writing a file that will be fsynced back to disk every MiB
+/// written (`sync_file_range` with `SYNC_FILE_RANGE_WRITE`, which does not wait), so the
+/// fsync waits for the last step rather than for the whole file. A hint only: durability
+/// still comes from the fsync, so a failure is ignored.
+public struct Writeback {
+  /// Written bytes between two requests.
+  static let step = 1 << 20
+  /// Where the next requested range begins.
+  private var start = 0
+
+  /// Starts at the beginning of the file.
+  public init() {}
+
+  /// Records that `fd` now holds `end` bytes, and starts their writeback once a step is due.
+  public mutating func wrote(upTo end: Int, of fd: Int32) {
+    guard end - start >= Self.step else { return }
+    #if os(Linux)
+      _ = linuxSyncFileRange(fd, Int64(start), Int64(end - start), 2)
+    #endif
+    start = end
+  }
 }
 
 #if os(Linux)

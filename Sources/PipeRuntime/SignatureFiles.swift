@@ -542,14 +542,13 @@ final class MappedRegion {
 final class BinaryFileWriter {
   let path: String
   private var fd: Int32
-  /// Whether the file will be fsynced: its writeback then starts every `writebackStep` bytes.
-  private let startsWriteback: Bool
+  /// Set when the file will be fsynced (see `Writeback`).
+  private var writeback: Writeback?
   private var written = 0
-  private var writebackStart = 0
 
   init(path: String, willSync: Bool = false) throws {
     self.path = path
-    startsWriteback = willSync
+    writeback = willSync ? Writeback() : nil
     fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
     guard fd >= 0 else {
       throw PipeError(.io, "cannot create file: \(String(cString: strerror(errno)))", file: path)
@@ -572,10 +571,7 @@ final class BinaryFileWriter {
       }
     }
     written += bytes.count
-    if startsWriteback && written - writebackStart >= ShardWriter.writebackStep {
-      startWriteback(fd, from: writebackStart, to: written)
-      writebackStart = written
-    }
+    writeback?.wrote(upTo: written, of: fd)
   }
 
   func sync() throws {

@@ -498,23 +498,12 @@ enum RejectLine {
       return out
     }
     // The common case: the record's bytes as they are, with the field appended before the
-    // closing brace (no re-serialization of the record), written directly: the same bytes as
-    // `info`'s object, without building a dictionary for every drop.
+    // closing brace (no re-serialization of the record).
     record.write(to: &out)
     out.removeLast()
-    out.append(contentsOf: #","reject":{"stage":"#.utf8)
-    JSONString.append(stage, to: &out)
-    out.append(contentsOf: #","reason":"#.utf8)
-    JSONString.append(reason, to: &out)
-    if let detail {
-      out.append(contentsOf: #","detail":"#.utf8)
-      JSONString.append(detail, to: &out)
-    }
-    out.append(contentsOf: #","source":"#.utf8)
-    JSONString.append(source, to: &out)
-    out.append(contentsOf: #","line":"#.utf8)
-    out.append(contentsOf: String(line).utf8)
-    out.append(contentsOf: "}}".utf8)
+    out.append(contentsOf: #","reject":"#.utf8)
+    appendInfo(stage: stage, reason: reason, detail: detail, source: source, line: line, to: &out)
+    out.append(UInt8(ascii: "}"))
     return out
   }
 
@@ -535,14 +524,30 @@ enum RejectLine {
     return out
   }
 
+  /// The `reject` object, written directly: a drop is the hot path, so no dictionary is built.
+  private static func appendInfo(
+    stage: String, reason: String, detail: String?, source: String, line: Int, to out: inout [UInt8]
+  ) {
+    out.append(contentsOf: #"{"stage":"#.utf8)
+    JSONString.append(stage, to: &out)
+    out.append(contentsOf: #","reason":"#.utf8)
+    JSONString.append(reason, to: &out)
+    if let detail {
+      out.append(contentsOf: #","detail":"#.utf8)
+      JSONString.append(detail, to: &out)
+    }
+    out.append(contentsOf: #","source":"#.utf8)
+    JSONString.append(source, to: &out)
+    out.append(contentsOf: #","line":"#.utf8)
+    out.append(contentsOf: String(line).utf8)
+    out.append(UInt8(ascii: "}"))
+  }
+
+  /// The same object as a value, for the rare rejects that are re-serialized whole.
   private static func info(stage: String, reason: String, detail: String?, source: String, line: Int) -> JSONObject {
-    var object = JSONObject()
-    object["stage"] = .string(stage)
-    object["reason"] = .string(reason)
-    if let detail { object["detail"] = .string(detail) }
-    object["source"] = .string(source)
-    object["line"] = .int(Int64(line))
-    return object
+    var bytes: [UInt8] = []
+    appendInfo(stage: stage, reason: reason, detail: detail, source: source, line: line, to: &bytes)
+    return bytes.withUnsafeBufferPointer { JSONValue.parse(validated: $0, range: 0..<$0.count) }.objectValue ?? [:]
   }
 }
 
