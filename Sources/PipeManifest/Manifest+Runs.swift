@@ -38,7 +38,7 @@ extension Manifest {
   ///
   /// - Throws: `PipeError` when there is no run `id`.
   public func finishRun(id: Int64, status: RunStatus, error: String?, finishedAt: Double) throws {
-    try withConnection("cannot record the end of run \(id)") { db in
+    try write("cannot record the end of run \(id)") { db in
       try db.run(
         "UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ?",
         [.text(status.rawValue), .string(error), .real(finishedAt), .integer(id)])

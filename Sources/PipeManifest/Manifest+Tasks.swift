@@ -1,4 +1,5 @@
 internal import PipeCore
+internal import Synchronization
 
 extension Manifest {
   // MARK: - Reading tasks
@@ -66,30 +67,66 @@ extension Manifest {
   public func markTaskStarted(
     stage: String, shard: Int, input: String, fingerprint: String, runID: Int64, startedAt: Double
   ) throws -> Int {
-    let action = "cannot mark task \(stage)[\(shard)] started"
-    return try write(action) { db in
-      let started = try self.foreignKeysChecked(action, "unknown stage '\(stage)' or run \(runID)") {
-        try db.queryFirst(
-          """
-          INSERT INTO tasks (stage_id, shard, input, status, attempt, fingerprint, run_id, started_at)
-          VALUES (?, ?, ?, 'running', 1, ?, ?, ?)
-          ON CONFLICT (stage_id, shard) DO UPDATE SET
-            input = excluded.input, status = 'running', attempt = attempt + 1, fingerprint = excluded.fingerprint,
-            run_id = excluded.run_id, started_at = excluded.started_at, finished_at = NULL, duration_seconds = NULL,
-            records_in = 0, records_kept = 0, records_dropped = 0, records_emitted = 0, bytes_in = 0,
-            output_path = NULL, output_bytes = 0, checksum = NULL, rejects_path = NULL,
-            error = NULL, error_file = NULL, error_line = NULL
-          RETURNING id, attempt
-          """,
-          [.text(stage), .int(shard), .text(input), .text(fingerprint), .integer(runID), .real(startedAt)]
-        ) { (taskID: $0.int64(0), attempt: $0.int(1)) }
-      }
-      guard let started else {
-        throw PipeError(.manifest, "\(action): INSERT … RETURNING gave no row", file: self.path)
-      }
-      try self.deleteResults(of: started.taskID, db)
-      return started.attempt
+    let start = TaskStart(
+      stage: stage, shard: shard, input: input, fingerprint: fingerprint, runID: runID, startedAt: startedAt)
+    return try write(start.action) { db in try self.record(start, db) }
+  }
+
+  /// Marks a task running like `markTaskStarted`, now if no other thread is using the manifest,
+  /// otherwise in the next write transaction, whichever thread makes it (at the latest the
+  /// task's own `markTaskDone` or `markTaskFailed`).
+  ///
+  /// A worker that finishes a task while another is committing its own then starts its next
+  /// task at once instead of waiting for that commit: with many small tasks, waiting made
+  /// the workers take turns at the manifest.
+  ///
+  /// - Throws: `PipeError` when the stage was not recorded or `runID` is unknown; a deferred
+  ///   mark's error surfaces in the write that records it.
+  public func markTaskStartedUnlessBusy(
+    stage: String, shard: Int, input: String, fingerprint: String, runID: Int64, startedAt: Double
+  ) throws {
+    let start = TaskStart(
+      stage: stage, shard: shard, input: input, fingerprint: fingerprint, runID: runID, startedAt: startedAt)
+    let recorded = try writeIfFree(start.action) { db in try self.record(start, db) }
+    if recorded == nil { deferredStarts.withLock { $0.append(start) } }
+  }
+
+  /// Records the start marks that found the manifest busy, in the caller's transaction and in
+  /// the order they were made.
+  func recordDeferredStarts(_ db: Connection) throws {
+    let starts = deferredStarts.withLock { starts in
+      defer { starts.removeAll() }
+      return starts
     }
+    for start in starts { try record(start, db) }
+  }
+
+  /// Writes a start mark; returns the new attempt number.
+  private func record(_ start: TaskStart, _ db: Connection) throws -> Int {
+    let started = try foreignKeysChecked(start.action, "unknown stage '\(start.stage)' or run \(start.runID)") {
+      try db.queryFirst(
+        """
+        INSERT INTO tasks (stage_id, shard, input, status, attempt, fingerprint, run_id, started_at)
+        VALUES (?, ?, ?, 'running', 1, ?, ?, ?)
+        ON CONFLICT (stage_id, shard) DO UPDATE SET
+          input = excluded.input, status = 'running', attempt = attempt + 1, fingerprint = excluded.fingerprint,
+          run_id = excluded.run_id, started_at = excluded.started_at, finished_at = NULL, duration_seconds = NULL,
+          records_in = 0, records_kept = 0, records_dropped = 0, records_emitted = 0, bytes_in = 0,
+          output_path = NULL, output_bytes = 0, checksum = NULL, rejects_path = NULL,
+          error = NULL, error_file = NULL, error_line = NULL
+        RETURNING id, attempt
+        """,
+        [
+          .text(start.stage), .int(start.shard), .text(start.input), .text(start.fingerprint),
+          .integer(start.runID), .real(start.startedAt),
+        ]
+      ) { (taskID: $0.int64(0), attempt: $0.int(1)) }
+    }
+    guard let started else {
+      throw PipeError(.manifest, "\(start.action): INSERT … RETURNING gave no row", file: path)
+    }
+    try deleteResults(of: started.taskID, db)
+    return started.attempt
   }
 
   /// Marks a task done, in one transaction with everything it produced.
@@ -143,7 +180,8 @@ extension Manifest {
     stage: String, shard: Int, error: String, errorFile: String?, errorLine: Int?, finishedAt: Double
   ) throws {
     let action = "cannot mark task \(stage)[\(shard)] failed"
-    try withConnection(action) { db in
+    // A transaction (`write`), so that a start mark still waiting for the manifest lands first.
+    try write(action) { db in
       try db.run(
         """
         UPDATE tasks SET
@@ -163,7 +201,7 @@ extension Manifest {
 
   /// Deletes a stage's tasks and everything hanging off them, so they all run again.
   public func resetTasks(stage: String) throws {
-    try withConnection("cannot reset the tasks of stage '\(stage)'") { db in
+    try write("cannot reset the tasks of stage '\(stage)'") { db in
       // One statement is atomic by itself; the foreign keys cascade to the per-task tables.
       try db.run("DELETE FROM tasks WHERE stage_id = ?", [.text(stage)])
     }
@@ -252,7 +290,7 @@ extension Manifest {
           let sourceID = try sourceIDs[origin.sourceIndex] ?? strings.id(of: spool.string(at: origin.sourceIndex))
           sourceIDs[origin.sourceIndex] = sourceID
           try insert.bind(seq, at: 2)
-          try insert.bind(utf8: origin.recordID, at: 3)
+          try insert.bind(borrowing: origin.recordID, at: 3)
           try insert.bind(sourceID, at: 4)
           try insert.bind(origin.line, at: 5)
           try insert.step()
@@ -290,7 +328,7 @@ extension Manifest {
         var reasonIDs = [Int64?](repeating: nil, count: spool.stringCount)
         try spool.forEachVerdict { verdict in
           try insert.bind(seq, at: 2)
-          try insert.bind(utf8: verdict.recordID, at: 3)
+          try insert.bind(borrowing: verdict.recordID, at: 3)
           try insert.bind(verdict.kind.rawValue, at: 4)
           if let index = verdict.reasonIndex {
             let reasonID = try reasonIDs[index] ?? strings.id(of: spool.string(at: index))
@@ -300,7 +338,7 @@ extension Manifest {
             try insert.bindNull(at: 5)
           }
           if let detail = verdict.detail {
-            try insert.bind(utf8: detail, at: 6)
+            try insert.bind(borrowing: detail, at: 6)
           } else {
             try insert.bindNull(at: 6)
           }
@@ -393,4 +431,16 @@ struct StringInterner {
     ids[value] = id
     return id
   }
+}
+
+/// A task's start mark, kept while the manifest is busy (see `markTaskStartedUnlessBusy`).
+struct TaskStart: Sendable {
+  let stage: String
+  let shard: Int
+  let input: String
+  let fingerprint: String
+  let runID: Int64
+  let startedAt: Double
+
+  var action: String { "cannot mark task \(stage)[\(shard)] started" }
 }

@@ -18,6 +18,9 @@ public final class Manifest: Sendable {
   public let isReadOnly: Bool
   /// The connection; nil once closed. The mutex is what makes one connection safe for many threads.
   private let connection: Mutex<Connection?>
+  /// Start marks that found the connection busy (`markTaskStartedUnlessBusy`); the next write
+  /// transaction, whoever makes it, records them first.
+  let deferredStarts = Mutex<[TaskStart]>([])
 
   /// Creates the manifest at `path`, or opens an existing one, for reading and writing, and
   /// brings its schema up to date.
@@ -102,7 +105,30 @@ public final class Manifest: Sendable {
   /// Runs `body` in one write transaction under the lock; see `withConnection`.
   func write<T: Sendable>(_ action: @autoclosure () -> String, _ body: (Connection) throws -> T) throws -> T {
     try withConnection(action()) { connection in
-      try connection.transaction { try body(connection) }
+      try connection.transaction {
+        try recordDeferredStarts(connection)
+        return try body(connection)
+      }
+    }
+  }
+
+  /// Runs `body` in one write transaction if the connection is free at once; nil when another
+  /// thread holds it.
+  func writeIfFree<T: Sendable>(_ action: @autoclosure () -> String, _ body: (Connection) throws -> T) throws -> T? {
+    do {
+      return try connection.withLockIfAvailable { (connection: inout Connection?) throws -> T in
+        guard let connection else {
+          throw PipeError(.manifest, "the manifest is closed", file: path)
+        }
+        return try connection.transaction {
+          try recordDeferredStarts(connection)
+          return try body(connection)
+        }
+      }
+    } catch let error as PipeError {
+      throw error
+    } catch {
+      throw translate(error, action: action())
     }
   }
 

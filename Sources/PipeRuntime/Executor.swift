@@ -297,7 +297,7 @@ final class Scheduler: @unchecked Sendable {
     progress?.began(key, progress: taskProgress)
     defer { progress?.ended(key) }
     do {
-      _ = try manifest.markTaskStarted(
+      try manifest.markTaskStartedUnlessBusy(
         stage: key.stage, shard: key.shard, input: task.input, fingerprint: task.fingerprint, runID: runID,
         startedAt: started.timeIntervalSince1970)
       let result = try TaskRunner(

@@ -188,24 +188,25 @@ enum NearDuplicateSteps {
         out.removeAll(keepingCapacity: true)
       }
     }
+    // A band's entries of all shards, sorted in memory when they fit in the budget (with the
+    // sort's scratch copy), come out in the merge's order: (key, shard, number).
+    let bandDocuments = headers.reduce(0) { $0 + $1.documents }
+    let sortsInMemory = bandDocuments * 2 * MemoryLayout<ShardBandEntry>.stride <= budget
+    var sorted: [ShardBandEntry] = []
+    var scratch: [ShardBandEntry] = []
+    var section: [UInt8] = []
     do {
       for band in bands(ofBucketTask: group, bands: stage.bandCount) {
-        let readers = zip(inputs, headers).map { file, header in
-          BandSectionReader(
-            file: file, offset: header.bandOffset(band), entries: header.documents, bufferBytes: bufferBytes)
-        }
-        var merger = try BandMerger(readers)
         var runKey: UInt64 = 0
         var runFirst: UInt64? = nil
         var representatives: [(document: UInt64, fingerprints: UnsafePointer<UInt16>?)] = []
-        while let (entry, shard) = try merger.next() {
+        func visit(_ key: UInt64, _ document: UInt64) throws {
           result.recordsIn += 1
-          let document = UInt64(shard) << 32 | UInt64(entry.document)
-          if let first = runFirst, entry.key == runKey {
+          if let first = runFirst, key == runKey {
             candidates += 1
             guard let fingerprints else {
               try link(first, document)
-              continue
+              return
             }
             if representatives.isEmpty { representatives.append((first, fingerprints.of(first))) }
             let mine = fingerprints.of(document)
@@ -221,11 +222,41 @@ enum NearDuplicateSteps {
               representatives.append((document, mine))
             }
           } else {
-            runKey = entry.key
+            runKey = key
             runFirst = document
             representatives.removeAll(keepingCapacity: true)
           }
           if result.recordsIn % 65536 == 0 { progress.update(records: result.recordsIn, bytes: 0) }
+        }
+        if sortsInMemory {
+          sorted.removeAll(keepingCapacity: true)
+          sorted.reserveCapacity(bandDocuments)
+          for (shard, (file, header)) in zip(inputs, headers).enumerated() {
+            let bytes = header.documents * SignatureFileHeader.entryBytes
+            if section.count < bytes { section = [UInt8](repeating: 0, count: bytes) }
+            try section.withUnsafeMutableBytes { raw in
+              try file.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<bytes]), at: header.bandOffset(band))
+              let tag = UInt64(shard) << 32
+              for offset in stride(from: 0, to: bytes, by: SignatureFileHeader.entryBytes) {
+                sorted.append(
+                  ShardBandEntry(
+                    key: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)),
+                    document: tag
+                      | UInt64(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 8, as: UInt32.self)))))
+              }
+            }
+          }
+          ShardBandEntry.sort(&sorted, scratch: &scratch)
+          for entry in sorted { try visit(entry.key, entry.document) }
+        } else {
+          let readers = zip(inputs, headers).map { file, header in
+            BandSectionReader(
+              file: file, offset: header.bandOffset(band), entries: header.documents, bufferBytes: bufferBytes)
+          }
+          var merger = try BandMerger(readers)
+          while let (entry, shard) = try merger.next() {
+            try visit(entry.key, UInt64(shard) << 32 | UInt64(entry.document))
+          }
         }
       }
       try writer.write(out)

@@ -24,7 +24,7 @@ import PipeManifest
 // 24-byte header: "PMHK", version 1, bands, 0 (UInt32 each), documents (UInt64).
 
 /// One entry of a band: a key and the document (number in its shard) that has it.
-struct BandEntry {
+struct BandEntry: KeyedEntry {
   var key: UInt64
   var document: UInt32
 
@@ -32,11 +32,30 @@ struct BandEntry {
   static func < (a: BandEntry, b: BandEntry) -> Bool {
     a.key != b.key ? a.key < b.key : a.document < b.document
   }
+}
 
-  /// Sorts `entries` by (key, document), the order `<` gives. Keys are uniform hashes, so one
-  /// counting pass on their top bits leaves buckets of one or two entries, which an insertion
-  /// sort finishes; a bucket of more than 16 is sorted by comparison.
-  static func sort(_ entries: inout [BandEntry], scratch: inout [BandEntry]) {
+/// An entry of a band across shards: a key and the document as `shard << 32 | number`.
+struct ShardBandEntry: KeyedEntry {
+  var key: UInt64
+  var document: UInt64
+
+  @inline(__always)
+  static func < (a: ShardBandEntry, b: ShardBandEntry) -> Bool {
+    a.key != b.key ? a.key < b.key : a.document < b.document
+  }
+}
+
+/// An entry ordered by a uniformly distributed 64-bit key first.
+protocol KeyedEntry {
+  var key: UInt64 { get }
+  static func < (a: Self, b: Self) -> Bool
+}
+
+extension KeyedEntry {
+  /// Sorts `entries` in the order `<` gives. Keys are uniform hashes, so one counting pass on
+  /// their top bits leaves buckets of one or two entries, which an insertion sort finishes; a
+  /// bucket of more than 16 is sorted by comparison.
+  static func sort(_ entries: inout [Self], scratch: inout [Self]) {
     let count = entries.count
     guard count > 32 else {
       entries.sort(by: <)

@@ -1,5 +1,6 @@
 import Foundation
 import PipeCore
+import Synchronization
 import Testing
 
 @testable import PipeManifest
@@ -204,6 +205,34 @@ struct ManifestTaskTests {
     #expect(task.finishedAt == nil)
     #expect(try start() == 3)
     #expect(try manifest.task(stage: "a", shard: 0) == nil)
+  }
+
+  @Test func aStartMarkThatFindsTheManifestBusyIsRecordedByTheNextWrite() throws {
+    let dir = try TemporaryDirectory()
+    let manifest = try Manifest(path: dir.manifestPath)
+    let runID = try Fixture.startRun(manifest)
+    try Fixture.recordStage(manifest, "a", position: 0)
+    func start(_ shard: Int) throws {
+      try manifest.markTaskStartedUnlessBusy(
+        stage: "a", shard: shard, input: "in-\(shard)", fingerprint: "t", runID: runID, startedAt: Double(shard))
+    }
+    // Free: written at once.
+    try start(0)
+    #expect(try manifest.task(stage: "a", shard: 0)?.status == .running)
+    // Busy (this thread holds the connection): kept for the next write.
+    try manifest.withConnection("hold the manifest") { _ in try start(1) }
+    #expect(try manifest.task(stage: "a", shard: 1) == nil)
+    #expect(manifest.deferredStarts.withLock { $0.count } == 1)
+    // Another task's write records it first, in order.
+    try manifest.markTaskFailed(stage: "a", shard: 0, error: "boom", errorFile: nil, errorLine: nil, finishedAt: 5)
+    let deferred = try #require(try manifest.task(stage: "a", shard: 1))
+    #expect(deferred.status == .running && deferred.attempt == 1 && deferred.startedAt == 1 && deferred.input == "in-1")
+    #expect(manifest.deferredStarts.withLock { $0.isEmpty })
+    // A task whose own mark is still waiting can finish: its done write records the start first.
+    try manifest.withConnection("hold the manifest") { _ in try start(2) }
+    try manifest.markTaskDone(Fixture.completion(stage: "a", shard: 2))
+    let done = try #require(try manifest.task(stage: "a", shard: 2))
+    #expect(done.status == .done && done.attempt == 1 && done.startedAt == 2)
   }
 
   @Test func aFailedTaskKeepsItsErrorFileAndLine() throws {
