@@ -21,6 +21,15 @@
 #   PIPE_LLM_WAIT     seconds to wait for /health (default 120)
 set -euo pipefail
 
+# Close every inherited descriptor but stdin, stdout and stderr before anything starts: a test
+# process may spawn this script while another of its tests holds a pipe (Foundation's pipes
+# are not close-on-exec), and a server left running with that pipe open would keep the other
+# test waiting for its end of file forever.
+for fd in /proc/$$/fd/*; do
+  fd="${fd##*/}"
+  if [ "$fd" -gt 2 ] 2>/dev/null; then eval "exec $fd>&-" 2>/dev/null || true; fi
+done
+
 XLLAMACPP_VERSION=2026.10.11549
 SMOLLM2_VERSION=0.1.2
 
