@@ -286,17 +286,22 @@ extension Manifest {
       if let spool {
         // The spool's source indexes map to string ids once, not a dictionary lookup per row.
         var sourceIDs = [Int64?](repeating: nil, count: spool.stringCount)
+        var rows = try RowBatcher(
+          db, insert: "INSERT INTO record_origins (task_id, seq, record_id, source_id, line)", columns: 5,
+          rows: spool.originCount)
         try spool.forEachOrigin { origin in
           let sourceID = try sourceIDs[origin.sourceIndex] ?? strings.id(of: spool.string(at: origin.sourceIndex))
           sourceIDs[origin.sourceIndex] = sourceID
-          try insert.bind(seq, at: 2)
-          try insert.bind(borrowing: origin.recordID, at: 3)
-          try insert.bind(sourceID, at: 4)
-          try insert.bind(origin.line, at: 5)
-          try insert.step()
-          insert.reset()
+          try rows.add { statement, offset in
+            try statement.bind(taskID, at: offset + 1)
+            try statement.bind(seq, at: offset + 2)
+            try statement.bind(utf8: origin.recordID, at: offset + 3)
+            try statement.bind(sourceID, at: offset + 4)
+            try statement.bind(origin.line, at: offset + 5)
+          }
           seq += 1
         }
+        try rows.finish("record_origins", path: path)
       }
     }
 
@@ -326,26 +331,30 @@ extension Manifest {
       for verdict in completion.verdicts { try add(verdict) }
       if let spool {
         var reasonIDs = [Int64?](repeating: nil, count: spool.stringCount)
+        var rows = try RowBatcher(
+          db, insert: "INSERT INTO record_verdicts (task_id, seq, record_id, kind, reason_id, detail)", columns: 6,
+          rows: spool.verdictCount)
         try spool.forEachVerdict { verdict in
-          try insert.bind(seq, at: 2)
-          try insert.bind(borrowing: verdict.recordID, at: 3)
-          try insert.bind(verdict.kind.rawValue, at: 4)
+          var reasonID: Int64?
           if let index = verdict.reasonIndex {
-            let reasonID = try reasonIDs[index] ?? strings.id(of: spool.string(at: index))
+            reasonID = try reasonIDs[index] ?? strings.id(of: spool.string(at: index))
             reasonIDs[index] = reasonID
-            try insert.bind(reasonID, at: 5)
-          } else {
-            try insert.bindNull(at: 5)
           }
-          if let detail = verdict.detail {
-            try insert.bind(borrowing: detail, at: 6)
-          } else {
-            try insert.bindNull(at: 6)
+          try rows.add { statement, offset in
+            try statement.bind(taskID, at: offset + 1)
+            try statement.bind(seq, at: offset + 2)
+            try statement.bind(utf8: verdict.recordID, at: offset + 3)
+            try statement.bind(verdict.kind.rawValue, at: offset + 4)
+            if let reasonID { try statement.bind(reasonID, at: offset + 5) } else { try statement.bindNull(at: offset + 5) }
+            if let detail = verdict.detail {
+              try statement.bind(utf8: detail, at: offset + 6)
+            } else {
+              try statement.bindNull(at: offset + 6)
+            }
           }
-          try insert.step()
-          insert.reset()
           seq += 1
         }
+        try rows.finish("record_verdicts", path: path)
       }
     }
 
@@ -443,4 +452,54 @@ struct TaskStart: Sendable {
   let startedAt: Double
 
   var action: String { "cannot mark task \(stage)[\(shard)] started" }
+}
+
+/// Inserts a known number of rows many per statement: `batch` rows per step while whole
+/// batches remain, then the rest one per step. One step per row spent more time entering and
+/// leaving SQLite than storing the rows. Text is bound by copy (`SQLITE_TRANSIENT`), since a
+/// batch outlives the buffers its rows came from.
+struct RowBatcher {
+  private let batched: Statement
+  private let single: Statement
+  private let columns: Int32
+  private let batch: Int
+  /// Rows that go in whole batches.
+  private let batchedRows: Int
+  private let rows: Int
+  private var row = 0
+
+  /// Prepares `insert` (`INSERT INTO table (columns)`) for `rows` rows of `columns` values.
+  init(_ db: Connection, insert: String, columns: Int, rows: Int, batch: Int = 64) throws {
+    let group = "(" + Array(repeating: "?", count: columns).joined(separator: ", ") + ")"
+    batched = try db.prepare(insert + " VALUES " + Array(repeating: group, count: batch).joined(separator: ", "))
+    single = try db.prepare(insert + " VALUES " + group)
+    self.columns = Int32(columns)
+    self.batch = batch
+    self.rows = rows
+    batchedRows = rows - rows % batch
+  }
+
+  /// Checks that exactly the announced rows came (a partial batch would never be stored).
+  func finish(_ table: String, path: String) throws {
+    guard row == rows else {
+      throw PipeError(.manifest, "internal error: \(row) rows of \(table) where \(rows) were announced", file: path)
+    }
+  }
+
+  /// Adds the next row: `bind` binds its values at parameters `offset + 1 ... offset + columns`.
+  mutating func add(_ bind: (Statement, Int32) throws -> Void) throws {
+    defer { row += 1 }
+    guard row < batchedRows else {
+      try bind(single, 0)
+      try single.step()
+      single.reset()
+      return
+    }
+    let slot = row % batch
+    try bind(batched, Int32(slot) * columns)
+    if slot == batch - 1 {
+      try batched.step()
+      batched.reset()
+    }
+  }
 }

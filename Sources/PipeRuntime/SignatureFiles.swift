@@ -199,7 +199,8 @@ final class SignatureFileBuilder {
   private var runs: [String] = []
   private let fingerprints: BinaryFileWriter
   private let docs: BinaryFileWriter
-  private var fingerprintBuffer: [UInt8] = []
+  /// Fingerprints waiting to be written, already little-endian.
+  private var fingerprintBuffer: [UInt16] = []
   private var docBuffer: [UInt8] = []
   private var docsBytes = 0
 
@@ -248,9 +249,9 @@ final class SignatureFileBuilder {
     chunkDocuments += 1
     documents += 1
     if fingerprintsPerDocument > 0 {
-      for value in signature { appendLittleEndian(Self.fingerprint(value), to: &fingerprintBuffer) }
-      if fingerprintBuffer.count >= 1 << 16 {
-        try fingerprints.write(fingerprintBuffer)
+      for value in signature { fingerprintBuffer.append(Self.fingerprint(value).littleEndian) }
+      if fingerprintBuffer.count >= 1 << 15 {
+        try fingerprintBuffer.withUnsafeBytes { try fingerprints.write($0) }
         fingerprintBuffer.removeAll(keepingCapacity: true)
       }
     }
@@ -303,7 +304,7 @@ final class SignatureFileBuilder {
   /// Writes the signature file (`.tmp`, fsync, rename; the caller syncs the folder) and
   /// removes the temporary files.
   func commit() throws -> ArtifactSummary {
-    try fingerprints.write(fingerprintBuffer)
+    try fingerprintBuffer.withUnsafeBytes { try fingerprints.write($0) }
     try docs.write(docBuffer)
     try fingerprints.close()
     try docs.close()
@@ -577,19 +578,21 @@ final class BinaryFileWriter {
   deinit { if fd >= 0 { Glibc.close(fd) } }
 
   func write(_ bytes: [UInt8]) throws {
-    try bytes.withUnsafeBytes { raw in
-      guard let base = raw.baseAddress else { return }
-      var done = 0
-      while done < raw.count {
-        let n = Glibc.write(fd, base + done, raw.count - done)
-        if n < 0 {
-          if errno == EINTR { continue }
-          throw PipeError(.io, "cannot write file: \(String(cString: strerror(errno)))", file: path)
-        }
-        done += n
+    try bytes.withUnsafeBytes { try write($0) }
+  }
+
+  func write(_ raw: UnsafeRawBufferPointer) throws {
+    guard let base = raw.baseAddress else { return }
+    var done = 0
+    while done < raw.count {
+      let n = Glibc.write(fd, base + done, raw.count - done)
+      if n < 0 {
+        if errno == EINTR { continue }
+        throw PipeError(.io, "cannot write file: \(String(cString: strerror(errno)))", file: path)
       }
+      done += n
     }
-    written += bytes.count
+    written += raw.count
     writeback?.wrote(upTo: written, of: fd)
   }
 

@@ -30,7 +30,14 @@ struct ProvenanceSpoolTests {
     spool.discard()
     #expect(!FileManager.default.fileExists(atPath: spillPath))
 
-    for index in [0, 1, 1023, 2048, 4999] {
+    // Rows are stored 64 per statement, then the last 8 one by one: every row, each batch's
+    // first and last, and the single rows are all checked.
+    for index in 0..<5000 {
+      let history = try manifest.provenance(recordID: "rec-\(index)")
+      #expect(history.origins.map(\.line) == [index + 1], "origin of rec-\(index)")
+      #expect(history.verdicts.count == 1, "verdicts of rec-\(index)")
+    }
+    for index in [0, 1, 63, 64, 1023, 2048, 4991, 4992, 4999] {
       let history = try manifest.provenance(recordID: "rec-\(index)")
       #expect(history.origins.map(\.line) == [index + 1])
       #expect(history.origins.map(\.sourcePath) == ["/data/in-\(index % 3).jsonl"])
