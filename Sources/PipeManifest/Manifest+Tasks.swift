@@ -345,7 +345,11 @@ extension Manifest {
             try statement.bind(seq, at: offset + 2)
             try statement.bind(utf8: verdict.recordID, at: offset + 3)
             try statement.bind(verdict.kind.rawValue, at: offset + 4)
-            if let reasonID { try statement.bind(reasonID, at: offset + 5) } else { try statement.bindNull(at: offset + 5) }
+            if let reasonID {
+              try statement.bind(reasonID, at: offset + 5)
+            } else {
+              try statement.bindNull(at: offset + 5)
+            }
             if let detail = verdict.detail {
               try statement.bind(utf8: detail, at: offset + 6)
             } else {
