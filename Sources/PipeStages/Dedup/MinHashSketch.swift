@@ -170,7 +170,7 @@ public struct MinHashSketcher: Sendable {
                 let v = a[j] &* x &+ b[j]
                 var r = (v & prime) &+ (v >> 61)
                 if r >= prime { r &-= prime }
-                if r < mins[j] { mins[j] = r }
+                mins[j] = min(mins[j], r)
               }
             }
           }
@@ -198,42 +198,37 @@ public struct MinHashSketcher: Sendable {
 
     private mutating func roundZero(_ shingles: UnsafeBufferPointer<UInt64>) {
       let size = UInt64(sketcher.size)
-      var filled = filledBins
-      values.withUnsafeMutableBufferPointer { mins in
+      filledBins = values.withUnsafeMutableBufferPointer { mins in
+        // Branch-free minimum: whether a shingle lowers its bin is a coin flip early in a
+        // document, which a branch mispredicts half the time.
         for x in shingles {
           let bin = Int(truncatingIfNeeded: ((x >> 32) &* size) >> 32)
-          let v = x >> 12
-          let old = mins[bin]
-          if v < old {
-            if old == .max { filled += 1 }
-            mins[bin] = v
-          }
+          mins[bin] = min(mins[bin], x >> 12)
         }
+        // Values are below 2^52, so a bin is filled exactly when it no longer holds `.max`.
+        var filled = 0
+        for value in mins where value != .max { filled += 1 }
+        return filled
       }
-      filledBins = filled
     }
 
     /// Rounds 1, 2, ... over one chunk until every bin holds a value.
     private mutating func laterRounds(_ shingles: UnsafeBufferPointer<UInt64>) {
       let size = sketcher.size
       let k = UInt32(size)
-      var filled = filledBins
-      var mins = values
-      values = []
       let seeds = sketcher.roundSeeds
+      let steps = sketcher.steps
+      var filled = filledBins
       // Each shingle's current bin and its step, interleaved.
-      var walk = [UInt32](repeating: 0, count: 2 * shingles.count)
-      sketcher.steps.withUnsafeBufferPointer { steps in
-        walk.withUnsafeMutableBufferPointer { walk in
+      withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 2 * shingles.count) { walk in
+        steps.withUnsafeBufferPointer { steps in
           for (index, x) in shingles.enumerated() {
             let (bin, step) = Self.start(x, size: size, steps: steps)
             walk[2 * index] = bin
             walk[2 * index + 1] = step
           }
         }
-      }
-      walk.withUnsafeMutableBufferPointer { walk in
-        mins.withUnsafeMutableBufferPointer { mins in
+        values.withUnsafeMutableBufferPointer { mins in
           var round = 1
           while filled < size && round < size {
             let seed = seeds[round]
@@ -248,16 +243,13 @@ public struct MinHashSketcher: Sendable {
               let old = mins[Int(bin)]
               if old < floor { continue }
               let v = Self.value(shingles[index], round: round, seed: seed)
-              if v < old {
-                if old == .max { filled += 1 }
-                mins[Int(bin)] = v
-              }
+              filled &+= old == .max ? 1 : 0
+              mins[Int(bin)] = min(old, v)
             }
             round += 1
           }
         }
       }
-      values = mins
       filledBins = filled
     }
 
