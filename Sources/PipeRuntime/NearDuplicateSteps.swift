@@ -188,10 +188,16 @@ enum NearDuplicateSteps {
         out.removeAll(keepingCapacity: true)
       }
     }
-    // A band's entries of all shards, sorted in memory when they fit in the budget (with the
-    // sort's scratch copy), come out in the merge's order: (key, shard, number).
+    // A band's entries of all shards, sorted in memory when they fit in the budget, come out in
+    // the merge's order: (key, shard, number). The memory: the entries and the sort's scratch
+    // copy, one shard's section as read, and the sort's two bucket tables (at most 2^16 + 1
+    // positions each).
     let bandDocuments = headers.reduce(0) { $0 + $1.documents }
-    let sortsInMemory = bandDocuments * 2 * MemoryLayout<ShardBandEntry>.stride <= budget
+    let largestShard = headers.map(\.documents).max() ?? 0
+    let sortBytes =
+      bandDocuments * 2 * MemoryLayout<ShardBandEntry>.stride + largestShard * SignatureFileHeader.entryBytes
+      + 2 * ((1 << 16) + 1) * MemoryLayout<Int>.stride
+    let sortsInMemory = sortBytes <= budget
     var sorted: [ShardBandEntry] = []
     var scratch: [ShardBandEntry] = []
     var section: [UInt8] = []

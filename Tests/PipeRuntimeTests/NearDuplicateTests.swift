@@ -317,9 +317,9 @@ struct NearDuplicateTests {
 
   @Test func outputIsTheSameWithAnyWorkerCountAndMemoryCap() throws {
     let folder = try PlannerTests.folder()
-    // 2500 extra records per shard: with a 1 MB cap shared by 8 workers (128 KiB each), shards
-    // spill, and a band's 7,500+ entries (32 bytes each to sort) are merged from the files;
-    // with one worker under the same cap, or the default cap, they are sorted in memory.
+    // 2500 extra records per shard: with a 1 MB cap, shards spill, and a band's 7,500+ entries
+    // are merged from the files (sorting them in memory takes their 32 bytes each plus 1 MiB
+    // of bucket tables); under the default cap they are sorted in memory.
     try Self.writeCorpus(in: folder, extraPerShard: 2500)
     let reference = try Self.run(folder, runDirectory: folder + "/w1", workers: 1)
     #expect(reference.succeeded, "\(reference.failures)")
