@@ -21,6 +21,7 @@ REPS="${REPS:-3}"
 WORK="${WORK:-$ROOT/.build/bench}"
 PIPE="$ROOT/.build/release/pipe"
 RESULTS="$WORK/results.jsonl"
+STARTED_UTC="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 mkdir -p "$WORK"
 
 [ -x "$PY" ] || "$B/setup_peer.sh"
@@ -114,12 +115,17 @@ done
 
 echo
 echo "== summary: this run's figures (median of runs; docs/s per core = docs/s / workers) =="
-"$PY" - "$RESULTS" "$B/results" <<'PYEOF'
+"$PY" - "$RESULTS" "$B/results" "$STARTED_UTC" <<'PYEOF'
 import glob, json, os, sys
 latest = {}
+older = set()
 for line in open(sys.argv[1]):
     r = json.loads(line)
-    latest[r["label"]] = r
+    # Only this run's records: earlier runs' figures were measured in another state of the machine.
+    if r.get("when_utc", "") >= sys.argv[3]:
+        latest[r["label"]] = r
+    else:
+        older.add(r["label"])
 peers = {}
 for path in glob.glob(os.path.join(sys.argv[2], "*.jsonl")):
     for line in open(path):
@@ -152,6 +158,9 @@ for label, r in latest.items():
             print(f"  {peer:34} {'':7} {pdocs:9.0f} {pdocs:9.0f} {p['peak_rss_mib']['median']:8.1f}  "
                   f"pipe/peer per core = {docs / pdocs:.1f}x by wall, {by_cpu:.1f}x by CPU "
                   f"(peer measured {p.get('when_utc', '?')})")
+left_out = sorted(older - set(latest))
+if left_out:
+    print(f"(not run this time, left out: {', '.join(left_out)})")
 print("targets: passthrough >= 60% of zstd-recompress; quality >= 100x dt-quality; "
       "minhash >= 10x ds-minhash-xxh and 100x dt-minhash-t1; 2 workers >= 1.8x one")
 PYEOF
