@@ -88,43 +88,44 @@ public final class Manifest: Sendable {
   func withConnection<T: Sendable>(
     _ action: @autoclosure () -> String, _ body: (Connection) throws -> T
   ) throws -> T {
-    do {
-      return try connection.withLock { (connection: inout Connection?) throws -> T in
-        guard let connection else {
-          throw PipeError(.manifest, "the manifest is closed", file: path)
-        }
-        return try body(connection)
-      }
-    } catch let error as PipeError {
-      throw error
-    } catch {
-      throw translate(error, action: action())
+    try translatingErrors(action) {
+      try connection.withLock { (connection: inout Connection?) throws -> T in try body(try opened(connection)) }
     }
   }
 
   /// Runs `body` in one write transaction under the lock; see `withConnection`.
   func write<T: Sendable>(_ action: @autoclosure () -> String, _ body: (Connection) throws -> T) throws -> T {
-    try withConnection(action()) { connection in
-      try connection.transaction {
-        try recordDeferredStarts(connection)
-        return try body(connection)
-      }
-    }
+    try withConnection(action()) { try transaction($0, body) }
   }
 
   /// Runs `body` in one write transaction if the connection is free at once; nil when another
   /// thread holds it.
   func writeIfFree<T: Sendable>(_ action: @autoclosure () -> String, _ body: (Connection) throws -> T) throws -> T? {
-    do {
-      return try connection.withLockIfAvailable { (connection: inout Connection?) throws -> T in
-        guard let connection else {
-          throw PipeError(.manifest, "the manifest is closed", file: path)
-        }
-        return try connection.transaction {
-          try recordDeferredStarts(connection)
-          return try body(connection)
-        }
+    try translatingErrors(action) {
+      try connection.withLockIfAvailable { (connection: inout Connection?) throws -> T in
+        try transaction(try opened(connection), body)
       }
+    }
+  }
+
+  /// One write transaction that first records the start marks waiting for the manifest.
+  private func transaction<T>(_ connection: Connection, _ body: (Connection) throws -> T) throws -> T {
+    try connection.transaction {
+      try recordDeferredStarts(connection)
+      return try body(connection)
+    }
+  }
+
+  /// The open connection, or the error for a closed manifest.
+  private func opened(_ connection: Connection?) throws -> Connection {
+    guard let connection else { throw PipeError(.manifest, "the manifest is closed", file: path) }
+    return connection
+  }
+
+  /// Runs `body`, turning every error that is not already a `PipeError` into one.
+  private func translatingErrors<T>(_ action: () -> String, _ body: () throws -> T) throws -> T {
+    do {
+      return try body()
     } catch let error as PipeError {
       throw error
     } catch {

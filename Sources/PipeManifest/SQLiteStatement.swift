@@ -107,19 +107,6 @@ final class Statement {
     try check(rc, db, sql: sql)
   }
 
-  /// Binds UTF-8 text that SQLite reads in place (`SQLITE_STATIC`): no copy, so `bytes` must
-  /// stay valid and unchanged until the statement is stepped and reset or rebound. For rows
-  /// copied in bulk from a buffer that outlives each step.
-  func bind(borrowing bytes: UnsafeRawBufferPointer, at index: Int32) throws {
-    guard let base = bytes.baseAddress, bytes.count > 0 else {
-      try bind(utf8: bytes, at: index)
-      return
-    }
-    try check(
-      sqlite3_bind_text(handle, index, base.assumingMemoryBound(to: CChar.self), Int32(bytes.count), nil), db,
-      sql: sql)
-  }
-
   /// Binds one value.
   func bind(_ value: SQLValue, at index: Int32) throws {
     switch value {

@@ -27,31 +27,28 @@ import PipeManifest
 struct BandEntry: KeyedEntry {
   var key: UInt64
   var document: UInt32
-
-  @inline(__always)
-  static func < (a: BandEntry, b: BandEntry) -> Bool {
-    a.key != b.key ? a.key < b.key : a.document < b.document
-  }
 }
 
 /// An entry of a band across shards: a key and the document as `shard << 32 | number`.
 struct ShardBandEntry: KeyedEntry {
   var key: UInt64
   var document: UInt64
-
-  @inline(__always)
-  static func < (a: ShardBandEntry, b: ShardBandEntry) -> Bool {
-    a.key != b.key ? a.key < b.key : a.document < b.document
-  }
 }
 
-/// An entry ordered by a uniformly distributed 64-bit key first.
+/// A band entry: a uniformly distributed 64-bit key and the document that has it.
 protocol KeyedEntry {
+  associatedtype Document: Comparable
   var key: UInt64 { get }
-  static func < (a: Self, b: Self) -> Bool
+  var document: Document { get }
 }
 
 extension KeyedEntry {
+  /// Ordered by key, then document.
+  @inline(__always)
+  static func < (a: Self, b: Self) -> Bool {
+    a.key != b.key ? a.key < b.key : a.document < b.document
+  }
+
   /// Sorts `entries` in the order `<` gives. Keys are uniform hashes, so one counting pass on
   /// their top bits leaves buckets of one or two entries, which an insertion sort finishes; a
   /// bucket of more than 16 is sorted by comparison.
