@@ -52,14 +52,23 @@ protocol TokenSink {
 /// spelling rather than by spaCy's phrase patterns.
 struct EnglishWordSplitter {
   private let scratch = SplitScratch()
+  /// Whether runs may skip the rules (see `SplitWorker.run`); off only for tests, which check
+  /// that every shortcut gives what the rules give.
+  private let takesShortcuts: Bool
 
   /// Creates a splitter; one splitter can split many texts (it keeps its scratch buffers).
-  init() {}
+  init() { takesShortcuts = true }
+
+  /// A splitter that sends every run through the full rules, with no cache: the reference
+  /// the shortcuts are tested against.
+  static func withoutShortcuts() -> EnglishWordSplitter { EnglishWordSplitter(takesShortcuts: false) }
+
+  private init(takesShortcuts: Bool) { self.takesShortcuts = takesShortcuts }
 
   /// Splits `text` and hands every token (and whitespace token) to `sink`.
   mutating func split<Sink: TokenSink>(_ text: UnsafeBufferPointer<UInt8>, into sink: inout Sink) {
     guard let base = text.baseAddress, !text.isEmpty else { return }
-    var worker = SplitWorker(base: base, count: text.count, scratch: scratch)
+    var worker = SplitWorker(base: base, count: text.count, scratch: scratch, takesShortcuts: takesShortcuts)
     worker.run(into: &sink)
   }
 }
@@ -117,6 +126,8 @@ private final class SplitScratch {
   let merged = SpanBuffer()
   /// Splits of runs seen before.
   let runs = RunSplitCache()
+  /// Splits of short ASCII runs seen before.
+  let shortRuns = ShortRunSplits()
 }
 
 /// Splits of short runs seen before. The split of a run of non-whitespace depends only on its
@@ -128,7 +139,7 @@ final class RunSplitCache {
   static let maxRunLength = 48
   /// Most pieces of a cached run.
   static let maxPieces = 24
-  private static let slotCount = 1 << 14
+  private static let slotCount = 1 << 13
   private static let maxEntries = slotCount / 2
   private static let arenaSize = maxEntries * 64
 
@@ -208,6 +219,53 @@ final class RunSplitCache {
   }
 }
 
+/// Splits of short ASCII runs (`x);`, `a,`, `==`), kept as the places where a run is cut. The
+/// run of up to eight bytes is its own key, packed into an integer, so a lookup is one
+/// multiplication and one comparison. A run's pieces always cover it end to end, so the cut
+/// places describe the split exactly; results never depend on what was cached (a slot is simply
+/// overwritten by a newer run).
+final class ShortRunSplits {
+  /// Longest run kept, in bytes.
+  static let maxLength = 8
+  private static let slotBits = 10
+
+  private struct Slot {
+    /// The run's bytes, zero past its length.
+    var key: UInt64
+    /// The run's length; 0 for an empty slot.
+    var length: UInt8
+    /// Bit k set: a piece starts k bytes into the run (k from 1 to 7).
+    var cuts: UInt8
+  }
+
+  private let slots: UnsafeMutablePointer<Slot>
+
+  init() {
+    slots = .allocate(capacity: 1 << Self.slotBits)
+    slots.initialize(repeating: Slot(key: 0, length: 0, cuts: 0), count: 1 << Self.slotBits)
+  }
+
+  deinit { slots.deallocate() }
+
+  @inline(__always)
+  private static func slot(_ key: UInt64, _ length: Int) -> Int {
+    Int(truncatingIfNeeded: ((key ^ UInt64(length)) &* 0x9E37_79B9_7F4A_7C15) &>> UInt64(64 - slotBits))
+  }
+
+  /// The cut places of the `length`-byte run `key`, if kept.
+  @inline(__always)
+  func cuts(_ key: UInt64, _ length: Int) -> UInt8? {
+    let slot = slots[Self.slot(key, length)]
+    return slot.key == key && Int(slot.length) == length ? slot.cuts : nil
+  }
+
+  /// Keeps the cut places of a run.
+  @inline(__always)
+  func insert(_ key: UInt64, _ length: Int, cuts: UInt8) {
+    slots[Self.slot(key, length)] = Slot(key: key, length: UInt8(truncatingIfNeeded: length), cuts: cuts)
+  }
+}
+
 /// The splitter at work on one text.
 private struct SplitWorker {
   let tables = SplitterTables.shared
@@ -219,18 +277,23 @@ private struct SplitWorker {
   let suffixes: SpanBuffer
   let merged: SpanBuffer
   let runs: RunSplitCache
+  let shortRuns: ShortRunSplits
   /// Runs of tokens that spell an exception.
   var merges: [(first: Int, count: Int, entry: ExceptionTable.Entry)] = []
   /// Whether the run being split has an ASCII digit (units and currencies follow only digits).
   var runHasDigit = false
+  /// Whether runs may take the shortcuts (false: every run through `splitRun`).
+  let takesShortcuts: Bool
 
-  init(base: UnsafePointer<UInt8>, count: Int, scratch: SplitScratch) {
+  init(base: UnsafePointer<UInt8>, count: Int, scratch: SplitScratch, takesShortcuts: Bool) {
+    self.takesShortcuts = takesShortcuts
     self.base = base
     self.count = count
     pieces = scratch.pieces
     suffixes = scratch.suffixes
     merged = scratch.merged
     runs = scratch.runs
+    shortRuns = scratch.shortRuns
   }
 
   mutating func run<Sink: TokenSink>(into sink: inout Sink) {
@@ -259,6 +322,33 @@ private struct SplitWorker {
       let runStart = index
       var runFlags: UInt16 = 0
       var isASCII = true
+      var mayCut = false
+      if takesShortcuts, let (end, letters) = AsciiRun.scan(base, from: runStart, count: count, flags: flags) {
+        let length = end &- runStart
+        if letters {
+          // ASCII letters only, the commonest run: one token unless it is an exception.
+          if let entry = tables.exceptions.lookup(base + runStart, length) {
+            emitException(entry, at: runStart, into: &sink)
+          } else {
+            sink.token(runStart, end, ascii: true)
+          }
+          index = afterSingleSpace(end, flags)
+          continue
+        }
+        if length == 1 {
+          // One symbol: no rule can cut a single byte.
+          sink.token(runStart, end, ascii: true)
+          index = afterSingleSpace(end, flags)
+          continue
+        }
+        if length <= ShortRunSplits.maxLength {
+          splitShortRun(runStart, end, into: &sink)
+          index = afterSingleSpace(end, flags)
+          continue
+        }
+        for position in runStart..<end { runFlags |= flags[Int(base[position])] }
+        index = end
+      }
       while index < count {
         let byte = base[index]
         if byte < 0x80 {
@@ -270,11 +360,21 @@ private struct SplitWorker {
           let (value, length) = decodeScalar(at: index)
           if PythonText.isSpace(value) { break }
           isASCII = false
+          if tables.mayCut(value) { mayCut = true }
           index += length
         }
       }
-      if isASCII && runFlags & AsciiFlag.needsRules == 0 {
-        // Letters and harmless symbols only: one token unless it is an exception (`dont`, `id`).
+      if takesShortcuts && runFlags & AsciiFlag.needsRules == 0 && !mayCut {
+        // Letters and harmless symbols only (in any script): one token unless it is an
+        // exception (`dont`, `id`). No prefix, suffix or infix rule can apply to such a run.
+        if let entry = tables.exceptions.lookup(base + runStart, index - runStart) {
+          emitException(entry, at: runStart, into: &sink)
+        } else {
+          sink.token(runStart, index, ascii: isASCII)
+        }
+        continue
+      }
+      if takesShortcuts && isASCII && isWhole(runStart, index, runFlags) {
         if let entry = tables.exceptions.lookup(base + runStart, index - runStart) {
           emitException(entry, at: runStart, into: &sink)
         } else {
@@ -283,7 +383,7 @@ private struct SplitWorker {
         continue
       }
       let runLength = index - runStart
-      let cacheable = runLength <= RunSplitCache.maxRunLength
+      let cacheable = takesShortcuts && runLength <= RunSplitCache.maxRunLength
       let hash = cacheable ? FastHash.hash(base + runStart, runLength) : 0
       if cacheable, let (cached, pieceCount) = runs.lookup(base + runStart, runLength, hash) {
         for piece in 0..<pieceCount {
@@ -300,6 +400,63 @@ private struct SplitWorker {
         sink.token(piece.start, piece.end, ascii: isASCII)
       }
     }
+  }
+
+  /// Where the next run starts when the byte at `end` is a single space followed by a run
+  /// (the common case, which needs no whitespace pass); otherwise `end`.
+  @inline(__always)
+  private func afterSingleSpace(_ end: Int, _ flags: UnsafeMutablePointer<UInt16>) -> Int {
+    guard end &+ 1 < count, base[end] == 0x20 else { return end }
+    let next = base[end &+ 1]
+    return next < 0x80 && flags[Int(next)] & AsciiFlag.space == 0 ? end &+ 1 : end
+  }
+
+  /// Whether no rule cuts the ASCII run `start..<end` (whose `AsciiFlag` bits together are
+  /// `runFlags`) although it has rule characters: they are all inside it, and none is an infix
+  /// or a digit (`get_value`, `a(b`, `x[i]y`). Then no prefix or suffix can be cut (the first
+  /// and last bytes are neither, nor start `US$`, `C$`, `A$` or end `'s`), the infix pass finds
+  /// nothing, and the URL test needs a dot; so the run is one token unless it is an exception.
+  @inline(__always)
+  private func isWhole(_ start: Int, _ end: Int, _ runFlags: UInt16) -> Bool {
+    guard runFlags & (AsciiFlag.infix | AsciiFlag.digit) == 0 else { return false }
+    let flags = tables.asciiFlags
+    let first = base[start]
+    let last = base[end &- 1]
+    guard flags[Int(first)] & AsciiFlag.needsRules == 0, flags[Int(last)] & AsciiFlag.needsRules == 0 else {
+      return false
+    }
+    if first == 0x55 || first == 0x43 || first == 0x41 { return false }  // U C A
+    if (last == 0x73 || last == 0x53) && end &- start >= 2 && base[end &- 2] == 0x27 { return false }  // 's
+    return true
+  }
+
+  /// Splits an ASCII run of 2 to 8 bytes that is not all letters, through `shortRuns`.
+  @inline(__always)
+  private mutating func splitShortRun<Sink: TokenSink>(_ runStart: Int, _ end: Int, into sink: inout Sink) {
+    let length = end &- runStart
+    let word = UInt64(littleEndian: UnsafeRawPointer(base + runStart).loadUnaligned(as: UInt64.self))
+    let key = length == 8 ? word : word & ((UInt64(1) &<< UInt64(length &* 8)) &- 1)
+    var cuts: UInt8
+    if let known = shortRuns.cuts(key, length) {
+      cuts = known
+    } else {
+      var runFlags: UInt16 = 0
+      for position in runStart..<end { runFlags |= tables.asciiFlags[Int(base[position])] }
+      runHasDigit = runFlags & AsciiFlag.digit != 0
+      splitRun(runStart, end)
+      if pieces.count > 1 { mergeExceptions() }
+      cuts = 0
+      for index in 1..<max(pieces.count, 1) { cuts |= 1 &<< UInt8(pieces[index].start &- runStart) }
+      shortRuns.insert(key, length, cuts: cuts)
+    }
+    var pieceStart = runStart
+    while cuts != 0 {
+      let cut = runStart &+ cuts.trailingZeroBitCount
+      sink.token(pieceStart, cut, ascii: true)
+      pieceStart = cut
+      cuts &= cuts &- 1
+    }
+    sink.token(pieceStart, end, ascii: true)
   }
 
   // MARK: - One run of non-whitespace
@@ -793,6 +950,67 @@ private struct SplitWorker {
 
 }
 
+/// Finds runs of ASCII non-whitespace eight bytes at a time (SWAR): one unaligned load and a
+/// few integer operations per eight bytes, where a byte-at-a-time loop pays a mispredicted
+/// branch at the end of every run.
+enum AsciiRun {
+  private static let high: UInt64 = 0x8080_8080_8080_8080
+
+  /// The bytes of `word` (little-endian) whose value is in `low..<high` among ASCII bytes, as
+  /// their high bits. Exact for every byte: the operands keep each lane at 0x80 or more, so no
+  /// subtraction borrows from the next lane.
+  @inline(__always)
+  static func inRange(_ word: UInt64, _ low: UInt8, _ high: UInt8) -> UInt64 {
+    let lanes = word | Self.high
+    let atLeastLow = lanes &- UInt64(low) &* 0x0101_0101_0101_0101
+    let atLeastHigh = lanes &- UInt64(high) &* 0x0101_0101_0101_0101
+    return atLeastLow & ~atLeastHigh & ~word & Self.high
+  }
+
+  /// The high bits of the ASCII letters (`A`-`Z`, `a`-`z`) of `word`.
+  @inline(__always)
+  static func letters(_ word: UInt64) -> UInt64 {
+    // Setting bit 5 maps `A`-`Z` onto `a`-`z` and no other ASCII byte into that range.
+    inRange(word | 0x2020_2020_2020_2020, 0x61, 0x7B)
+  }
+
+  /// The high bits of the bytes that may end a run: ASCII bytes below `!` (whitespace and
+  /// control characters) and every byte of a multi-byte scalar.
+  @inline(__always)
+  static func stops(_ word: UInt64) -> UInt64 {
+    let lanes = word | Self.high
+    return (~(lanes &- 0x2121_2121_2121_2121) & ~word & Self.high) | (word & Self.high)
+  }
+
+  /// The run of non-whitespace starting at `start` when it is all ASCII and ends at an ASCII
+  /// whitespace byte at least eight bytes before the end of the text: its end, and whether it
+  /// is letters only. Nil sends the run to the byte-at-a-time scan (a multi-byte scalar, a
+  /// control character, or the text's last bytes).
+  @inline(__always)
+  static func scan(
+    _ base: UnsafePointer<UInt8>, from start: Int, count: Int, flags: UnsafeMutablePointer<UInt16>
+  ) -> (end: Int, letters: Bool)? {
+    var position = start
+    var others: UInt64 = 0
+    while position &+ 8 <= count {
+      let word = UInt64(littleEndian: UnsafeRawPointer(base + position).loadUnaligned(as: UInt64.self))
+      let stop = stops(word)
+      if stop != 0 {
+        let bytes = stop.trailingZeroBitCount &>> 3
+        let end = position &+ bytes
+        let byte = base[end]
+        guard byte < 0x80, flags[Int(byte)] & AsciiFlag.space != 0 else { return nil }
+        let before = (UInt64(1) &<< UInt64(bytes &* 8)) &- 1
+        others |= ~letters(word) & Self.high & before
+        return (end, others == 0)
+      }
+      others |= ~letters(word) & Self.high
+      position &+= 8
+    }
+    return nil
+  }
+}
+
 // MARK: - Tables
 
 /// Bits of `SplitterTables.asciiFlags`.
@@ -830,6 +1048,9 @@ final class SplitterTables: @unchecked Sendable {
   /// `AsciiFlag` bits of each ASCII byte (128 entries, immutable, never freed: the tables live
   /// as long as the process).
   let asciiFlags: UnsafeMutablePointer<UInt16>
+  /// A bit per scalar of the Basic Multilingual Plane: set when some rule tests for it (see
+  /// `mayCut`). Immutable and never freed, like `asciiFlags`.
+  private let ruleScalars: UnsafeMutablePointer<UInt64>
 
   private init() {
     let units = (WordTables.units + "\n" + WordTables.currencies).split(separator: "\n").map { Array($0.utf8) }
@@ -853,6 +1074,26 @@ final class SplitterTables: @unchecked Sendable {
     }
     asciiFlags = .allocate(capacity: 128)
     asciiFlags.initialize(from: flags, count: 128)
+    var rules = [UInt64](repeating: 0, count: 0x10000 / 64)
+    for value in 0x80..<0x10000 {
+      let scalar = UInt32(value)
+      // Every scalar that a prefix, suffix or infix rule tests for by value or by class.
+      if prefixes.contains(scalar) || suffixes.contains(scalar) || icons.contains(scalar)
+        || [0x2013, 0x2014, 0x2019, 0x2026].contains(scalar)
+      {
+        rules[value >> 6] |= 1 << UInt64(value & 63)
+      }
+    }
+    ruleScalars = .allocate(capacity: rules.count)
+    ruleScalars.initialize(from: rules, count: rules.count)
+  }
+
+  /// Whether a prefix, suffix or infix rule can apply to the non-ASCII scalar `value`.
+  /// Scalars beyond the Basic Multilingual Plane always count as possible.
+  @inline(__always)
+  func mayCut(_ value: UInt32) -> Bool {
+    guard value < 0x10000 else { return true }
+    return ruleScalars[Int(value >> 6)] >> UInt64(value & 63) & 1 != 0
   }
 }
 

@@ -1,12 +1,16 @@
-/// A set of Unicode scalars: a bitmap for ASCII and sorted ranges for the rest.
+/// A set of Unicode scalars: bitmaps for ASCII and the rest of the Basic Multilingual Plane,
+/// sorted ranges beyond it.
 ///
-/// Built once from the generated `WordTables` ranges; membership of an ASCII scalar is one
-/// shift, of any other a binary search over a few hundred ranges at most.
-final class ScalarSet: Sendable {
+/// Built once from the generated `WordTables` ranges; membership of a scalar below U+10000 is
+/// one shift (the 8 KB bitmap pays for itself on non-English text, where the splitter tests
+/// several sets per scalar), of any other a binary search over a few hundred ranges at most.
+final class ScalarSet: @unchecked Sendable {
   private let low: UInt64
   private let high: UInt64
   /// Non-ASCII ranges as flat `[first, last, ...]` pairs.
   private let ranges: [UInt32]
+  /// A bit per scalar below U+10000 (immutable; freed with the set).
+  private let plane: UnsafeMutablePointer<UInt64>
 
   /// Creates the set from flat `[first, last, first, last, ...]` ranges, in any order (they
   /// are sorted and merged here, so unions can be written as concatenations).
@@ -38,7 +42,10 @@ final class ScalarSet: Sendable {
     self.low = low
     self.high = high
     self.ranges = merged.flatMap { [$0.first, $0.last] }
+    plane = ScalarBitmap.make(ranges: merged)
   }
+
+  deinit { plane.deallocate() }
 
   /// Whether `value` is in the set.
   @inline(__always)
@@ -49,7 +56,8 @@ final class ScalarSet: Sendable {
   }
 
   private func containsNonASCII(_ value: UInt32) -> Bool {
-    ranges.withUnsafeBufferPointer { flat in
+    if value < 0x10000 { return ScalarBitmap.test(plane, value) }
+    return ranges.withUnsafeBufferPointer { flat in
       var lower = 0
       var upper = flat.count / 2
       while lower < upper {
@@ -64,6 +72,41 @@ final class ScalarSet: Sendable {
       }
       return false
     }
+  }
+}
+
+/// Bitmaps with a bit per scalar below U+10000 (8 KB each).
+enum ScalarBitmap {
+  /// A bitmap holding `member`'s answer for every scalar below U+10000.
+  static func make(_ member: (UInt32) -> Bool) -> UnsafeMutablePointer<UInt64> {
+    let words = UnsafeMutablePointer<UInt64>.allocate(capacity: 0x10000 / 64)
+    words.initialize(repeating: 0, count: 0x10000 / 64)
+    for value in 0..<UInt32(0x10000) where member(value) {
+      words[Int(value >> 6)] |= 1 << UInt64(value & 63)
+    }
+    return words
+  }
+
+  /// A bitmap of the scalars below U+10000 in `ranges`.
+  static func make(ranges: [(first: UInt32, last: UInt32)]) -> UnsafeMutablePointer<UInt64> {
+    let words = UnsafeMutablePointer<UInt64>.allocate(capacity: 0x10000 / 64)
+    words.initialize(repeating: 0, count: 0x10000 / 64)
+    for range in ranges where range.first < 0x10000 {
+      for value in range.first...min(range.last, 0xFFFF) { words[Int(value >> 6)] |= 1 << UInt64(value & 63) }
+    }
+    return words
+  }
+
+  /// Bit `value` (below U+10000) of `bitmap`.
+  @inline(__always)
+  static func test(_ bitmap: UnsafeMutablePointer<UInt64>, _ value: UInt32) -> Bool {
+    bitmap[Int(value >> 6)] >> UInt64(value & 63) & 1 != 0
+  }
+
+  /// A bitmap that lives as long as the process (for static tables).
+  final class Shared: @unchecked Sendable {
+    let bits: UnsafeMutablePointer<UInt64>
+    init(_ bits: UnsafeMutablePointer<UInt64>) { self.bits = bits }
   }
 }
 
@@ -83,6 +126,15 @@ enum PythonText {
   @inline(__always)
   static func isAlpha(_ value: UInt32) -> Bool {
     if value < 0x80 { return (0x41...0x5A).contains(value) || (0x61...0x7A).contains(value) }
+    if value < 0x10000 { return ScalarBitmap.test(alphaPlane.bits, value) }
+    return isLetterCategory(value)
+  }
+
+  /// The letters below U+10000, looked up once: the general category lookup costs a search
+  /// of the runtime's Unicode tables per call.
+  private static let alphaPlane = ScalarBitmap.Shared(ScalarBitmap.make(isLetterCategory))
+
+  private static func isLetterCategory(_ value: UInt32) -> Bool {
     guard let scalar = Unicode.Scalar(value) else { return false }
     switch scalar.properties.generalCategory {
     case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter: return true
