@@ -219,50 +219,53 @@ final class RunSplitCache {
   }
 }
 
-/// Splits of short ASCII runs (`x);`, `a,`, `==`), kept as the places where a run is cut. The
-/// run of up to eight bytes is its own key, packed into an integer, so a lookup is one
-/// multiplication and one comparison. A run's pieces always cover it end to end, so the cut
-/// places describe the split exactly; results never depend on what was cached (a slot is simply
-/// overwritten by a newer run).
+/// Splits of short ASCII runs (`x);`, `a,`, `==`, `information,`), kept as the places where a
+/// run is cut. A run of up to sixteen bytes is its own key, packed into two integers, so a
+/// lookup is one multiplication and two comparisons. A run's pieces always cover it end to end,
+/// so the cut places describe the split exactly; results never depend on what was kept (a slot
+/// is simply overwritten by a newer run).
 final class ShortRunSplits {
   /// Longest run kept, in bytes.
-  static let maxLength = 8
-  private static let slotBits = 10
+  static let maxLength = 16
+  private static let slotBits = 12
 
   private struct Slot {
     /// The run's bytes, zero past its length.
-    var key: UInt64
+    var low: UInt64
+    var high: UInt64
+    /// Bit k set: a piece starts k bytes into the run (k from 1 to 15).
+    var cuts: UInt16
     /// The run's length; 0 for an empty slot.
     var length: UInt8
-    /// Bit k set: a piece starts k bytes into the run (k from 1 to 7).
-    var cuts: UInt8
   }
 
   private let slots: UnsafeMutablePointer<Slot>
 
   init() {
     slots = .allocate(capacity: 1 << Self.slotBits)
-    slots.initialize(repeating: Slot(key: 0, length: 0, cuts: 0), count: 1 << Self.slotBits)
+    slots.initialize(repeating: Slot(low: 0, high: 0, cuts: 0, length: 0), count: 1 << Self.slotBits)
   }
 
   deinit { slots.deallocate() }
 
   @inline(__always)
-  private static func slot(_ key: UInt64, _ length: Int) -> Int {
-    Int(truncatingIfNeeded: ((key ^ UInt64(length)) &* 0x9E37_79B9_7F4A_7C15) &>> UInt64(64 - slotBits))
+  private static func slot(_ low: UInt64, _ high: UInt64, _ length: Int) -> Int {
+    let mixed = (low ^ (high &* 0xBF58_476D_1CE4_E5B9) ^ UInt64(length)) &* 0x9E37_79B9_7F4A_7C15
+    return Int(truncatingIfNeeded: mixed &>> UInt64(64 - slotBits))
   }
 
-  /// The cut places of the `length`-byte run `key`, if kept.
+  /// The cut places of the `length`-byte run whose bytes are `low` then `high`, if kept.
   @inline(__always)
-  func cuts(_ key: UInt64, _ length: Int) -> UInt8? {
-    let slot = slots[Self.slot(key, length)]
-    return slot.key == key && Int(slot.length) == length ? slot.cuts : nil
+  func cuts(_ low: UInt64, _ high: UInt64, _ length: Int) -> UInt16? {
+    let slot = slots[Self.slot(low, high, length)]
+    return slot.low == low && slot.high == high && Int(slot.length) == length ? slot.cuts : nil
   }
 
   /// Keeps the cut places of a run.
   @inline(__always)
-  func insert(_ key: UInt64, _ length: Int, cuts: UInt8) {
-    slots[Self.slot(key, length)] = Slot(key: key, length: UInt8(truncatingIfNeeded: length), cuts: cuts)
+  func insert(_ low: UInt64, _ high: UInt64, _ length: Int, cuts: UInt16) {
+    slots[Self.slot(low, high, length)] = Slot(
+      low: low, high: high, cuts: cuts, length: UInt8(truncatingIfNeeded: length))
   }
 }
 
@@ -430,24 +433,32 @@ private struct SplitWorker {
     return true
   }
 
-  /// Splits an ASCII run of 2 to 8 bytes that is not all letters, through `shortRuns`.
+  /// Splits an ASCII run of 2 to 16 bytes that is not all letters, through `shortRuns`. The
+  /// eight-byte scan read every byte loaded here, so no load passes the end of the text.
   @inline(__always)
   private mutating func splitShortRun<Sink: TokenSink>(_ runStart: Int, _ end: Int, into sink: inout Sink) {
     let length = end &- runStart
-    let word = UInt64(littleEndian: UnsafeRawPointer(base + runStart).loadUnaligned(as: UInt64.self))
-    let key = length == 8 ? word : word & ((UInt64(1) &<< UInt64(length &* 8)) &- 1)
-    var cuts: UInt8
-    if let known = shortRuns.cuts(key, length) {
+    let first = UInt64(littleEndian: UnsafeRawPointer(base + runStart).loadUnaligned(as: UInt64.self))
+    let low = length >= 8 ? first : first & ((UInt64(1) &<< UInt64(length &* 8)) &- 1)
+    var high: UInt64 = 0
+    if length > 8 {
+      let second = UInt64(littleEndian: UnsafeRawPointer(base + runStart + 8).loadUnaligned(as: UInt64.self))
+      high = length == 16 ? second : second & ((UInt64(1) &<< UInt64((length &- 8) &* 8)) &- 1)
+    }
+    var cuts: UInt16
+    if let known = shortRuns.cuts(low, high, length) {
       cuts = known
     } else {
       var runFlags: UInt16 = 0
       for position in runStart..<end { runFlags |= tables.asciiFlags[Int(base[position])] }
-      runHasDigit = runFlags & AsciiFlag.digit != 0
-      splitRun(runStart, end)
-      if pieces.count > 1 { mergeExceptions() }
       cuts = 0
-      for index in 1..<max(pieces.count, 1) { cuts |= 1 &<< UInt8(pieces[index].start &- runStart) }
-      shortRuns.insert(key, length, cuts: cuts)
+      if !isWhole(runStart, end, runFlags) || exception(runStart, end) != nil {
+        runHasDigit = runFlags & AsciiFlag.digit != 0
+        splitRun(runStart, end)
+        if pieces.count > 1 { mergeExceptions() }
+        for index in 1..<max(pieces.count, 1) { cuts |= 1 &<< UInt16(pieces[index].start &- runStart) }
+      }
+      shortRuns.insert(low, high, length, cuts: cuts)
     }
     var pieceStart = runStart
     while cuts != 0 {
