@@ -486,9 +486,9 @@ final class NGramHashes {
   private var capacity = 0
   /// Hash of the first k words joined without separators.
   private var joined: UnsafeMutablePointer<UInt64>
-  /// `base` to the power of the byte length of the first k words, and its inverse.
-  private var powers: UnsafeMutablePointer<UInt64>
-  private var inversePowers: UnsafeMutablePointer<UInt64>
+  /// Bytes in the first k words: a run's hash is taken out of `joined` with `base` to the
+  /// power of its byte length (from a table), so no per-word powers or inverses are kept.
+  private var offsets: UnsafeMutablePointer<UInt32>
   /// Hash of the sequence of the first k word hashes.
   private var sequence: UnsafeMutablePointer<UInt64>
   /// Characters in the first k words.
@@ -505,8 +505,7 @@ final class NGramHashes {
   /// Creates empty buffers.
   init() {
     joined = .allocate(capacity: 0)
-    powers = .allocate(capacity: 0)
-    inversePowers = .allocate(capacity: 0)
+    offsets = .allocate(capacity: 0)
     sequence = .allocate(capacity: 0)
     lengths = .allocate(capacity: 0)
     repeatedIn = .allocate(capacity: 0)
@@ -523,8 +522,7 @@ final class NGramHashes {
     let slots = hashing ? count + 1 : 1
     if slots > capacity { reserve(max(slots, capacity * 2)) }
     joined[0] = 0
-    powers[0] = 1
-    inversePowers[0] = 1
+    offsets[0] = 0
     sequence[0] = 0
     lengths[0] = 0
     if hashing { repeatedIn.update(repeating: 0, count: slots) }
@@ -543,7 +541,6 @@ final class NGramHashes {
     let baseSquared = base &* base
     let wordBase = PolynomialHash.wordBase
     let powerTable = PolynomialHash.powerTable
-    let inverseTable = PolynomialHash.inversePowerTable
     guard let bytes = text.baseAddress else {
       self.stats = stats
       return
@@ -634,12 +631,8 @@ final class NGramHashes {
       }
       if hashing {
         let power = length < powerTable.count ? powerTable[length] : PolynomialHash.power(base, length)
-        let inversePower =
-          length < inverseTable.count
-          ? inverseTable[length] : PolynomialHash.power(PolynomialHash.inverseBase, length)
         joined[k &+ 1] = joined[k] &* power &+ hash
-        powers[k &+ 1] = powers[k] &* power
-        inversePowers[k &+ 1] = inversePowers[k] &* inversePower
+        offsets[k &+ 1] = offsets[k] &+ UInt32(truncatingIfNeeded: length)
         sequence[k &+ 1] = sequence[k] &* wordBase &+ hash
         lengths[k &+ 1] = lengths[k] &+ UInt32(truncatingIfNeeded: characters)
       }
@@ -651,8 +644,7 @@ final class NGramHashes {
     release()
     capacity = slots
     joined = .allocate(capacity: slots)
-    powers = .allocate(capacity: slots)
-    inversePowers = .allocate(capacity: slots)
+    offsets = .allocate(capacity: slots)
     sequence = .allocate(capacity: slots)
     lengths = .allocate(capacity: slots)
     repeatedIn = .allocate(capacity: slots)
@@ -660,8 +652,7 @@ final class NGramHashes {
 
   private func release() {
     joined.deallocate()
-    powers.deallocate()
-    inversePowers.deallocate()
+    offsets.deallocate()
     sequence.deallocate()
     lengths.deallocate()
     repeatedIn.deallocate()
@@ -676,7 +667,7 @@ final class NGramHashes {
   /// The hash of words `from..<to` joined without separators (equal text, equal hash).
   @inline(__always)
   func joinedHash(_ from: Int, _ to: Int) -> UInt64 {
-    joined[to] &- joined[from] &* (powers[to] &* inversePowers[from])
+    joined[to] &- joined[from] &* PolynomialHash.power(bytes: Int(offsets[to] &- offsets[from]))
   }
 
   /// The most frequent n-gram (the first seen among equally frequent ones): where it first

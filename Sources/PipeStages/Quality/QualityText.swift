@@ -348,26 +348,31 @@ final class HashTable64 {
 }
 
 /// Polynomial hashing modulo 2^64 with odd bases, so the hash of any run of words can be
-/// taken from prefix sums in constant time (for the n-gram repetition rules). Odd numbers are
-/// invertible modulo 2^64, which gives the prefix differences; two different runs of natural
-/// text collide with negligible probability (the known bad inputs for this modulus are
-/// Thue-Morse strings thousands of bytes long, far beyond an n-gram).
+/// taken from prefix sums in constant time (for the n-gram repetition rules): the hash of the
+/// words after the first k is the prefix hash minus the first k's, shifted by `base` to the
+/// power of the bytes between. Two different runs of natural text collide with negligible
+/// probability (the known bad inputs for this modulus are Thue-Morse strings thousands of
+/// bytes long, far beyond an n-gram).
 enum PolynomialHash {
   /// The base for bytes.
   static let base: UInt64 = 0x9E37_79B9_7F4A_7C15
   /// The base for sequences of word hashes.
   static let wordBase: UInt64 = 0xC2B2_AE3D_27D4_EB4F
-  /// The inverse of `base` modulo 2^64.
-  static let inverseBase: UInt64 = inverse(base)
-  /// `base` and `inverseBase` to the powers 0..<64 (word lengths in bytes).
+  /// `base` to the powers 0..<64 (word lengths in bytes).
   static let powerTable: [UInt64] = (0..<64).map { power(base, $0) }
-  static let inversePowerTable: [UInt64] = (0..<64).map { power(inverseBase, $0) }
+  /// `base` to the powers 0..<512 (runs of words, in bytes), raw memory for the hot loops;
+  /// written once when first used, then only read (so shared without a lock), never freed.
+  nonisolated(unsafe) private static let runPowers: UnsafeMutablePointer<UInt64> = {
+    let table = UnsafeMutablePointer<UInt64>.allocate(capacity: runPowerCount)
+    table.initialize(from: (0..<runPowerCount).map { power(base, $0) }, count: runPowerCount)
+    return table
+  }()
+  private static let runPowerCount = 512
 
-  /// The inverse of odd `value` modulo 2^64 (Newton's iteration).
-  static func inverse(_ value: UInt64) -> UInt64 {
-    var x = value
-    for _ in 0..<6 { x = x &* (2 &- value &* x) }
-    return x
+  /// `base` to the power `bytes`: from the table, or computed for long runs.
+  @inline(__always)
+  static func power(bytes: Int) -> UInt64 {
+    bytes < runPowerCount ? runPowers[bytes] : power(base, bytes)
   }
 
   /// `value` to the power `exponent`, modulo 2^64.
