@@ -50,6 +50,12 @@ protocol TokenSink {
 /// `WordTables.swift`, so the splitter needs no regular expressions. Known differences: the URL
 /// test approximates spaCy's pattern (ASCII digits in ports and addresses), and step 4 merges by
 /// spelling rather than by spaCy's phrase patterns.
+///
+/// Most runs never reach the rules. Runs are found eight bytes at a time; a run of letters, a
+/// single byte, or a run whose rule characters are all inside it and cut nothing (`get_value`,
+/// `слово`) is one token unless it is an exception; short ASCII runs (up to 16 bytes) and other
+/// runs seen before take their cuts from a table. Every shortcut gives exactly what the rules
+/// give: `withoutShortcuts()` sends every run through them, and the tests compare the two.
 struct EnglishWordSplitter {
   private let scratch = SplitScratch()
   /// Whether runs may skip the rules (see `SplitWorker.run`); off only for tests, which check
@@ -239,14 +245,12 @@ final class ShortRunSplits {
     var length: UInt8
   }
 
-  private let slots: UnsafeMutablePointer<Slot>
+  /// Allocated by the first insert: a splitter made for one short text never pays for it.
+  private var slots: UnsafeMutablePointer<Slot>?
 
-  init() {
-    slots = .allocate(capacity: 1 << Self.slotBits)
-    slots.initialize(repeating: Slot(low: 0, high: 0, cuts: 0, length: 0), count: 1 << Self.slotBits)
-  }
+  init() {}
 
-  deinit { slots.deallocate() }
+  deinit { slots?.deallocate() }
 
   @inline(__always)
   private static func slot(_ low: UInt64, _ high: UInt64, _ length: Int) -> Int {
@@ -257,6 +261,7 @@ final class ShortRunSplits {
   /// The cut places of the `length`-byte run whose bytes are `low` then `high`, if kept.
   @inline(__always)
   func cuts(_ low: UInt64, _ high: UInt64, _ length: Int) -> UInt16? {
+    guard let slots else { return nil }
     let slot = slots[Self.slot(low, high, length)]
     return slot.low == low && slot.high == high && Int(slot.length) == length ? slot.cuts : nil
   }
@@ -264,6 +269,12 @@ final class ShortRunSplits {
   /// Keeps the cut places of a run.
   @inline(__always)
   func insert(_ low: UInt64, _ high: UInt64, _ length: Int, cuts: UInt16) {
+    if slots == nil {
+      let new = UnsafeMutablePointer<Slot>.allocate(capacity: 1 << Self.slotBits)
+      new.initialize(repeating: Slot(low: 0, high: 0, cuts: 0, length: 0), count: 1 << Self.slotBits)
+      slots = new
+    }
+    guard let slots else { return }
     slots[Self.slot(low, high, length)] = Slot(
       low: low, high: high, cuts: cuts, length: UInt8(truncatingIfNeeded: length))
   }

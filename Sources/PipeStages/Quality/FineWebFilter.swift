@@ -30,6 +30,9 @@ public struct FineWebFilter: RecordStage {
   /// Whether scripts written without spaces are cut into words (see `Words`).
   public var splitSpacelessScripts = true
 
+  /// Word splitters (and their caches) reused from record to record.
+  private let splitters = ScratchPool { SplitterBox() }
+
   /// Creates the filter with datatrove's defaults.
   public init() {}
 
@@ -139,8 +142,7 @@ public struct FineWebFilter: RecordStage {
         reason: "char_dup_ratio",
         detail: "\(QualityText.format(duplicateRatio)) > \(QualityText.format(charDuplicatesRatio))")
     }
-    var splitter = EnglishWordSplitter()
-    let words = Words.count(text, using: &splitter, spaceless: splitSpacelessScripts)
+    let words = splitters.with { Words.count(text, using: &$0.splitter, spaceless: splitSpacelessScripts) }
     // A text with a non-blank line has at least one word.
     let listRatio = Double(newlines) / Double(max(words, 1))
     if listRatio > newLineRatio {
