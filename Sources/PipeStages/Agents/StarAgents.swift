@@ -1,6 +1,6 @@
 import Foundation
 public import PipeCore
-public import PipeLLM
+import PipeLLM
 
 /// `agents.star@1`: Star-Agents instruction synthesis (arXiv 2411.14497). For each seed record,
 /// several agent pairs (an instruction agent that may rewrite the seed's instruction, a response

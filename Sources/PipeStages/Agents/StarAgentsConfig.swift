@@ -1,4 +1,4 @@
-public import PipeCore
+import PipeCore
 public import PipeLLM
 
 /// The configuration of `agents.star`, read from the pipeline file with errors at JSON paths.
