@@ -98,7 +98,7 @@ extension Manifest {
       defer { starts.removeAll() }
       return starts
     }
-    for start in starts { try record(start, db) }
+    for start in starts { _ = try record(start, db) }
   }
 
   /// Writes a start mark; returns the new attempt number.

@@ -1096,18 +1096,12 @@ final class SplitterTables: @unchecked Sendable {
     }
     asciiFlags = .allocate(capacity: 128)
     asciiFlags.initialize(from: flags, count: 128)
-    var rules = [UInt64](repeating: 0, count: 0x10000 / 64)
-    for value in 0x80..<0x10000 {
-      let scalar = UInt32(value)
-      // Every scalar that a prefix, suffix or infix rule tests for by value or by class.
-      if prefixes.contains(scalar) || suffixes.contains(scalar) || icons.contains(scalar)
-        || [0x2013, 0x2014, 0x2019, 0x2026].contains(scalar)
-      {
-        rules[value >> 6] |= 1 << UInt64(value & 63)
-      }
-    }
-    ruleScalars = .allocate(capacity: rules.count)
-    ruleScalars.initialize(from: rules, count: rules.count)
+    // Every scalar that a prefix, suffix or infix rule tests for by class or by value (the
+    // hyphens, `’` of `’s`, and `…`), from the ranges: no pass over the plane at start-up.
+    let classes = WordTables.prefixes + WordTables.suffixes + WordTables.icons
+    var ranges = stride(from: 0, to: classes.count - 1, by: 2).map { (first: classes[$0], last: classes[$0 + 1]) }
+    ranges += [0x2013, 0x2014, 0x2019, 0x2026].map { (first: UInt32($0), last: UInt32($0)) }
+    ruleScalars = ScalarBitmap.make(ranges: ranges)
   }
 
   /// Whether a prefix, suffix or infix rule can apply to the non-ASCII scalar `value`.
