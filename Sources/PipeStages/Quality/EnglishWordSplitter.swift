@@ -339,19 +339,9 @@ private struct SplitWorker {
       var mayCut = false
       if takesShortcuts, let (end, letters) = AsciiRun.scan(base, from: runStart, count: count, flags: flags) {
         let length = end &- runStart
-        if letters {
-          // ASCII letters only, the commonest run: one token unless it is an exception.
-          if let entry = tables.exceptions.lookup(base + runStart, length) {
-            emitException(entry, at: runStart, into: &sink)
-          } else {
-            sink.token(runStart, end, ascii: true)
-          }
-          index = afterSingleSpace(end, flags)
-          continue
-        }
-        if length == 1 {
-          // One symbol: no rule can cut a single byte.
-          sink.token(runStart, end, ascii: true)
+        if letters || length == 1 {
+          // ASCII letters only, the commonest run, or one symbol (no rule cuts a single byte).
+          emitWhole(runStart, end, ascii: true, into: &sink)
           index = afterSingleSpace(end, flags)
           continue
         }
@@ -378,22 +368,12 @@ private struct SplitWorker {
           index += length
         }
       }
-      if takesShortcuts && runFlags & AsciiFlag.needsRules == 0 && !mayCut {
-        // Letters and harmless symbols only (in any script): one token unless it is an
-        // exception (`dont`, `id`). No prefix, suffix or infix rule can apply to such a run.
-        if let entry = tables.exceptions.lookup(base + runStart, index - runStart) {
-          emitException(entry, at: runStart, into: &sink)
-        } else {
-          sink.token(runStart, index, ascii: isASCII)
-        }
-        continue
-      }
-      if takesShortcuts && isASCII && isWhole(runStart, index, runFlags) {
-        if let entry = tables.exceptions.lookup(base + runStart, index - runStart) {
-          emitException(entry, at: runStart, into: &sink)
-        } else {
-          sink.token(runStart, index, ascii: true)
-        }
+      // Letters and harmless symbols only (in any script), or rule characters that cut nothing:
+      // no prefix, suffix or infix rule applies to such a run.
+      if takesShortcuts
+        && ((runFlags & AsciiFlag.needsRules == 0 && !mayCut) || (isASCII && isWhole(runStart, index, runFlags)))
+      {
+        emitWhole(runStart, index, ascii: isASCII, into: &sink)
         continue
       }
       let runLength = index - runStart
@@ -482,6 +462,16 @@ private struct SplitWorker {
   }
 
   // MARK: - One run of non-whitespace
+
+  /// Emits a run that no rule cuts: one token, unless it is an exception (`dont`, `id`).
+  @inline(__always)
+  private mutating func emitWhole<Sink: TokenSink>(_ start: Int, _ end: Int, ascii: Bool, into sink: inout Sink) {
+    if let entry = tables.exceptions.lookup(base + start, end - start) {
+      emitException(entry, at: start, into: &sink)
+    } else {
+      sink.token(start, end, ascii: ascii)
+    }
+  }
 
   private mutating func emitException<Sink: TokenSink>(
     _ entry: ExceptionTable.Entry, at start: Int, into sink: inout Sink

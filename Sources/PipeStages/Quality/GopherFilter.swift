@@ -540,7 +540,6 @@ final class NGramHashes {
     let base = PolynomialHash.base
     let baseSquared = base &* base
     let wordBase = PolynomialHash.wordBase
-    let powerTable = PolynomialHash.powerTable
     guard let bytes = text.baseAddress else {
       self.stats = stats
       return
@@ -630,8 +629,7 @@ final class NGramHashes {
         }
       }
       if hashing {
-        let power = length < powerTable.count ? powerTable[length] : PolynomialHash.power(base, length)
-        joined[k &+ 1] = joined[k] &* power &+ hash
+        joined[k &+ 1] = joined[k] &* PolynomialHash.power(bytes: length) &+ hash
         offsets[k &+ 1] = offsets[k] &+ UInt32(truncatingIfNeeded: length)
         sequence[k &+ 1] = sequence[k] &* wordBase &+ hash
         lengths[k &+ 1] = lengths[k] &+ UInt32(truncatingIfNeeded: characters)

@@ -358,10 +358,9 @@ enum PolynomialHash {
   static let base: UInt64 = 0x9E37_79B9_7F4A_7C15
   /// The base for sequences of word hashes.
   static let wordBase: UInt64 = 0xC2B2_AE3D_27D4_EB4F
-  /// `base` to the powers 0..<64 (word lengths in bytes).
-  static let powerTable: [UInt64] = (0..<64).map { power(base, $0) }
-  /// `base` to the powers 0..<512 (runs of words, in bytes), raw memory for the hot loops;
-  /// written once when first used, then only read (so shared without a lock), never freed.
+  /// `base` to the powers 0..<512 (words and runs of words, in bytes), raw memory for the
+  /// hot loops; written once when first used, then only read (so shared without a lock),
+  /// never freed.
   nonisolated(unsafe) private static let runPowers: UnsafeMutablePointer<UInt64> = {
     let table = UnsafeMutablePointer<UInt64>.allocate(capacity: runPowerCount)
     table.initialize(from: (0..<runPowerCount).map { power(base, $0) }, count: runPowerCount)
