@@ -498,6 +498,8 @@ final class NGramHashes {
   private var repeatedIn: UnsafeMutablePointer<Int32>
   /// The n of the last `mostFrequent` pass over this text (0: none yet).
   private var markedBy = 0
+  /// `PolynomialHash.runPowers`, read once.
+  private let powers = PolynomialHash.runPowers
 
   /// The per-word measures, taken in the same pass.
   private(set) var stats = WordStats()
@@ -540,6 +542,7 @@ final class NGramHashes {
     let base = PolynomialHash.base
     let baseSquared = base &* base
     let wordBase = PolynomialHash.wordBase
+    let powers = self.powers
     guard let bytes = text.baseAddress else {
       self.stats = stats
       return
@@ -629,7 +632,7 @@ final class NGramHashes {
         }
       }
       if hashing {
-        joined[k &+ 1] = joined[k] &* PolynomialHash.power(bytes: length) &+ hash
+        joined[k &+ 1] = joined[k] &* PolynomialHash.power(bytes: length, from: powers) &+ hash
         offsets[k &+ 1] = offsets[k] &+ UInt32(truncatingIfNeeded: length)
         sequence[k &+ 1] = sequence[k] &* wordBase &+ hash
         lengths[k &+ 1] = lengths[k] &+ UInt32(truncatingIfNeeded: characters)
@@ -665,7 +668,7 @@ final class NGramHashes {
   /// The hash of words `from..<to` joined without separators (equal text, equal hash).
   @inline(__always)
   func joinedHash(_ from: Int, _ to: Int) -> UInt64 {
-    joined[to] &- joined[from] &* PolynomialHash.power(bytes: Int(offsets[to] &- offsets[from]))
+    joined[to] &- joined[from] &* PolynomialHash.power(bytes: Int(offsets[to] &- offsets[from]), from: powers)
   }
 
   /// The most frequent n-gram (the first seen among equally frequent ones): where it first
