@@ -213,9 +213,8 @@ public struct GopherFilter: RecordStage {
 
   private func evaluate(_ text: UnsafeBufferPointer<UInt8>, _ scratch: GopherScratch) -> Verdict {
     let textLength = QualityText.length(text, 0, text.count)
-    let seen = scratch.seen
-    if let verdict = paragraphRules(text, textLength, seen) { return verdict }
-    if let verdict = lineRules(text, textLength, seen) { return verdict }
+    if let verdict = paragraphRules(text, textLength, scratch) { return verdict }
+    if let verdict = lineRules(text, textLength, scratch) { return verdict }
     Words.split(text, using: &scratch.splitter, spaceless: splitSpacelessScripts, into: scratch.words)
     let wordCount = scratch.words.count
     let topRules = repetition.topNGramFracs.filter { $0.frac > 0 && wordCount >= $0.n }
@@ -226,7 +225,7 @@ public struct GopherFilter: RecordStage {
         text, words, hashing: !topRules.isEmpty || !dupRules.isEmpty, stopWords: stopWordBytes,
         minStopWords: quality.minStopWords)
     }
-    if let verdict = nGramRules(measures, topRules, dupRules, textLength, seen) { return verdict }
+    if let verdict = nGramRules(measures, topRules, dupRules, textLength, scratch.seen) { return verdict }
     return qualityRules(text, wordCount, measures.stats)
   }
 
@@ -241,38 +240,32 @@ public struct GopherFilter: RecordStage {
 
   /// Paragraphs: the stripped text split at runs of two or more newlines.
   private func paragraphRules(
-    _ text: UnsafeBufferPointer<UInt8>, _ textLength: Int, _ seen: HashTable64
+    _ text: UnsafeBufferPointer<UInt8>, _ textLength: Int, _ scratch: GopherScratch
   ) -> Verdict? {
     guard repetition.dupParaFrac > 0 || repetition.dupParaCharFrac > 0, let base = text.baseAddress else { return nil }
-    seen.removeAll(expected: 64)
+    let paragraphs = scratch.pieces
+    paragraphs.removeAll()
     let (start, end) = QualityText.strip(text, 0, text.count)
-    var paragraphs = 0
-    var duplicates = 0
-    var duplicateChars = 0
     var paragraphStart = start
     var index = start
-    func add(_ from: Int, _ to: Int) {
-      paragraphs += 1
-      if !seen.insert(FastHash.hash(base + from, to - from)) {
-        duplicates += 1
-        duplicateChars += QualityText.length(text, from, to)
-      }
-    }
     // Jump from newline to newline (memchr) rather than test every byte.
     while index < end, let hit = memchr(base + index, 0x0A, end - index) {
       let newline = UnsafePointer<UInt8>(hit.assumingMemoryBound(to: UInt8.self)) - base
       if newline + 1 < end, text[newline + 1] == 0x0A {
         var after = newline + 2
         while after < end && text[after] == 0x0A { after += 1 }
-        add(paragraphStart, newline)
+        paragraphs.append(WordSpan(start: paragraphStart, end: newline))
         paragraphStart = after
         index = after
       } else {
         index = newline + 1
       }
     }
-    add(paragraphStart, end)
-    if let verdict = Self.exceeds(Double(duplicates) / Double(paragraphs), repetition.dupParaFrac, "dup_para_frac") {
+    paragraphs.append(WordSpan(start: paragraphStart, end: end))
+    let (duplicates, duplicateChars) = Self.repeats(in: text, paragraphs, scratch)
+    if let verdict = Self.exceeds(
+      Double(duplicates) / Double(paragraphs.count), repetition.dupParaFrac, "dup_para_frac")
+    {
       return verdict
     }
     return Self.exceeds(
@@ -280,35 +273,57 @@ public struct GopherFilter: RecordStage {
   }
 
   /// Lines: the text split at runs of newlines (empty first or last lines included).
-  private func lineRules(_ text: UnsafeBufferPointer<UInt8>, _ textLength: Int, _ seen: HashTable64) -> Verdict? {
+  private func lineRules(_ text: UnsafeBufferPointer<UInt8>, _ textLength: Int, _ scratch: GopherScratch) -> Verdict? {
     guard repetition.dupLineFrac > 0 || repetition.dupLineCharFrac > 0, let base = text.baseAddress else { return nil }
-    let newlines = QualityText.count(byte: 0x0A, in: text)
-    seen.removeAll(expected: newlines + 1)
-    var lines = 0
-    var duplicates = 0
-    var duplicateChars = 0
+    let lines = scratch.pieces
+    lines.removeAll()
     var lineStart = 0
     var index = 0
-    func add(_ from: Int, _ to: Int) {
-      lines += 1
-      if !seen.insert(FastHash.hash(base + from, to - from)) {
-        duplicates += 1
-        duplicateChars += QualityText.length(text, from, to)
-      }
-    }
     let end = text.count
     while index < end, let hit = memchr(base + index, 0x0A, end - index) {
       index = UnsafePointer<UInt8>(hit.assumingMemoryBound(to: UInt8.self)) - base
-      add(lineStart, index)
+      lines.append(WordSpan(start: lineStart, end: index))
       while index < end && text[index] == 0x0A { index += 1 }
       lineStart = index
     }
-    add(lineStart, text.count)
-    if let verdict = Self.exceeds(Double(duplicates) / Double(lines), repetition.dupLineFrac, "dup_line_frac") {
+    lines.append(WordSpan(start: lineStart, end: end))
+    let (duplicates, duplicateChars) = Self.repeats(in: text, lines, scratch)
+    if let verdict = Self.exceeds(Double(duplicates) / Double(lines.count), repetition.dupLineFrac, "dup_line_frac") {
       return verdict
     }
     return Self.exceeds(
       Double(duplicateChars) / Double(textLength), repetition.dupLineCharFrac, "dup_line_char_frac")
+  }
+
+  /// The pieces (lines or paragraphs, in order) equal to an earlier piece, and their
+  /// characters. Only pieces whose byte length another piece shares are hashed: a piece with a
+  /// length of its own can neither repeat nor be repeated, and most lines of prose have one.
+  private static func repeats(
+    in text: UnsafeBufferPointer<UInt8>, _ pieces: SpanBuffer, _ scratch: GopherScratch
+  ) -> (count: Int, characters: Int) {
+    guard let base = text.baseAddress, pieces.count > 1 else { return (0, 0) }
+    let lengths = scratch.lengths
+    lengths.removeAll(expected: pieces.count)
+    var shared = false
+    for index in 0..<pieces.count {
+      let piece = pieces[index]
+      if lengths.add(UInt64(piece.end &- piece.start), at: index).count > 1 { shared = true }
+    }
+    guard shared else { return (0, 0) }
+    let seen = scratch.seen
+    seen.removeAll(expected: pieces.count)
+    var count = 0
+    var characters = 0
+    for index in 0..<pieces.count {
+      let piece = pieces[index]
+      let length = piece.end &- piece.start
+      guard lengths.count(of: UInt64(length)) > 1 else { continue }
+      if !seen.insert(FastHash.hash(base + piece.start, length)) {
+        count += 1
+        characters += QualityText.length(text, piece.start, piece.end)
+      }
+    }
+    return (count, characters)
   }
 
   private func nGramRules(
@@ -729,4 +744,7 @@ final class GopherScratch {
   var splitter = EnglishWordSplitter()
   let words = SpanBuffer(capacity: 1024)
   let hashes = NGramHashes()
+  /// The record's lines or paragraphs, and how many of them have each byte length.
+  let pieces = SpanBuffer(capacity: 256)
+  let lengths = HashTable64(expected: 256)
 }

@@ -314,6 +314,13 @@ final class HashTable64 {
     return true
   }
 
+  /// How many times `key` was added (0 when it never was).
+  @inline(__always)
+  func count(of key: UInt64) -> Int {
+    let (slot, found) = slot(for: key)
+    return found ? Int(slots[slot].count) : 0
+  }
+
   /// Adds one occurrence of `key` seen at `position`; returns its count and first position.
   @inline(__always)
   func add(_ key: UInt64, at position: Int) -> (count: Int, first: Int) {
