@@ -44,6 +44,17 @@ import Testing
     #expect(try reason(filter, [x, y, x, x].joined(separator: "\n")) == "dup_line_frac")
   }
 
+  @Test func duplicateLinesAmongLinesOfOneLength() throws {
+    // Lines of equal length are compared by content: only the five copies count.
+    let distinct = (0..<9).map { "row 1\($0) same" }
+    let lines = distinct + Array(repeating: distinct[0], count: 5) + ["a longer line of its own length"]
+    #expect(
+      try run(filter, on: lines.joined(separator: "\n")).verdict
+        == .drop(reason: "dup_line_frac", detail: "0.3333 > 0.3"))
+    let withoutCopies = try reason(filter, distinct.joined(separator: "\n"))
+    #expect(withoutCopies != nil && !(withoutCopies ?? "").hasPrefix("dup_line"))
+  }
+
   @Test func duplicateLineCharacters() throws {
     let long = prose(0, 6)
     let lines = [long] + (0..<5).map { sentence(300 + 10 * $0) } + [long]
