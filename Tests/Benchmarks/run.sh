@@ -44,6 +44,14 @@ timed() {
     -- "$PIPE" run "$WORK/$name.json" --run-dir "$WORK/run-$label" --workers "$workers" --no-progress
 }
 
+# paired_one_worker PIPELINE: sets PAIRED to bench_run.py arguments that run PIPELINE with one
+# worker right after each two-worker run (A B A B ...), so that the speed-up is also taken pair
+# by pair, which the machine's drift between two blocks of runs does not bias.
+paired_one_worker() {
+  PAIRED=(--vs "$PIPE run $WORK/$1.json --run-dir $WORK/run-paired-$1 --workers 1 --no-progress"
+    --vs-prep "rm -rf $WORK/run-paired-$1" --vs-label "one worker, paired")
+}
+
 for size in $SIZES; do
   corpus="$B/data/$size"
   [ -f "$corpus/corpus_info.json" ] || "$PY" "$B/make_corpus.py" --size "$size"
@@ -77,17 +85,19 @@ for size in $SIZES; do
       { "id": "c4", "op": "quality.c4@1", "inputs": ["gopher"] } ]'
     echo "== quality (gopher + c4) on $size: 1 and 2 workers =="
     timed "pipe-quality-$size-w1" "$size" 1 "quality-$size"
-    timed "pipe-quality-$size-w2" "$size" 2 "quality-$size"
+    paired_one_worker "quality-$size"
+    timed "pipe-quality-$size-w2" "$size" 2 "quality-$size" "${PAIRED[@]}"
     [ "$PEERS" = 1 ] && REPS=1 "$B/run_peer.sh" "$size" dt-quality | grep RESULT || true
   fi
 
   if [[ " $BENCHES " == *" minhash "* ]] && has_op dedup.minhash; then
     pipeline "minhash-$size" "$size" "$shards" '[{ "id": "minhash", "op": "dedup.minhash@1", "inputs": ["corpus"] }]'
     echo "== MinHash dedup on $size: 1 and 2 workers, recall and precision against the planted duplicates =="
-    for w in 1 2; do
-      timed "pipe-minhash-$size-w$w" "$size" $w "minhash-$size" \
-        --eval "$PY $B/eval_dedup.py --json $corpus $WORK/run-pipe-minhash-$size-w$w/data/minhash"
-    done
+    timed "pipe-minhash-$size-w1" "$size" 1 "minhash-$size" \
+      --eval "$PY $B/eval_dedup.py --json $corpus $WORK/run-pipe-minhash-$size-w1/data/minhash"
+    paired_one_worker "minhash-$size"
+    timed "pipe-minhash-$size-w2" "$size" 2 "minhash-$size" "${PAIRED[@]}" \
+      --eval "$PY $B/eval_dedup.py --json $corpus $WORK/run-pipe-minhash-$size-w2/data/minhash"
     [ "$PEERS" = 1 ] && REPS=1 "$B/run_peer.sh" "$size" ds-minhash-xxh dt-minhash-t1 | grep RESULT || true
   fi
 
@@ -137,7 +147,7 @@ for label, r in latest.items():
     workers = 2 if label.endswith("-w2") else 1
     docs = r["docs"] / wall
     note = ""
-    if r.get("vs"):
+    if r.get("vs") and not label.endswith("-w2"):
         b = r["vs"]
         note = f"{b['label']} {r['jsonl_mb'] / b['wall_s']['median']:.0f} MB/s; pipe = {1 / r['ratio_wall_a_over_b']['median']:.0%} of it"
     if r.get("eval"):
@@ -146,6 +156,10 @@ for label, r in latest.items():
     if label.endswith("-w2") and label[:-1] + "1" in latest:
         one = latest[label[:-1] + "1"]
         note += f" speedup vs 1 worker {one['wall_s']['median'] / wall:.2f}x"
+    if label.endswith("-w2") and r.get("ratio_wall_a_over_b"):
+        pairs = r["ratio_wall_a_over_b"]
+        note += (f" (paired runs: {1 / pairs['median']:.2f}x median,"
+                 f" {1 / pairs['max']:.2f}x to {1 / pairs['min']:.2f}x)")
     print(f"{label:36} {r['jsonl_mb'] / wall:7.1f} {docs:9.0f} {docs / workers:9.0f} {r['peak_rss_mib']['median']:8.1f}  {note}")
     corpus = r["corpus"]
     for peer in ("dt-quality",) if "-quality-" in label and label.endswith("-w1") else \
