@@ -208,16 +208,16 @@ public struct C4Filter: RecordStage {
         if !endsWell || QualityText.hasSuffix(bytes, 0, count, Self.threeDots) { return nil }
       }
       if words < minWordsPerLine { return nil }
-      if filterLoremIpsum && QualityText.containsIgnoringCase(bytes, 0, count, Self.loremIpsum) {
+      // One scan finds every phrase; the rules then apply in C4's order.
+      let found = Self.phrases.occurrences(in: bytes, 0, count)
+      if filterLoremIpsum && found & Self.loremIpsum != 0 {
         return .drop(reason: "lorem_ipsum", detail: "a line contains \"lorem ipsum\"")
       }
-      if filterJavascript && QualityText.containsIgnoringCase(bytes, 0, count, Self.javascript) { return nil }
+      if filterJavascript && found & Self.javascript != 0 { return nil }
       if filterCurlyBracket && bytes.contains(UInt8(ascii: "{")) {
         return .drop(reason: "curly_bracket", detail: "a kept line contains '{'")
       }
-      if filterPolicy && Self.policyPhrases.contains(where: { QualityText.containsIgnoringCase(bytes, 0, count, $0) }) {
-        return nil
-      }
+      if filterPolicy && found & Self.policy != 0 { return nil }
       if minNumSentences != -1 && state.sentences < minNumSentences {
         state.sentences += splitParagraph ? max(1, Words.sentenceCount(bytes, using: &splitter)) : 1
       }
@@ -276,11 +276,15 @@ public struct C4Filter: RecordStage {
   private static let edit = Array("[edit]".utf8)
   private static let citationNeeded = Array("[citation needed]".utf8)
   private static let threeDots = Array("...".utf8)
-  private static let loremIpsum = Array("lorem ipsum".utf8)
-  private static let javascript = Array("javascript".utf8)
-  private static let policyPhrases = [
+  /// The phrases the line rules look for: bit 0 "lorem ipsum", bit 1 "javascript", then the
+  /// policy phrases.
+  private static let phrases = CaselessPhrases([
+    "lorem ipsum", "javascript",
     "terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies",
-  ].map { Array($0.utf8) }
+  ])
+  private static let loremIpsum: UInt64 = 1 << 0
+  private static let javascript: UInt64 = 1 << 1
+  private static let policy: UInt64 = 0b1111_1100
 }
 
 /// A word splitter that a `ScratchPool` can hold.

@@ -562,6 +562,10 @@ final class NGramHashes {
       self.stats = stats
       return
     }
+    var joinedSum: UInt64 = 0
+    var offsetSum: UInt32 = 0
+    var sequenceSum: UInt64 = 0
+    var lengthSum: UInt32 = 0
     for k in 0..<count {
       let word = words[k]
       let start = word.start
@@ -647,10 +651,16 @@ final class NGramHashes {
         }
       }
       if hashing {
-        joined[k &+ 1] = joined[k] &* PolynomialHash.power(bytes: length, from: powers) &+ hash
-        offsets[k &+ 1] = offsets[k] &+ UInt32(truncatingIfNeeded: length)
-        sequence[k &+ 1] = sequence[k] &* wordBase &+ hash
-        lengths[k &+ 1] = lengths[k] &+ UInt32(truncatingIfNeeded: characters)
+        // The running sums stay in registers: read back from the arrays, each would wait for
+        // the store before it.
+        joinedSum = joinedSum &* PolynomialHash.power(bytes: length, from: powers) &+ hash
+        offsetSum &+= UInt32(truncatingIfNeeded: length)
+        sequenceSum = sequenceSum &* wordBase &+ hash
+        lengthSum &+= UInt32(truncatingIfNeeded: characters)
+        joined[k &+ 1] = joinedSum
+        offsets[k &+ 1] = offsetSum
+        sequence[k &+ 1] = sequenceSum
+        lengths[k &+ 1] = lengthSum
       }
     }
     self.stats = stats

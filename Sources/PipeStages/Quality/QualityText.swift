@@ -221,6 +221,51 @@ enum QualityText {
   }
 }
 
+/// Up to 64 lowercase ASCII phrases looked for together, ignoring ASCII case: one pass over
+/// the text instead of one per phrase.
+struct CaselessPhrases: Sendable {
+  private let phrases: [[UInt8]]
+  /// Per byte value: the phrases that start with it (either case), as bits.
+  private let starting: [UInt64]
+
+  /// Prepares `phrases` (lowercase ASCII, not empty, at most 64).
+  init(_ phrases: [String]) {
+    precondition(phrases.count <= 64 && phrases.allSatisfy { !$0.isEmpty && $0 == $0.lowercased() })
+    self.phrases = phrases.map { Array($0.utf8) }
+    var starting = [UInt64](repeating: 0, count: 256)
+    for (index, phrase) in self.phrases.enumerated() {
+      let first = phrase[0]
+      starting[Int(first)] |= 1 << UInt64(index)
+      if first >= 0x61 && first <= 0x7A { starting[Int(first - 0x20)] |= 1 << UInt64(index) }
+    }
+    self.starting = starting
+  }
+
+  /// The phrases that occur in `start..<end` of `text`, as bits (bit i: the i-th phrase).
+  func occurrences(in text: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> UInt64 {
+    var found: UInt64 = 0
+    let all: UInt64 = phrases.count == 64 ? .max : (1 << UInt64(phrases.count)) - 1
+    starting.withUnsafeBufferPointer { starting in
+      var index = start
+      while index < end {
+        var candidates = starting[Int(text[index])] & ~found
+        while candidates != 0 {
+          let bit = candidates.trailingZeroBitCount
+          candidates &= candidates - 1
+          let phrase = phrases[bit]
+          guard end - index >= phrase.count else { continue }
+          var offset = 1
+          while offset < phrase.count && QualityText.lowercased(text[index + offset]) == phrase[offset] { offset += 1 }
+          if offset == phrase.count { found |= 1 << UInt64(bit) }
+        }
+        if found == all { return }
+        index += 1
+      }
+    }
+    return found
+  }
+}
+
 // MARK: - Hash containers for one record
 
 /// An open-addressing table of 64-bit hashes with a count and a first position per key, for

@@ -84,4 +84,26 @@ import Testing
     )
     #expect(C4Filter.descriptor.qualifiedName == "quality.c4@1")
   }
+
+  @Test func phrasesAreFoundInOnePassAsOnePerPhrase() {
+    let phrases = ["lorem ipsum", "javascript", "terms of use", "use cookies", "uses cookies", "use of cookies"]
+    let finder = CaselessPhrases(phrases)
+    let lines = [
+      "", "u", "use", "We USE COOKIES; see the Terms Of Use.", "This site uses cookies and JavaScript.",
+      "Lorem Ipsum dolor", "lorem  ipsum", "use of cookies is the use cookies", "java script", "terms of us",
+      "TERMS OF USE", "ends with javascrip", "xxjavascriptxxlorem ipsumxx",
+    ]
+    for line in lines {
+      let bytes = Array(line.utf8)
+      let found = bytes.withUnsafeBufferPointer { finder.occurrences(in: $0, 0, bytes.count) }
+      var expected: UInt64 = 0
+      for (index, phrase) in phrases.enumerated()
+      where bytes.withUnsafeBufferPointer({ QualityText.containsIgnoringCase($0, 0, bytes.count, Array(phrase.utf8)) }) {
+        expected |= 1 << UInt64(index)
+      }
+      #expect(found == expected, "\(line)")
+    }
+    let both = Array("We USE COOKIES; see the Terms Of Use.".utf8)
+    #expect(both.withUnsafeBufferPointer { finder.occurrences(in: $0, 0, both.count) } == 0b1100)
+  }
 }
