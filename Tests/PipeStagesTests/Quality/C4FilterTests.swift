@@ -98,7 +98,8 @@ import Testing
       let found = bytes.withUnsafeBufferPointer { finder.occurrences(in: $0, 0, bytes.count) }
       var expected: UInt64 = 0
       for (index, phrase) in phrases.enumerated()
-      where bytes.withUnsafeBufferPointer({ QualityText.containsIgnoringCase($0, 0, bytes.count, Array(phrase.utf8)) }) {
+      where bytes.withUnsafeBufferPointer({ QualityText.containsIgnoringCase($0, 0, bytes.count, Array(phrase.utf8)) })
+      {
         expected |= 1 << UInt64(index)
       }
       #expect(found == expected, "\(line)")
