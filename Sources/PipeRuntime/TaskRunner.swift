@@ -341,6 +341,7 @@ final class ShardLoop {
   var rejects: ShardWriter? = nil
   var result = TaskResult()
   private var line: [UInt8] = []
+  private var rejectBuffer: [UInt8] = []
   private let shardName: String
   private var lastProgress = 0
 
@@ -423,20 +424,24 @@ final class ShardLoop {
   /// counts do not change.
   func rejectOutput(_ output: RejectedOutput, line lineNumber: Int) throws {
     result.counters["rejected." + output.reason, default: 0] += 1
-    try reject(
-      RejectLine.dropped(
-        record: output.record, stage: task.key.stage, reason: output.reason, detail: output.detail,
-        source: task.inputLabel, line: lineNumber))
+    rejectBuffer.removeAll(keepingCapacity: true)
+    RejectLine.dropped(
+      record: output.record, stage: task.key.stage, reason: output.reason, detail: output.detail,
+      source: task.inputLabel, line: lineNumber, into: &rejectBuffer)
+    try reject(rejectBuffer)
     try provenance.addVerdict(recordID: output.record.id, kind: .dropped, reason: output.reason, detail: output.detail)
   }
 
   /// Sends a record to the rejects with its reason.
   func drop(_ record: Record, line lineNumber: Int, reason: String, detail: String?) throws {
     result.drop(reason)
-    try reject(
-      RejectLine.dropped(
-        record: record, stage: task.key.stage, reason: reason, detail: detail, source: task.inputLabel,
-        line: lineNumber))
+    // One buffer serves every reject of the task: a reject is about as long as its record, and
+    // a new array per reject grew twice and copied the record each time.
+    rejectBuffer.removeAll(keepingCapacity: true)
+    RejectLine.dropped(
+      record: record, stage: task.key.stage, reason: reason, detail: detail, source: task.inputLabel,
+      line: lineNumber, into: &rejectBuffer)
+    try reject(rejectBuffer)
     try provenance.addVerdict(recordID: record.id, kind: .dropped, reason: reason, detail: detail)
   }
 
@@ -485,17 +490,18 @@ final class ShardLoop {
 /// rejects can be read, inspected and fed back like any shard; a line that is not a record is
 /// kept as text (`raw`), or as base64 (`raw_base64`) when it is not even UTF-8.
 enum RejectLine {
+  /// The reject line of a dropped record, appended to `out`.
   static func dropped(
-    record: Record, stage: String, reason: String, detail: String?, source: String, line: Int
-  ) -> [UInt8] {
-    var out: [UInt8] = []
+    record: Record, stage: String, reason: String, detail: String?, source: String, line: Int,
+    into out: inout [UInt8]
+  ) {
     guard record.field("reject") == nil else {
       // Rejects fed back in: replace the old field rather than repeat the key.
       var copy = record
       copy.setField(
         "reject", .object(info(stage: stage, reason: reason, detail: detail, source: source, line: line)))
       copy.write(to: &out)
-      return out
+      return
     }
     // The common case: the record's bytes as they are, with the field appended before the
     // closing brace (no re-serialization of the record).
@@ -504,7 +510,6 @@ enum RejectLine {
     out.append(contentsOf: #","reject":"#.utf8)
     appendInfo(stage: stage, reason: reason, detail: detail, source: source, line: line, to: &out)
     out.append(UInt8(ascii: "}"))
-    return out
   }
 
   static func malformed(
