@@ -443,7 +443,9 @@ private struct SplitWorker {
       var runFlags: UInt16 = 0
       for position in runStart..<end { runFlags |= tables.asciiFlags[Int(base[position])] }
       cuts = 0
-      if !isWhole(runStart, end, runFlags) || exception(runStart, end) != nil {
+      if isLettersThenSuffix(runStart, end, low, high) {
+        cuts = 1 &<< UInt16(length &- 1)
+      } else if !isWhole(runStart, end, runFlags) || exception(runStart, end) != nil {
         runHasDigit = runFlags & AsciiFlag.digit != 0
         splitRun(runStart, end)
         if pieces.count > 1 { mergeExceptions() }
@@ -459,6 +461,38 @@ private struct SplitWorker {
       cuts &= cuts &- 1
     }
     sink.token(pieceStart, end, ascii: true)
+  }
+
+  /// Whether the full rules cut the ASCII run `start..<end` (2 to 16 bytes, packed into `low`
+  /// and `high`) once, before its last byte: the run is letters then one closing mark
+  /// (`word,` `that.` `end)`), the commonest kind of run the short-run table has not seen.
+  ///
+  /// Why that is the full rules' answer: no letter is a prefix, and `US$`, `C$`, `A$` need a
+  /// `$`; the mark is a suffix when `suffixLength` says so (a period is not one after `aB`);
+  /// the letters then have no prefix or suffix (`'s` needs an apostrophe, units a digit), no
+  /// dot for a URL and no infix, so they are one piece; and the only tokens an exception could
+  /// join are the whole run. So the answer holds unless the run or its letters are an exception
+  /// (`etc.`, `dont,`), which sends the run through the rules.
+  @inline(__always)
+  private mutating func isLettersThenSuffix(_ start: Int, _ end: Int, _ low: UInt64, _ high: UInt64) -> Bool {
+    let letters = end &- start &- 1
+    let last = base[end &- 1]
+    switch last {
+    case UInt8(ascii: ","), UInt8(ascii: "."), UInt8(ascii: ":"), UInt8(ascii: ";"), UInt8(ascii: ")"),
+      UInt8(ascii: "!"), UInt8(ascii: "?"):
+      break
+    default:
+      return false
+    }
+    let allLanes: UInt64 = 0x8080_8080_8080_8080
+    let lowLanes = letters >= 8 ? allLanes : allLanes & ((UInt64(1) &<< UInt64(letters &* 8)) &- 1)
+    let highLanes = letters <= 8 ? 0 : allLanes & ((UInt64(1) &<< UInt64((letters &- 8) &* 8)) &- 1)
+    guard AsciiRun.letters(low) & lowLanes == lowLanes, AsciiRun.letters(high) & highLanes == highLanes else {
+      return false
+    }
+    guard exception(start, end) == nil, exception(start, end &- 1) == nil else { return false }
+    runHasDigit = false
+    return suffixLength(start, end) == 1
   }
 
   // MARK: - One run of non-whitespace

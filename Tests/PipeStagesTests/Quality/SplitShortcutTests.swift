@@ -25,6 +25,9 @@ import Testing
     "كلمة", "שלום", "हिन्दी", "😀", "😀x", "a😀", "x\u{1}y", "\u{7}", "ab\u{85}cd", "ab\u{A0}cd", "Uber", "Cat",
     "Ab", "AB.", "Ph.D.", "°F.", "xs'", "xS", "y's", "@home", "a\\b", "x|y", "abcdefgh", "abcdefghi",
     "abcdefg,", "abcdefgh,", "abcdefghijklmnop", "abcdefgh_ijklmnop", "0123456789abcdef", "[1]", "[edit]",
+    // Letters then one mark, and the exceptions and rules that keep some of them whole.
+    "that.", "end)", "why?", "Yes!", "note:", "list;", "aB.", "AB,", "Ab.", "etc.", "Inc.", "Jan.", "dont,",
+    "cant;", "im.", "Ms,", "abcdefghijklmno.", "abcdefghijklmnop,", "US,", "C.", "A,", "goin'", "x.", "s.",
   ]
   static let spaces = [" ", " ", " ", "  ", "\n", "\n\n", "\t", " \n ", "\u{A0}", "\u{3000}", "\r\n"]
 
