@@ -430,26 +430,28 @@ private struct SplitWorker {
   private mutating func splitShortRun<Sink: TokenSink>(_ runStart: Int, _ end: Int, into sink: inout Sink) {
     let length = end &- runStart
     let first = UInt64(littleEndian: UnsafeRawPointer(base + runStart).loadUnaligned(as: UInt64.self))
-    let low = length >= 8 ? first : first & ((UInt64(1) &<< UInt64(length &* 8)) &- 1)
+    let low = first & AsciiRun.firstBytes(length)
     var high: UInt64 = 0
     if length > 8 {
       let second = UInt64(littleEndian: UnsafeRawPointer(base + runStart + 8).loadUnaligned(as: UInt64.self))
-      high = length == 16 ? second : second & ((UInt64(1) &<< UInt64((length &- 8) &* 8)) &- 1)
+      high = second & AsciiRun.firstBytes(length &- 8)
     }
     var cuts: UInt16
     if let known = shortRuns.cuts(low, high, length) {
       cuts = known
     } else {
-      var runFlags: UInt16 = 0
-      for position in runStart..<end { runFlags |= tables.asciiFlags[Int(base[position])] }
       cuts = 0
       if isLettersThenSuffix(runStart, end, low, high) {
         cuts = 1 &<< UInt16(length &- 1)
-      } else if !isWhole(runStart, end, runFlags) || exception(runStart, end) != nil {
-        runHasDigit = runFlags & AsciiFlag.digit != 0
-        splitRun(runStart, end)
-        if pieces.count > 1 { mergeExceptions() }
-        for index in 1..<max(pieces.count, 1) { cuts |= 1 &<< UInt16(pieces[index].start &- runStart) }
+      } else {
+        var runFlags: UInt16 = 0
+        for position in runStart..<end { runFlags |= tables.asciiFlags[Int(base[position])] }
+        if !isWhole(runStart, end, runFlags) || exception(runStart, end) != nil {
+          runHasDigit = runFlags & AsciiFlag.digit != 0
+          splitRun(runStart, end)
+          if pieces.count > 1 { mergeExceptions() }
+          for index in 1..<max(pieces.count, 1) { cuts |= 1 &<< UInt16(pieces[index].start &- runStart) }
+        }
       }
       shortRuns.insert(low, high, length, cuts: cuts)
     }
@@ -484,9 +486,8 @@ private struct SplitWorker {
     default:
       return false
     }
-    let allLanes: UInt64 = 0x8080_8080_8080_8080
-    let lowLanes = letters >= 8 ? allLanes : allLanes & ((UInt64(1) &<< UInt64(letters &* 8)) &- 1)
-    let highLanes = letters <= 8 ? 0 : allLanes & ((UInt64(1) &<< UInt64((letters &- 8) &* 8)) &- 1)
+    let lowLanes = AsciiRun.firstBytes(letters) & 0x8080_8080_8080_8080
+    let highLanes = AsciiRun.firstBytes(letters &- 8) & 0x8080_8080_8080_8080
     guard AsciiRun.letters(low) & lowLanes == lowLanes, AsciiRun.letters(high) & highLanes == highLanes else {
       return false
     }
@@ -1013,6 +1014,14 @@ enum AsciiRun {
     return atLeastLow & ~atLeastHigh & ~word & Self.high
   }
 
+  /// A mask of the first `count` bytes of a little-endian word: none for 0 or less, all eight
+  /// for 8 or more.
+  @inline(__always)
+  static func firstBytes(_ count: Int) -> UInt64 {
+    if count <= 0 { return 0 }
+    return count >= 8 ? .max : (UInt64(1) &<< UInt64(count &* 8)) &- 1
+  }
+
   /// The high bits of the ASCII letters (`A`-`Z`, `a`-`z`) of `word`.
   @inline(__always)
   static func letters(_ word: UInt64) -> UInt64 {
@@ -1046,8 +1055,7 @@ enum AsciiRun {
         let end = position &+ bytes
         let byte = base[end]
         guard byte < 0x80, flags[Int(byte)] & AsciiFlag.space != 0 else { return nil }
-        let before = (UInt64(1) &<< UInt64(bytes &* 8)) &- 1
-        others |= ~letters(word) & Self.high & before
+        others |= ~letters(word) & Self.high & firstBytes(bytes)
         return (end, others == 0)
       }
       others |= ~letters(word) & Self.high
@@ -1133,7 +1141,7 @@ final class SplitterTables: @unchecked Sendable {
   @inline(__always)
   func mayCut(_ value: UInt32) -> Bool {
     guard value < 0x10000 else { return true }
-    return ruleScalars[Int(value >> 6)] >> UInt64(value & 63) & 1 != 0
+    return ScalarBitmap.test(ruleScalars, value)
   }
 }
 

@@ -79,8 +79,7 @@ final class ScalarSet: @unchecked Sendable {
 enum ScalarBitmap {
   /// A bitmap holding `member`'s answer for every scalar below U+10000.
   static func make(_ member: (UInt32) -> Bool) -> UnsafeMutablePointer<UInt64> {
-    let words = UnsafeMutablePointer<UInt64>.allocate(capacity: 0x10000 / 64)
-    words.initialize(repeating: 0, count: 0x10000 / 64)
+    let words = empty()
     for value in 0..<UInt32(0x10000) where member(value) {
       words[Int(value >> 6)] |= 1 << UInt64(value & 63)
     }
@@ -89,11 +88,16 @@ enum ScalarBitmap {
 
   /// A bitmap of the scalars below U+10000 in `ranges`.
   static func make(ranges: [(first: UInt32, last: UInt32)]) -> UnsafeMutablePointer<UInt64> {
-    let words = UnsafeMutablePointer<UInt64>.allocate(capacity: 0x10000 / 64)
-    words.initialize(repeating: 0, count: 0x10000 / 64)
+    let words = empty()
     for range in ranges where range.first < 0x10000 {
       for value in range.first...min(range.last, 0xFFFF) { words[Int(value >> 6)] |= 1 << UInt64(value & 63) }
     }
+    return words
+  }
+
+  private static func empty() -> UnsafeMutablePointer<UInt64> {
+    let words = UnsafeMutablePointer<UInt64>.allocate(capacity: 0x10000 / 64)
+    words.initialize(repeating: 0, count: 0x10000 / 64)
     return words
   }
 
