@@ -16,6 +16,8 @@ enum Inspect {
     var dropped = 0
     var emitted = 0
     var seconds = 0.0
+    /// Time in the stage's decisions, when its tasks measured it.
+    var decideSeconds: Double?
     var bytesIn = 0
     var drops: [DropCount] = []
     var counters: [StageCounter] = []
@@ -38,6 +40,7 @@ enum Inspect {
           summary.dropped += task.recordsDropped
           summary.emitted += task.recordsEmitted
           summary.seconds += task.durationSeconds ?? 0
+          if let decide = task.decideSeconds { summary.decideSeconds = (summary.decideSeconds ?? 0) + decide }
           summary.bytesIn += task.bytesIn
         case .failed: summary.tasksFailed += 1
         case .running: summary.tasksRunning += 1
@@ -62,7 +65,7 @@ enum Inspect {
   /// The stage table as text lines.
   static func table(_ summaries: [StageSummary]) -> [String] {
     var rows: [[String]] = [
-      ["STAGE", "OP", "STATUS", "TASKS", "IN", "KEPT", "DROPPED", "TIME", "REC/S", "TOP DROP REASONS"]
+      ["STAGE", "OP", "STATUS", "TASKS", "IN", "KEPT", "DROPPED", "TIME", "DECIDING", "REC/S", "TOP DROP REASONS"]
     ]
     for summary in summaries {
       let reasons = summary.drops.prefix(3).map { "\($0.reason) \($0.count)" }.joined(separator: ", ")
@@ -70,6 +73,7 @@ enum Inspect {
         summary.stage.id == ":export" ? "(export)" : summary.stage.id,
         summary.stage.op, summary.status, "\(summary.tasksDone)/\(summary.stage.taskCount)",
         "\(summary.recordsIn)", "\(summary.kept)", "\(summary.dropped)", Commands.format(summary.seconds),
+        summary.decideSeconds.map(Commands.format) ?? "-",
         summary.throughput > 0 ? "\(Int(summary.throughput))" : "-", reasons.isEmpty ? "-" : reasons,
       ])
     }
@@ -111,6 +115,7 @@ enum Inspect {
           "tasksFailed": .int(Int64(summary.tasksFailed)), "recordsIn": .int(Int64(summary.recordsIn)),
           "recordsKept": .int(Int64(summary.kept)), "recordsDropped": .int(Int64(summary.dropped)),
           "recordsEmitted": .int(Int64(summary.emitted)), "seconds": .double(summary.seconds),
+          "decideSeconds": summary.decideSeconds.map { .double($0) } ?? .null,
           "recordsPerSecond": .double(summary.throughput), "bytesIn": .int(Int64(summary.bytesIn)),
           "dropReasons": .object(JSONObject(summary.drops.map { ($0.reason, JSONValue.int(Int64($0.count))) })),
           "inputs": .array(summary.stage.inputs.map { .string($0) }), "fingerprint": .string(summary.stage.fingerprint),
@@ -193,6 +198,7 @@ enum Inspect {
       "status": .string(task.status.rawValue), "attempt": .int(Int64(task.attempt)),
       "recordsIn": .int(Int64(task.recordsIn)), "recordsKept": .int(Int64(task.recordsKept)),
       "recordsDropped": .int(Int64(task.recordsDropped)), "seconds": .double(task.durationSeconds ?? 0),
+      "decideSeconds": task.decideSeconds.map { .double($0) } ?? .null,
       "output": task.outputPath.map { .string($0) } ?? .null, "checksum": task.checksum.map { .string($0) } ?? .null,
       "error": task.error.map { .string($0) } ?? .null, "errorFile": task.errorFile.map { .string($0) } ?? .null,
       "errorLine": task.errorLine.map { .int(Int64($0)) } ?? .null,

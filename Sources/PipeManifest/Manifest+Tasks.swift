@@ -111,7 +111,7 @@ extension Manifest {
         ON CONFLICT (stage_id, shard) DO UPDATE SET
           input = excluded.input, status = 'running', attempt = attempt + 1, fingerprint = excluded.fingerprint,
           run_id = excluded.run_id, started_at = excluded.started_at, finished_at = NULL, duration_seconds = NULL,
-          records_in = 0, records_kept = 0, records_dropped = 0, records_emitted = 0, bytes_in = 0,
+          decide_seconds = NULL, records_in = 0, records_kept = 0, records_dropped = 0, records_emitted = 0, bytes_in = 0,
           output_path = NULL, output_bytes = 0, checksum = NULL, rejects_path = NULL,
           error = NULL, error_file = NULL, error_line = NULL
         RETURNING id, attempt
@@ -145,7 +145,7 @@ extension Manifest {
       let taskID = try db.queryFirst(
         """
         UPDATE tasks SET
-          status = 'done', fingerprint = ?, finished_at = ?, duration_seconds = ?,
+          status = 'done', fingerprint = ?, finished_at = ?, duration_seconds = ?, decide_seconds = ?,
           records_in = ?, records_kept = ?, records_dropped = ?, records_emitted = ?, bytes_in = ?,
           output_path = ?, output_bytes = ?, checksum = ?, rejects_path = ?,
           error = NULL, error_file = NULL, error_line = NULL
@@ -154,6 +154,7 @@ extension Manifest {
         """,
         [
           .text(completion.fingerprint), .real(completion.finishedAt), .real(completion.durationSeconds),
+          completion.decideSeconds.map { .real($0) } ?? .null,
           .int(completion.recordsIn), .int(completion.recordsKept), .int(completion.recordsDropped),
           .int(completion.recordsEmitted), .int(completion.bytesIn), .string(completion.outputPath),
           .int(completion.outputBytes), .string(completion.checksum), .string(completion.rejectsPath),
@@ -389,7 +390,8 @@ extension Manifest {
   private static let taskColumns = """
     t.stage_id, t.shard, t.input, t.status, t.attempt, t.fingerprint, t.run_id, t.started_at, t.finished_at,
     t.duration_seconds, t.records_in, t.records_kept, t.records_dropped, t.records_emitted, t.bytes_in,
-    t.output_path, t.output_bytes, t.checksum, t.rejects_path, t.error, t.error_file, t.error_line
+    t.output_path, t.output_bytes, t.checksum, t.rejects_path, t.error, t.error_file, t.error_line,
+    t.decide_seconds
     """
 
   private func taskRow(_ row: Statement) throws -> TaskRow {
@@ -401,7 +403,7 @@ extension Manifest {
       recordsKept: row.int(11), recordsDropped: row.int(12), recordsEmitted: row.int(13), bytesIn: row.int(14),
       outputPath: row.optionalText(15), outputBytes: row.int(16), checksum: row.optionalText(17),
       rejectsPath: row.optionalText(18), error: row.optionalText(19), errorFile: row.optionalText(20),
-      errorLine: row.optionalInt(21))
+      errorLine: row.optionalInt(21), decideSeconds: row.optionalDouble(22))
   }
 }
 

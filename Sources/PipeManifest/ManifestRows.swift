@@ -144,6 +144,8 @@ public struct TaskRow: Sendable, Equatable {
   public var finishedAt: Double?
   /// How long the last finished attempt took.
   public var durationSeconds: Double?
+  /// Of that, the time spent in the stage's decisions (nil for steps that make none).
+  public var decideSeconds: Double?
   /// Records read.
   public var recordsIn: Int
   /// Records written out, changed or not.
@@ -175,8 +177,9 @@ public struct TaskRow: Sendable, Equatable {
     runID: Int64?, startedAt: Double?, finishedAt: Double?, durationSeconds: Double?, recordsIn: Int,
     recordsKept: Int, recordsDropped: Int, recordsEmitted: Int, bytesIn: Int, outputPath: String?,
     outputBytes: Int, checksum: String?, rejectsPath: String? = nil, error: String?, errorFile: String?,
-    errorLine: Int?
+    errorLine: Int?, decideSeconds: Double? = nil
   ) {
+    self.decideSeconds = decideSeconds
     self.stage = stage
     self.shard = shard
     self.input = input
@@ -214,6 +217,8 @@ public struct TaskCompletion: Sendable {
   public var finishedAt: Double
   /// How long the task took.
   public var durationSeconds: Double
+  /// Of that, the time spent in the stage's decisions (nil for steps that make none).
+  public var decideSeconds: Double?
   /// Records read.
   public var recordsIn: Int
   /// Records written out, changed or not.
@@ -255,8 +260,9 @@ public struct TaskCompletion: Sendable {
     outputPath: String?, outputBytes: Int, checksum: String?, rejectsPath: String? = nil,
     dropCounts: [String: Int] = [:], origins: [RecordOrigin] = [], verdicts: [RecordVerdict] = [],
     artifacts: [ArtifactRow] = [], provenance: ProvenanceSpool? = nil, counters: [String: Int] = [:],
-    mixtureGroups: [GroupPlan.Group] = []
+    mixtureGroups: [GroupPlan.Group] = [], decideSeconds: Double? = nil
   ) {
+    self.decideSeconds = decideSeconds
     self.stage = stage
     self.shard = shard
     self.fingerprint = fingerprint

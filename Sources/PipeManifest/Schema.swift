@@ -21,6 +21,7 @@ enum Schema {
     Migration(version: 4, sql: v4),
     Migration(version: 5, sql: v5),
     Migration(version: 6, sql: v6),
+    Migration(version: 7, sql: v7),
   ]
 
   /// The version a fully migrated manifest has.
@@ -299,6 +300,15 @@ enum Schema {
   static let v6 = """
     DROP INDEX IF EXISTS record_origins_by_record;
     DROP INDEX IF EXISTS record_verdicts_by_record;
+    """
+
+  // MARK: - v7
+
+  /// `tasks.decide_seconds`: the part of a task's time spent in the stage's own decisions
+  /// (`process` calls), apart from reading, parsing, writing and bookkeeping. It tells a slow
+  /// stage from a slow disk, and is what compares with another tool's per-step timers.
+  static let v7 = """
+    ALTER TABLE tasks ADD COLUMN decide_seconds REAL;
     """
 }
 

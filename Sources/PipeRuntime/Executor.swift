@@ -314,7 +314,7 @@ final class Scheduler: @unchecked Sendable {
           outputBytes: result.output?.fileBytes ?? 0, checksum: result.output?.checksum,
           rejectsPath: result.rejects?.path, dropCounts: result.dropCounts, artifacts: result.artifacts,
           provenance: result.provenance, counters: result.counters,
-          mixtureGroups: result.mixtureGroups))
+          mixtureGroups: result.mixtureGroups, decideSeconds: result.decideSeconds))
       result.provenance?.discard()
       progress?.finished(key, records: result.recordsIn)
       return .success

@@ -76,7 +76,9 @@ struct CLITests {
 
     let inspect = try E2E.pipe(["inspect", runDirectory])
     #expect(inspect.status == 0)
-    for column in ["STAGE", "STATUS", "KEPT", "DROPPED", "REC/S", "TOP DROP REASONS", "normalize", "duplicate"] {
+    for column in [
+      "STAGE", "STATUS", "KEPT", "DROPPED", "DECIDING", "REC/S", "TOP DROP REASONS", "normalize", "duplicate",
+    ] {
       #expect(inspect.stdout.contains(column))
     }
     let json = try E2E.pipe(["inspect", runDirectory, "--json"])
@@ -88,7 +90,13 @@ struct CLITests {
       let dropped = stage["recordsDropped"] as? Int ?? -1
       #expect(recordsIn == kept + dropped || (stage["id"] as? String ?? "").hasSuffix(":index"))
       #expect(stage["status"] as? String == "done")
+      // Record stages time their decisions, a part of their tasks' time.
+      if let decide = stage["decideSeconds"] as? Double {
+        #expect(decide >= 0 && decide <= (stage["seconds"] as? Double ?? -1))
+      }
     }
+    let length = try #require(stages.first { $0["id"] as? String == "length" })
+    #expect(length["decideSeconds"] as? Double != nil)
     let perStage = try E2E.pipe(["inspect", runDirectory, "--stage", "length"])
     #expect(perStage.stdout.contains("length[3]"))
 

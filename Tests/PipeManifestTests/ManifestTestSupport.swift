@@ -64,7 +64,7 @@ enum Fixture {
       recordsIn: count, recordsKept: count - dropped, recordsDropped: dropped, recordsEmitted: 0, bytesIn: count * 100,
       outputPath: "data/\(stage)/part-\(shard).jsonl.zst", outputBytes: 1234, checksum: "sha-\(shard)",
       rejectsPath: "rejects/\(stage)/part-\(shard).jsonl.zst", dropCounts: drops, origins: origins,
-      verdicts: verdicts, artifacts: artifacts)
+      verdicts: verdicts, artifacts: artifacts, decideSeconds: 0.25)
   }
 
   /// Starts and finishes one task.

@@ -365,12 +365,14 @@ struct ManifestTaskTests {
     #expect(try manifest.provenance(recordID: "rec-0-3").verdicts.count == 1)
     #expect(try manifest.dropCounts(stage: "a") == [DropCount(stage: "a", reason: "too_short", count: 2)])
     #expect(try manifest.task(stage: "a", shard: 0)?.attempt == 2)
+    #expect(try manifest.task(stage: "a", shard: 0)?.decideSeconds == 0.25)
 
     // A restart alone clears the previous attempt's results.
     try manifest.markTaskStarted(stage: "a", shard: 0, input: "in", fingerprint: "t", runID: runID, startedAt: 5)
     #expect(try manifest.provenance(recordID: "rec-0-3").isEmpty)
     #expect(try manifest.dropCounts().isEmpty)
     #expect(try manifest.task(stage: "a", shard: 0)?.recordsIn == 0)
+    #expect(try manifest.task(stage: "a", shard: 0)?.decideSeconds == nil)
   }
 
   @Test func resetTasksDeletesAStagesTasks() throws {
