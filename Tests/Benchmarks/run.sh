@@ -8,6 +8,9 @@
 # BENCHES: passthrough quality minhash mole langid (default: all). Peers come from
 # ../shared/bench/run_peer.sh in the same run: zstd-recompress (with passthrough),
 # dt-quality (with quality), ds-minhash-xxh and dt-minhash-t1 (with minhash).
+# Quality also prints the filters' own time beside datatrove's per-step timers (pipe's
+# tasks.decide_seconds from the last timed run; datatrove's stats.json from the peer's log):
+# both leave out reading, parsing and writing, which the end-to-end figures include.
 # Benchmarks, not tests: nothing here asserts a time; it prints figures and ratios.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -84,7 +87,10 @@ for size in $SIZES; do
       { "id": "gopher", "op": "quality.gopher@1", "inputs": ["corpus"] },
       { "id": "c4", "op": "quality.c4@1", "inputs": ["gopher"] } ]'
     echo "== quality (gopher + c4) on $size: 1 and 2 workers =="
-    timed "pipe-quality-$size-w1" "$size" 1 "quality-$size"
+    # After the last run, the filters' own time (tasks.decide_seconds), for the filters-only
+    # comparison with datatrove's per-step timers.
+    timed "pipe-quality-$size-w1" "$size" 1 "quality-$size" \
+      --eval "python3 $ROOT/Tests/Benchmarks/decide_seconds.py $WORK/run-pipe-quality-$size-w1"
     paired_one_worker "quality-$size"
     timed "pipe-quality-$size-w2" "$size" 2 "quality-$size" "${PAIRED[@]}"
     [ "$PEERS" = 1 ] && REPS=1 "$B/run_peer.sh" "$size" dt-quality | grep RESULT || true
@@ -136,6 +142,32 @@ for line in open(sys.argv[1]):
         latest[r["label"]] = r
     else:
         older.add(r["label"])
+
+def filters_only(r, p, corpus):
+    """The filters' own time on both sides: pipe's tasks.decide_seconds (the last timed run) and
+    datatrove's per-step timers (its stats.json, in the peer's log), which time each filter's
+    calls and leave out reading, parsing and writing."""
+    decide = (r.get("eval") or {}).get("decide_s")
+    log = os.path.join(sys.argv[2], "logs", corpus, "dt-quality.log")
+    steps = None
+    if os.path.exists(log):
+        for line in reversed(open(log).read().splitlines()):
+            try:
+                steps = json.loads(line)["stats"]
+                break
+            except (ValueError, KeyError, TypeError):
+                continue
+    if not decide or not steps:
+        print("  filters only: not measured (no decide_seconds or no datatrove step timers)")
+        return
+    filters = {k.split(":", 1)[1].strip(): v.get("time_s", 0) for k, v in steps.items() if k.startswith("FILTER")}
+    dt = sum(filters.values())
+    mine = sum(decide.values())
+    pipe_parts = ", ".join(f"{k} {v:.2f}" for k, v in decide.items())
+    dt_parts = ", ".join(f"{k} {v:.1f}" for k, v in filters.items())
+    print(f"  {'filters only (time inside them)':34} pipe {mine:.2f} s ({pipe_parts}) "
+          f"vs datatrove {dt:.1f} s ({dt_parts}): {dt / mine:.1f}x")
+
 peers = {}
 for path in glob.glob(os.path.join(sys.argv[2], "*.jsonl")):
     for line in open(path):
@@ -150,7 +182,7 @@ for label, r in latest.items():
     if r.get("vs") and not label.endswith("-w2"):
         b = r["vs"]
         note = f"{b['label']} {r['jsonl_mb'] / b['wall_s']['median']:.0f} MB/s; pipe = {1 / r['ratio_wall_a_over_b']['median']:.0%} of it"
-    if r.get("eval"):
+    if r.get("eval") and "recall" in r["eval"]:
         e = r["eval"]
         note += f" recall {e.get('recall')} precision {e.get('precision')}"
     if label.endswith("-w2") and label[:-1] + "1" in latest:
@@ -172,6 +204,8 @@ for label, r in latest.items():
             print(f"  {peer:34} {'':7} {pdocs:9.0f} {pdocs:9.0f} {p['peak_rss_mib']['median']:8.1f}  "
                   f"pipe/peer per core = {docs / pdocs:.1f}x by wall, {by_cpu:.1f}x by CPU "
                   f"(peer measured {p.get('when_utc', '?')})")
+            if peer == "dt-quality":
+                filters_only(r, p, corpus)
 left_out = sorted(older - set(latest))
 if left_out:
     print(f"(not run this time, left out: {', '.join(left_out)})")
