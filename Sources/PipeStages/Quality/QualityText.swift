@@ -340,7 +340,7 @@ final class HashTable64 {
   @inline(__always)
   private func slot(for key: UInt64) -> (slot: Int, found: Bool) {
     let mask = capacity &- 1
-    var slot = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> shift)
+    var slot = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) &>> shift)
     while true {
       if slots[slot].stamp != stamp { return (slot, false) }
       if slots[slot].key == key { return (slot, true) }
