@@ -19,7 +19,7 @@ public enum CLI {
   static let commands: [(name: String, summary: String)] = [
     ("run", "run a pipeline file, skipping what is already done"),
     ("resume", "finish a failed or killed run"),
-    ("inspect", "show the stages of a run: status, counts, drop reasons, throughput"),
+    ("inspect", "show the stages of a run: status, counts, drop reasons, time (and time deciding), throughput"),
     ("why", "show where a record came from and what every stage decided"),
     ("validate", "check a pipeline file and report every problem"),
     ("cat", "print records of a shard or of a stage's output"),

@@ -33,8 +33,10 @@ enum Commands {
     usage: pipe inspect RUN_DIR [--stage STAGE] [--json]
 
     Shows one row per stage: status, tasks done/total, records in/kept/dropped, top drop
-    reasons, time and throughput; then failed tasks with their errors. Works while a run is
-    in progress. --json prints the same as one JSON document; --stage lists that stage's tasks.
+    reasons, time and throughput; then failed tasks with their errors. DECIDING is the part of
+    the time spent in the stage's own decisions (the rest is reading, parsing and writing).
+    Works while a run is in progress. --json prints the same as one JSON document; --stage
+    lists that stage's tasks.
     """,
     "why": """
     usage: pipe why RUN_DIR RECORD_ID [--json]
