@@ -136,7 +136,10 @@ enum Commands {
     }
     let (pipelinePath, text): (String, String)
     do {
-      let manifest = try Manifest.openReadOnly(path: layout.manifestPath)
+      // Read-write, so that a manifest from an older pipe is upgraded here: the read-only
+      // commands refuse such a manifest and send the user to `pipe resume`. Opening changes
+      // nothing else; a run still going on in the directory is refused below by its lock.
+      let manifest = try Manifest(path: layout.manifestPath)
       defer { try? manifest.close() }
       guard let run = try manifest.latestRun() else {
         throw PipeError(.input, "the manifest records no run to resume", file: layout.manifestPath)

@@ -2,6 +2,8 @@ import Foundation
 import PipeTestSupport
 import Testing
 
+@testable import PipeManifest
+
 /// The command-line surface: help, usage errors, every bundled pipeline, inspect, why, cat, ops.
 struct CLITests {
   static let commands = ["run", "resume", "inspect", "why", "validate", "cat", "ops"]
@@ -66,6 +68,31 @@ struct CLITests {
       #expect(run.stdout.contains("run directory: \(runDirectory)"))
       try EngineTests.expectConservation(runDirectory)
     }
+  }
+
+  @Test func resumeUpgradesAManifestFromAnOlderPipe() throws {
+    let folder = try E2E.temporaryDirectory("upgrade")
+    let pipeline = try EngineTests.samplesPipeline(in: folder)
+    let runDirectory = folder + "/run"
+    #expect(try E2E.pipe(["run", pipeline, "--run-dir", runDirectory]).status == 0)
+    // What the pipe before schema version 7 left: no tasks.decide_seconds.
+    let raw = try Connection(path: runDirectory + "/manifest.sqlite", readOnly: false)
+    try raw.execute("ALTER TABLE tasks DROP COLUMN decide_seconds; PRAGMA user_version = 6")
+    try raw.close()
+
+    // The read-only commands do not change the file; they say what does.
+    let refused = try E2E.pipe(["inspect", runDirectory])
+    #expect(refused.status != 0)
+    #expect(refused.stderr.contains("schema version 6, older than this pipe's"))
+    #expect(refused.stderr.contains("`pipe resume` upgrades it"))
+
+    // And it does, running nothing of a finished run.
+    let resumed = try E2E.pipe(["resume", runDirectory, "--no-progress"])
+    #expect(resumed.status == 0, "\(resumed.stderr)")
+    #expect(resumed.stdout.contains(" 0 task(s) run"), "\(resumed.stdout)")
+    let inspect = try E2E.pipe(["inspect", runDirectory])
+    #expect(inspect.status == 0, "\(inspect.stderr)")
+    #expect(inspect.stdout.contains("DECIDING"))
   }
 
   @Test func inspectWhyAndCatReadARun() throws {
