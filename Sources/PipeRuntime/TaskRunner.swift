@@ -429,17 +429,17 @@ final class ShardLoop {
   /// counts do not change.
   func rejectOutput(_ output: RejectedOutput, line lineNumber: Int) throws {
     result.counters["rejected." + output.reason, default: 0] += 1
-    rejectBuffer.removeAll(keepingCapacity: true)
-    RejectLine.dropped(
-      record: output.record, stage: task.key.stage, reason: output.reason, detail: output.detail,
-      source: task.inputLabel, line: lineNumber, into: &rejectBuffer)
-    try reject(rejectBuffer)
-    try provenance.addVerdict(recordID: output.record.id, kind: .dropped, reason: output.reason, detail: output.detail)
+    try reject(output.record, line: lineNumber, reason: output.reason, detail: output.detail)
   }
 
   /// Sends a record to the rejects with its reason.
   func drop(_ record: Record, line lineNumber: Int, reason: String, detail: String?) throws {
     result.drop(reason)
+    try reject(record, line: lineNumber, reason: reason, detail: detail)
+  }
+
+  /// Writes `record` to the rejects with its reason, and its verdict to the provenance.
+  private func reject(_ record: Record, line lineNumber: Int, reason: String, detail: String?) throws {
     // One buffer serves every reject of the task: a reject is about as long as its record, and
     // a new array per reject grew twice and copied the record each time.
     rejectBuffer.removeAll(keepingCapacity: true)

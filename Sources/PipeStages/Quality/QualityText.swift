@@ -227,6 +227,8 @@ struct CaselessPhrases: Sendable {
   private let phrases: [[UInt8]]
   /// Per byte value: the phrases that start with it (either case), as bits.
   private let starting: [UInt64]
+  /// A bit per phrase: once all are found, the scan stops.
+  private let all: UInt64
 
   /// Prepares `phrases` (lowercase ASCII, not empty, at most 64).
   init(_ phrases: [String]) {
@@ -239,12 +241,12 @@ struct CaselessPhrases: Sendable {
       if first >= 0x61 && first <= 0x7A { starting[Int(first - 0x20)] |= 1 << UInt64(index) }
     }
     self.starting = starting
+    all = phrases.count == 64 ? .max : (1 << UInt64(phrases.count)) - 1
   }
 
   /// The phrases that occur in `start..<end` of `text`, as bits (bit i: the i-th phrase).
   func occurrences(in text: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> UInt64 {
     var found: UInt64 = 0
-    let all: UInt64 = phrases.count == 64 ? .max : (1 << UInt64(phrases.count)) - 1
     starting.withUnsafeBufferPointer { starting in
       var index = start
       while index < end {
