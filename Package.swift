@@ -19,7 +19,7 @@ let package = Package(
       name: "PipeStages", dependencies: ["PipeCore", "PipeLLM"],
       exclude: ["Language/Model/make_langid_model.py", "Language/Model/README.md"],
       resources: [.copy("Language/Model/langid.bin")]),
-    .target(name: "PipeRuntime", dependencies: ["PipeCore", "PipeIO", "PipeManifest", "PipeLLM", "PipeStages"]),
+    .target(name: "PipeRuntime", dependencies: ["PipeCore", "PipeIO", "PipeManifest", "PipeLLM"]),
     .target(name: "PipeCLI", dependencies: ["PipeCore", "PipeIO", "PipeManifest", "PipeStages", "PipeRuntime"]),
     .executableTarget(name: "pipe", dependencies: ["PipeCLI"]),
 

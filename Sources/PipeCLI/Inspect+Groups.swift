@@ -17,7 +17,7 @@ extension Inspect {
     var stage: String
     var policy: String
     var sampledBy: String?
-    var groups: [GroupPlan.Group]
+    var groups: [PlannedGroup]
     /// Tokens and records the sampling stage wrote, by group.
     var sampled: [String: GroupCount]
 

@@ -26,6 +26,8 @@ public struct PipeError: Error, CustomStringConvertible, Sendable {
     case stage
     /// Deliberately injected by the fault-injection environment (tests only).
     case injectedFault
+    /// The run was asked to stop (Ctrl-C, SIGTERM) before the work finished.
+    case cancelled
   }
 
   /// The family of the error.

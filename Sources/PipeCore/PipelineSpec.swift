@@ -16,6 +16,9 @@ public struct PipelineSpec: Sendable {
   public let baseDirectory: String
   /// zstd level of the run's own shards (`data/` and `rejects/`; the export has its own).
   public let shardCompressionLevel: Int
+  /// Whether intermediate record shards and artifacts stay after the steps that read them are
+  /// done (`false` deletes each as soon as nothing left in the run needs it).
+  public let keepIntermediates: Bool
 
   /// The default `shardCompressionLevel`: run-internal shards are read once or twice and then
   /// exported, so the fastest level saves CPU (about 8% of a quality pipeline's) for files
@@ -55,6 +58,9 @@ public struct StageSpec: Sendable {
   /// The stage, built once from the config during validation (so `pipe validate` reports what
   /// only the op can check, and costly set-up such as loading an index happens once).
   public let implementation: StageImplementation
+  /// Whether the stage's kept records are written to disk even when the next stage reads them
+  /// in the same pass (`"materialize": true`).
+  public let materialize: Bool
 }
 
 /// The final export: the output of one stage, resharded by size.
@@ -91,6 +97,11 @@ public enum PipelineLoader {
     return text.unicodeScalars.allSatisfy { allowed.contains($0) } && first != "." && first != "-"
   }
 
+  /// Why `text` is not a valid identifier, for a `what` ("name", "id").
+  static func badIdentifier(_ text: String, _ what: String) -> String {
+    "\"\(text)\" is not a valid \(what): use letters, digits, '_', '-' and '.' (at most 64)"
+  }
+
   /// Validates a parsed pipeline document.
   ///
   /// - Parameters:
@@ -111,43 +122,8 @@ public enum PipelineLoader {
       throw PipelineValidationError(
         file: file, issues: [ValidationIssue(path: "$", "expected an object, got \(document.typeDescription)")])
     }
-    checkKeys(
-      root, allowed: ["name", "description", "seed", "shardCompressionLevel", "inputs", "stages", "output"], path: "",
-      into: &issues)
-
-    var name = "pipeline"
-    switch root["name"] {
-    case .string(let value) where isValidIdentifier(value): name = value
-    case .string(let value):
-      issue("name", "\"\(value)\" is not a valid name: use letters, digits, '_', '-' and '.' (at most 64)")
-    case nil: issue("name", "required key is missing: expected a string")
-    case let other?: issue("name", "expected a string, got \(other.typeDescription)")
-    }
-    var description = ""
-    if let value = root["description"] {
-      if let text = value.stringValue {
-        description = text
-      } else {
-        issue("description", "expected a string, got \(value.typeDescription)")
-      }
-    }
-    var seed: UInt64 = 0
-    if let value = root["seed"] {
-      if let number = value.intValue, number >= 0 {
-        seed = UInt64(number)
-      } else {
-        issue("seed", "expected a non-negative integer, got \(value.jsonText.prefix(40))")
-      }
-    }
-    var shardLevel = PipelineSpec.defaultShardCompressionLevel
-    if let value = root["shardCompressionLevel"] {
-      if let number = value.intValue, (1...19).contains(number) {
-        shardLevel = number
-      } else {
-        issue("shardCompressionLevel", "expected an integer in 1...19, got \(value.jsonText.prefix(40))")
-      }
-    }
-
+    let top = resolve(
+      PipelineOptions.self, root, path: "", structural: ["inputs", "stages", "output"], into: &issues)
     // Inputs
     var inputs: [InputSpec] = []
     var ids: [String: String] = [:]  // id -> path where defined
@@ -217,6 +193,7 @@ public enum PipelineLoader {
       let config: StageConfig
       let index: Int
       let implementation: StageImplementation
+      let materialize: Bool
     }
     var drafts: [Draft] = []
     // `positions`: each input id's index in the file's array (elements that are not strings are skipped).
@@ -230,7 +207,8 @@ public enum PipelineLoader {
             issue(path, "expected an object with \"id\", \"op\", \"inputs\", got \(element.typeDescription)")
             continue
           }
-          checkKeys(object, allowed: ["id", "op", "inputs", "config", "description"], path: path, into: &issues)
+          let options = resolve(
+            StageOptions.self, object, path: path, structural: ["id", "op", "inputs", "config"], into: &issues)
           let id = identifier(object["id"], path: "\(path).id", into: &issues)
           if let id {
             if let earlier = ids[id] { issue("\(path).id", "duplicate id \"\(id)\" (also at \(earlier))") }
@@ -281,9 +259,6 @@ public enum PipelineLoader {
               issue("\(path).config", "expected an object, got \(value.typeDescription)")
             }
           }
-          if let value = object["description"], value.stringValue == nil {
-            issue("\(path).description", "expected a string, got \(value.typeDescription)")
-          }
           stageInputs.append((index, id, inputIDs, inputPositions))
           if let op {
             let (resolved, configIssues) = op.resolve(
@@ -294,7 +269,8 @@ public enum PipelineLoader {
                 let implementation = try op.make(resolved)
                 drafts.append(
                   Draft(
-                    id: id, op: op, inputs: inputIDs, config: resolved, index: index, implementation: implementation))
+                    id: id, op: op, inputs: inputIDs, config: resolved, index: index, implementation: implementation,
+                    materialize: options?.materialize ?? false))
               } catch let error as ConfigValueError {
                 issue("\(path).config.\(error.keyPath)", error.message)
               } catch let error as PipeError {
@@ -325,36 +301,39 @@ public enum PipelineLoader {
         issue("stages[\(entry.index)].inputs", "stage \"\(id)\" lists itself as an input")
       }
     }
-    // A sampling stage applies the plan of the planning stage it reads, so it reads exactly one.
-    for draft in drafts {
-      guard case .planSampling = draft.implementation else { continue }
-      let planners = draft.inputs.filter { input in
-        guard let upstream = drafts.first(where: { $0.id == input }), case .groupPlanning = upstream.implementation
-        else { return false }
-        return true
-      }
-      if draft.inputs.count != 1 || planners.count != 1 {
-        issue(
-          "stages[\(draft.index)].inputs",
-          "\(draft.op.qualifiedName) reads exactly one stage, a planning stage such as mixture.plan, whose plan it applies"
-        )
-      }
-    }
-    // Stages named by `.stage` config keys must exist, be training stages, and run first.
+    // Artifacts of other stages: the stage that makes each must exist, make it, and come first.
     var references: [String: [String]] = [:]
     for draft in drafts {
-      for (key, id) in draft.config.stageReferences(of: draft.op) {
-        let path = "stages[\(draft.index)].config.\(key)"
-        guard let target = drafts.first(where: { $0.id == id }) else {
-          issue(path, "\"\(id)\" is not a stage id")
-          continue
+      guard case .steps(let plan) = draft.implementation else { continue }
+      for use in plan.uses {
+        let maker: Draft?
+        let path: String
+        switch use.source {
+        case .input:
+          path = "stages[\(draft.index)].inputs"
+          maker = draft.inputs.count == 1 ? drafts.first { $0.id == draft.inputs[0] } : nil
+          guard let maker, maker.implementation.makes(use.artifact) else {
+            issue(path, "\(draft.op.qualifiedName) reads exactly one stage, \(use.maker), whose \(use.artifact) it uses")
+            continue
+          }
+        case .configKey(let key, let id):
+          path = "stages[\(draft.index)].config.\(key)"
+          maker = drafts.first { $0.id == id }
+          guard let maker else {
+            issue(path, "\"\(id)\" is not a stage id")
+            continue
+          }
+          guard maker.implementation.makes(use.artifact) else {
+            issue(
+              path, "stage \"\(id)\" (\(maker.op.qualifiedName)) makes no \(use.artifact); name \(use.maker)")
+            continue
+          }
+          if id == draft.id {
+            issue(path, "a stage cannot use its own artifact")
+            continue
+          }
         }
-        guard case .training = target.implementation else {
-          issue(path, "stage \"\(id)\" (\(target.op.qualifiedName)) trains nothing; name a training stage")
-          continue
-        }
-        if id == draft.id { issue(path, "a stage cannot use its own artifact") }
-        references[draft.id, default: []].append(id)
+        if let maker { references[draft.id, default: []].append(maker.id) }
       }
     }
     let order = topologicalOrder(
@@ -369,45 +348,16 @@ public enum PipelineLoader {
     var output: OutputSpec? = nil
     if let value = root["output"] {
       if let object = value.objectValue {
-        checkKeys(
-          object, allowed: ["from", "path", "targetShardBytes", "compressionLevel"], path: "output", into: &issues)
-        var from: String? = nil
-        switch object["from"] {
-        case .string(let id)?:
-          if drafts.contains(where: { $0.id == id }) || stageInputs.contains(where: { $0.id == id }) {
-            from = id
+        let options = resolve(OutputOptions.self, object, path: "output", structural: [], into: &issues)
+        if let options {
+          let from = options.from
+          if drafts.contains(where: { $0.id == from }) || stageInputs.contains(where: { $0.id == from }) {
+            output = OutputSpec(
+              from: from, path: options.path, targetShardBytes: options.targetShardBytes,
+              compressionLevel: options.compressionLevel)
           } else {
-            issue("output.from", "\"\(id)\" is not a stage id")
+            issue("output.from", "\"\(from)\" is not a stage id")
           }
-        case nil: issue("output.from", "required key is missing: expected the id of the stage to export")
-        case let other?: issue("output.from", "expected a stage id, got \(other.typeDescription)")
-        }
-        var outputPath = "output"
-        if let value = object["path"] {
-          if let text = value.stringValue, !text.isEmpty {
-            outputPath = text
-          } else {
-            issue("output.path", "expected a non-empty string, got \(value.jsonText.prefix(40))")
-          }
-        }
-        var target = 128 << 20
-        if let value = object["targetShardBytes"] {
-          if let number = value.intValue, number >= 1024 {
-            target = number
-          } else {
-            issue("output.targetShardBytes", "expected an integer >= 1024, got \(value.jsonText.prefix(40))")
-          }
-        }
-        var level = 3
-        if let value = object["compressionLevel"] {
-          if let number = value.intValue, (1...19).contains(number) {
-            level = number
-          } else {
-            issue("output.compressionLevel", "expected an integer in 1...19, got \(value.jsonText.prefix(40))")
-          }
-        }
-        if let from {
-          output = OutputSpec(from: from, path: outputPath, targetShardBytes: target, compressionLevel: level)
         }
       } else {
         issue("output", "expected an object, got \(value.typeDescription)")
@@ -419,11 +369,28 @@ public enum PipelineLoader {
     let stages = order.ids.compactMap { byID[$0] }.map {
       StageSpec(
         id: $0.id, op: $0.op, inputs: $0.inputs, config: $0.config, index: $0.index,
-        implementation: $0.implementation)
+        implementation: $0.implementation, materialize: $0.materialize)
     }
+    guard let top else { throw PipelineValidationError(file: file, issues: issues) }
     return PipelineSpec(
-      name: name, description: description, seed: seed, inputs: inputs, stages: stages, output: output,
-      baseDirectory: baseDirectory, shardCompressionLevel: shardLevel)
+      name: top.name, description: top.description, seed: UInt64(top.seed), inputs: inputs, stages: stages,
+      output: output, baseDirectory: baseDirectory, shardCompressionLevel: top.shardCompressionLevel,
+      keepIntermediates: top.keepIntermediates)
+  }
+
+  /// Resolves the keys of `Options` in `object` (at `path`), adding every problem to `issues`;
+  /// `structural` keys are allowed and read by the caller.
+  private static func resolve<Options: ConfigSchema>(
+    _ options: Options.Type, _ object: JSONObject, path: String, structural: [String],
+    into issues: inout [ValidationIssue]
+  ) -> Options? {
+    let keys = Options.keys
+    let allowed = (keys.map(\.name) + structural).joined(separator: ", ")
+    let (values, found) = ConfigKey.resolve(
+      object, keys: keys, path: path, allowing: structural, unknownKey: { _ in "unknown key (expected one of: \(allowed))" },
+      baseDirectory: nil)
+    issues += found
+    return values.map { Options(resolved: StageConfig(values: $0, keys: keys)) }
   }
 
   private static func checkKeys(
@@ -440,9 +407,7 @@ public enum PipelineLoader {
     switch value {
     case .string(let text)? where isValidIdentifier(text): return text
     case .string(let text)?:
-      issues.append(
-        ValidationIssue(
-          path: path, "\"\(text)\" is not a valid id: use letters, digits, '_', '-' and '.' (at most 64)"))
+      issues.append(ValidationIssue(path: path, badIdentifier(text, "id")))
     case nil: issues.append(ValidationIssue(path: path, "required key is missing: expected a string id"))
     case let other?: issues.append(ValidationIssue(path: path, "expected a string id, got \(other.typeDescription)"))
     }
@@ -487,5 +452,52 @@ public enum PipelineLoader {
       order.append(node.id)
     }
     return (order, nil)
+  }
+}
+
+/// The pipeline file's own keys (besides `inputs`, `stages` and `output`).
+struct PipelineOptions: ConfigSchema {
+  @Setting(
+    required: "The pipeline's name (also the default run directory name).",
+    check: { PipelineLoader.isValidIdentifier($0) ? nil : PipelineLoader.badIdentifier($0, "name") })
+  var name: String
+  @Setting("", "Free text describing the pipeline.") var description: String
+  @Setting(0, in: 0...Int.max, "The run seed: every stage's randomness derives from it.") var seed: Int
+  @Setting(
+    PipelineSpec.defaultShardCompressionLevel, in: 1...19,
+    "zstd level of the run's own shards (data/ and rejects/); the export has its own.")
+  var shardCompressionLevel: Int
+  @Setting(
+    true,
+    "Keep intermediate shards and artifacts after use; false deletes each once nothing left in the run reads it.",
+    affectsOutput: false)
+  var keepIntermediates: Bool
+}
+
+/// A stage's own keys (besides `id`, `op`, `inputs` and `config`).
+struct StageOptions: ConfigSchema {
+  @Setting("", "Free text describing the stage.") var description: String
+  @Setting(
+    false, "Write the stage's kept records to disk even when the next stage reads them in the same pass.",
+    affectsOutput: false)
+  var materialize: Bool
+}
+
+/// The keys of the pipeline's `output`.
+struct OutputOptions: ConfigSchema {
+  @Setting(required: "The stage whose output is exported.") var from: String
+  @Setting(
+    "output", "The output folder, relative to the run directory unless absolute.",
+    check: { $0.isEmpty ? "expected a non-empty string, got \"\"" : nil })
+  var path: String
+  @Setting(128 << 20, in: 1024...Int.max, "Target uncompressed bytes per output shard.") var targetShardBytes: Int
+  @Setting(3, in: 1...19, "zstd level of output shards.") var compressionLevel: Int
+}
+
+extension StageImplementation {
+  /// Whether the stage's steps write an artifact named `artifact`.
+  func makes(_ artifact: String) -> Bool {
+    guard case .steps(let plan) = self else { return false }
+    return plan.artifacts.contains { $0.name == artifact }
   }
 }

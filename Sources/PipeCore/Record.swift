@@ -37,8 +37,14 @@ public struct Record: Sendable {
   private var idIsGenerated: Bool
   /// A replacement text set by a stage.
   private var newText: String?
-  /// Metadata keys set (or removed, with `nil`) by stages, in the order they were set.
-  private var metadataChanges: [(key: String, value: JSONValue?)] = []
+  /// Metadata keys set (or removed, with `nil`) by stages, in the order they were set, each with
+  /// the generation (stage of a fused chain) that set it.
+  private var metadataChanges: [(key: String, value: JSONValue?, generation: Int)] = []
+  /// The stage of a fused chain now deciding (see `beginStage`).
+  private var generation = 0
+  /// Whether the stage now deciding changed the record: since it was read, or since the last
+  /// `beginStage()` in a fused chain.
+  public private(set) var isModifiedInStage = false
   /// Other top-level fields set by stages.
   private var fieldChanges: [(key: String, value: JSONValue?)] = []
 
@@ -118,9 +124,10 @@ public struct Record: Sendable {
     // of NFD text would otherwise be dropped as "unchanged".
     set {
       var candidate = newValue
-      let unchanged =
-        newText == nil && withTextUTF8 { old in candidate.withUTF8 { $0.count == old.count && $0.elementsEqual(old) } }
-      newText = unchanged ? nil : newValue
+      let unchanged = withTextUTF8 { old in candidate.withUTF8 { $0.count == old.count && $0.elementsEqual(old) } }
+      guard !unchanged else { return }
+      newText = newValue
+      isModifiedInStage = true
     }
   }
 
@@ -150,18 +157,34 @@ public struct Record: Sendable {
 
   /// Sets (or with `nil` removes) a metadata key.
   public mutating func setMetadata(_ key: String, _ value: JSONValue?) {
-    metadataChanges.removeAll { $0.key == key }
-    metadataChanges.append((key, value))
+    let current = generation
+    metadataChanges.removeAll { $0.key == key && $0.generation == current }
+    metadataChanges.append((key, value, current))
+    isModifiedInStage = true
+  }
+
+  /// Starts the next stage's changes, in a fused chain where one record goes through several
+  /// stages without being written in between. The record then writes exactly the bytes it
+  /// would have had if each stage had read the one before's output from disk: a metadata key
+  /// that an earlier stage added keeps its place when a later stage sets it again, as a key
+  /// read from the line does.
+  public mutating func beginStage() {
+    if !metadataChanges.isEmpty { generation += 1 }
+    isModifiedInStage = false
   }
 
   /// The whole metadata object, with stages' changes applied.
   public var metadataObject: JSONObject {
-    var object = JSONObject()
-    if let member = lastMember("metadata"), member.kind == .object {
-      object = raw.withUnsafeBufferPointer { JSONValue.parse(validated: $0, range: member.value) }.objectValue ?? [:]
+    raw.withUnsafeBufferPointer { buffer in
+      var object = JSONObject()
+      for (key, source) in metadataLayout(original: lastMember("metadata"), buffer: buffer) {
+        switch source {
+        case .raw(let range): object[key] = JSONValue.parse(validated: buffer, range: range)
+        case .value(let value): object[key] = value
+        }
+      }
+      return object
     }
-    for change in metadataChanges { object[change.key] = change.value }
-    return object
   }
 
   /// The value of any top-level field (`id`, `text` and `metadata` included).
@@ -179,6 +202,7 @@ public struct Record: Sendable {
     precondition(key != "id" && key != "text" && key != "metadata", "use text and setMetadata")
     fieldChanges.removeAll { $0.key == key }
     fieldChanges.append((key, value))
+    isModifiedInStage = true
   }
 
   private func lastMember(_ key: String) -> JSONMember? {
@@ -254,40 +278,59 @@ public struct Record: Sendable {
 
   private func writeMetadata(original: JSONMember?, buffer: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
     out.append(UInt8(ascii: "{"))
-    var first = true
-    func separator() {
-      if !first { out.append(UInt8(ascii: ",")) }
-      first = false
+    for (index, (key, source)) in metadataLayout(original: original, buffer: buffer).enumerated() {
+      if index > 0 { out.append(UInt8(ascii: ",")) }
+      JSONString.append(key, to: &out)
+      out.append(UInt8(ascii: ":"))
+      switch source {
+      case .raw(let range): out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[range]))
+      case .value(let value): value.write(to: &out)
+      }
     }
-    var written = Set<String>()
+    out.append(UInt8(ascii: "}"))
+  }
+
+  /// Where a metadata member's value comes from: the original bytes or a stage's change.
+  private enum MetadataSource {
+    case raw(Range<Int>)
+    case value(JSONValue)
+  }
+
+  /// The metadata members as written, in order: the original members (a repeated key once,
+  /// with its last value), then each generation's changes applied as if the generation had
+  /// read the previous one's output from disk: a key already there changes in place (or goes,
+  /// for `nil`), a new key goes at the end, in the order the generation last set them.
+  private func metadataLayout(
+    original: JSONMember?, buffer: UnsafeBufferPointer<UInt8>
+  ) -> [(key: String, source: MetadataSource)] {
+    var layout: [(key: String, source: MetadataSource)] = []
     if let original, original.kind == .object,
       let inner = try? JSONScanner.members(ofObjectIn: buffer, range: original.value)
     {
-      for (index, member) in inner.enumerated() {
-        if inner[(index + 1)...].contains(where: { $0.key == member.key }) { continue }
-        if let change = metadataChanges.last(where: { $0.key == member.key }) {
-          written.insert(member.key)
-          guard let value = change.value else { continue }
-          separator()
-          JSONString.append(member.key, to: &out)
-          out.append(UInt8(ascii: ":"))
-          value.write(to: &out)
-        } else {
-          separator()
-          JSONString.append(member.key, to: &out)
-          out.append(UInt8(ascii: ":"))
-          out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[member.value]))
-        }
+      for (index, member) in inner.enumerated() where !inner[(index + 1)...].contains(where: { $0.key == member.key }) {
+        layout.append((member.key, .raw(member.value)))
       }
     }
-    for change in metadataChanges where !written.contains(change.key) {
-      guard let value = change.value else { continue }
-      separator()
-      JSONString.append(change.key, to: &out)
-      out.append(UInt8(ascii: ":"))
-      value.write(to: &out)
+    var start = 0
+    while start < metadataChanges.count {
+      let current = metadataChanges[start].generation
+      var end = start
+      while end < metadataChanges.count && metadataChanges[end].generation == current { end += 1 }
+      let present = Set(layout.map(\.key))
+      for change in metadataChanges[start..<end] where present.contains(change.key) {
+        guard let index = layout.firstIndex(where: { $0.key == change.key }) else { continue }
+        if let value = change.value {
+          layout[index].source = .value(value)
+        } else {
+          layout.remove(at: index)
+        }
+      }
+      for change in metadataChanges[start..<end] where !present.contains(change.key) {
+        if let value = change.value { layout.append((change.key, .value(value))) }
+      }
+      start = end
     }
-    out.append(UInt8(ascii: "}"))
+    return layout
   }
 
   /// The record as one line of JSON text (without the newline).

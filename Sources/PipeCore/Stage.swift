@@ -146,96 +146,6 @@ public protocol StatefulBatchStage: Sendable {
   func process(_ batch: [Record], state: inout JSONValue, context: StageContext) throws -> [BatchOutcome]
 }
 
-/// What a training stage produced: the artifact's bytes and a report shown by `pipe inspect`.
-public struct TrainedArtifact: Sendable {
-  /// The artifact (a trained model), versioned by the stage.
-  public var bytes: [UInt8]
-  /// What training measured (held-out accuracy, counts), as JSON.
-  public var report: JSONValue
-
-  /// Creates an artifact.
-  public init(bytes: [UInt8], report: JSONValue) {
-    self.bytes = bytes
-    self.report = report
-  }
-}
-
-/// A stage that reads every record of its input, in order, and trains an artifact from them
-/// (the quality evaluator, say). It runs as one task; its records go nowhere else.
-public protocol TrainingStage: Sendable {
-  /// Trains on the records `forEachRecord` yields (every record of the input, in shard and
-  /// line order; lines that are not records are skipped and counted by the runtime).
-  func train(
-    forEachRecord: ((Record) throws -> Void) throws -> Void, context: StageContext
-  ) throws -> TrainedArtifact
-}
-
-/// A record stage that needs the artifact of a training stage, named by a `.stage` config
-/// key; the runtime loads the artifact and asks for the record stage that uses it.
-public protocol ArtifactScoringStage: Sendable {
-  /// The record stage that applies `artifact` (read from `source`, for error messages).
-  ///
-  /// - Throws: `PipeError(.corruptInput)` when the artifact is not one this version reads.
-  func loading(_ artifact: [UInt8], source: String) throws -> any RecordStage
-}
-
-/// A 128-bit key for exact deduplication.
-public struct DuplicateKey: Hashable, Sendable {
-  /// High half.
-  public var high: UInt64
-  /// Low half.
-  public var low: UInt64
-
-  /// Creates a key.
-  public init(high: UInt64, low: UInt64) {
-    self.high = high
-    self.low = low
-  }
-}
-
-/// A stage that removes records whose key was seen earlier in the stage's input order
-/// (shard order, then line order). The runtime runs it in three steps so each resumes on its
-/// own: keys per shard, one pass over all keys in order, then a filter per shard.
-public protocol DuplicateKeyStage: Sendable {
-  /// The key of `record`, or `nil` to keep the record without comparing it.
-  func duplicateKey(of record: Record) -> DuplicateKey?
-  /// The reject reason for a duplicate.
-  var dropReason: String { get }
-}
-
-/// A stage that removes near-duplicates with locality-sensitive hashing: each record gets a
-/// signature (values such that the share of equal positions between two records estimates
-/// their similarity) cut into bands; records sharing a band key are candidates, candidates
-/// similar enough are linked, linked records form clusters across all shards, and each cluster
-/// keeps one survivor. The runtime runs it in steps that each resume on their own (signatures
-/// per shard, buckets per band, one clustering pass, then a filter per shard) in memory
-/// bounded by `memoryCapBytes`.
-public protocol NearDuplicateStage: Sendable {
-  /// The number of values in a signature.
-  var signatureSize: Int { get }
-  /// The number of bands; `bandKeys(of:)` returns exactly this many keys.
-  var bandCount: Int { get }
-  /// The record's signature (`signatureSize` values), or `nil` to keep the record without
-  /// comparing it.
-  func signature(of record: Record) -> [UInt64]?
-  /// One 64-bit key per band of a signature. Two records are candidates when their keys agree
-  /// in at least one band (same band index).
-  func bandKeys(of signature: [UInt64]) -> [UInt64]
-  /// Candidates are linked only when at least this share of their signature values agree;
-  /// 0 links every candidate pair (what datatrove does).
-  var minimumSimilarity: Double { get }
-  /// The record's rank for survivor choice: in a cluster the highest score survives, a `nil`
-  /// score ranks below every number, and ties go to the earliest record in input order (shard
-  /// order, then line order). A stage that keeps the first record returns `nil` for all.
-  func survivorScore(of record: Record) -> Double?
-  /// The reject reason for a near-duplicate (its detail is the survivor's id).
-  var dropReason: String { get }
-  /// The metadata key that receives the cluster size on survivors, or `nil` for none.
-  var clusterSizeField: String? { get }
-  /// The memory the steps may use for sorting and merging before they spill to disk.
-  var memoryCapBytes: Int { get }
-}
-
 /// A stage implementation as the runtime sees it.
 public enum StageImplementation: Sendable {
   /// Decides per record, shard by shard.
@@ -244,19 +154,9 @@ public enum StageImplementation: Sendable {
   case batch(any BatchRecordStage)
   /// Decides several records at a time, shard after shard, carrying a state between them.
   case statefulBatch(any StatefulBatchStage)
-  /// Exact deduplication across all shards.
-  case duplicateKey(any DuplicateKeyStage)
-  /// Near-duplicate removal (MinHash LSH) across all shards.
-  case nearDuplicate(any NearDuplicateStage)
-  /// Totals per group across all shards, turned into a plan; records pass through.
-  case groupPlanning(any GroupPlanningStage)
-  /// Applies the plan of the planning stage it reads from, record by record.
-  case planSampling(any PlanSamplingStage)
-  /// Reads all its input in one task and writes a trained artifact.
-  case training(any TrainingStage)
-  /// A record stage over its input using the artifact of the training stage its `.stage`
-  /// config key names.
-  case artifactScoring(any ArtifactScoringStage)
+  /// A global algorithm: a pass over every shard, steps over what it found, then the records
+  /// (see `StagePlan`).
+  case steps(StagePlan)
 }
 
 /// SplitMix64: small, fast and good enough for sampling decisions; fully determined by its seed.

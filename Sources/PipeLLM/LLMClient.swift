@@ -22,10 +22,8 @@ public final class LLMClient: Sendable {
   private let spacer: RequestSpacer?
   private let retryPolicy: RetryPolicy
   private let errorText: ErrorText
-  private let counters: Mutex<LLMStatistics>
-  /// Requests being sent right now, by cache key: an identical request arriving meanwhile
-  /// waits for that answer instead of paying for a second one.
-  private let inFlight = Mutex<[String: PendingAnswer]>([:])
+  /// Statistics and requests in flight, shared by every client made with `with(cache:)`.
+  private let shared: SharedClientState
 
   /// Creates a client for `endpoint`.
   ///
@@ -52,19 +50,38 @@ public final class LLMClient: Sendable {
     spacer = endpoint.requestsPerMinute.map { RequestSpacer(requestsPerMinute: $0) }
     retryPolicy = RetryPolicy(baseSeconds: endpoint.backoffBaseSeconds, maxSeconds: endpoint.backoffMaxSeconds)
     errorText = ErrorText(endpoint: endpoint, apiKey: apiKey)
-    counters = Mutex(LLMStatistics(endpointName: endpoint.name))
+    shared = SharedClientState(endpointName: endpoint.name)
+  }
+
+  private init(_ other: LLMClient, cache: (any LLMCache)?) {
+    endpoint = other.endpoint
+    apiKey = other.apiKey
+    self.cache = cache
+    clock = other.clock
+    transport = other.transport
+    slots = other.slots
+    spacer = other.spacer
+    retryPolicy = other.retryPolicy
+    errorText = other.errorText
+    shared = other.shared
+  }
+
+  /// The same client (its limits, connections and statistics shared) with another cache: the
+  /// runtime gives each task one that records the answers it receives for the task's ledger.
+  public func with(cache: (any LLMCache)?) -> LLMClient {
+    LLMClient(self, cache: cache)
   }
 
   /// A snapshot of what this client did so far.
   public var statistics: LLMStatistics {
-    counters.withLock { $0 }
+    shared.counters.withLock { $0 }
   }
 
   /// Sends `request` (or answers it from the cache) and blocks until the answer.
   ///
   /// - Throws: `LLMError` when the call fails (its `kind` says how); whatever the cache throws.
   public func send<Request: LLMRequest>(_ request: Request) throws -> LLMReply<Request.Response> {
-    counters.withLock { $0.calls += 1 }
+    shared.counters.withLock { $0.calls += 1 }
     let body = request.body(model: endpoint.model)
     let key = LLMCacheKey.make(endpoint: endpoint, path: Request.path, body: body)
     if let cache, let hit = try cache.lookup(key: key),
@@ -72,22 +89,22 @@ public final class LLMClient: Sendable {
       let response = try? Request.parseResponse(json)
     {
       // An entry that no longer parses (written by an older version) is ignored and replaced.
-      counters.withLock { $0.cacheHits += 1 }
+      shared.counters.withLock { $0.cacheHits += 1 }
       return LLMReply(
         response: response, cacheKey: key, isCached: true, attempts: 0, latencySeconds: hit.latencySeconds)
     }
     let bodyText = JSONValue.object(body).canonicalText
     // Single flight: the first caller of a key sends; later ones wait and share its answer.
-    let (pending, isLeader) = inFlight.withLock { table -> (PendingAnswer, Bool) in
+    let (pending, isLeader) = shared.inFlight.withLock { table -> (PendingAnswer, Bool) in
       if let existing = table[key] { return (existing, false) }
       let created = PendingAnswer()
       table[key] = created
       return (created, true)
     }
     if !isLeader {
-      let shared = pending.wait()
-      counters.withLock { $0.cacheHits += 1 }
-      switch shared {
+      let answer = pending.wait()
+      self.shared.counters.withLock { $0.cacheHits += 1 }
+      switch answer {
       case .success(let answer):
         guard let json = try? JSONValue.parse(answer.body), let response = try? Request.parseResponse(json) else {
           throw LLMError(
@@ -103,7 +120,7 @@ public final class LLMClient: Sendable {
     do {
       result = try exchange(Request.self, bodyText: bodyText)
     } catch {
-      counters.withLock {
+      shared.counters.withLock {
         $0.failed += 1
         $0.failuresByKind[error.kind.rawValue, default: 0] += 1
       }
@@ -112,7 +129,7 @@ public final class LLMClient: Sendable {
     }
     defer { finish(key, pending, .success(SharedAnswer(body: result.answer, latency: result.latency))) }
     let usage = result.response.usage
-    counters.withLock {
+    shared.counters.withLock {
       $0.succeeded += 1
       $0.promptTokens += usage.promptTokens ?? 0
       $0.completionTokens += usage.completionTokens ?? 0
@@ -143,7 +160,7 @@ public final class LLMClient: Sendable {
   }
 
   private func finish(_ key: String, _ pending: PendingAnswer, _ result: Result<SharedAnswer, LLMError>) {
-    inFlight.withLock { _ = $0.removeValue(forKey: key) }
+    shared.inFlight.withLock { _ = $0.removeValue(forKey: key) }
     pending.resolve(result)
   }
 
@@ -183,7 +200,7 @@ public final class LLMClient: Sendable {
         throw exhausted(
           failure, attempts: attempt, reason: "totalTimeoutSeconds (\(Self.format(seconds: total)) s) would pass")
       }
-      counters.withLock {
+      shared.counters.withLock {
         $0.retries += 1
         $0.retriesByKind[failure.error.kind.rawValue, default: 0] += 1
       }
@@ -218,7 +235,7 @@ public final class LLMClient: Sendable {
       let wait = spacer.reserve(now: clock.now())
       if wait > 0 { clock.sleep(seconds: wait) }
     }
-    counters.withLock { $0.requestsSent += 1 }
+    shared.counters.withLock { $0.requestsSent += 1 }
     let fullPath = apiPath(path)
     guard let url = URL(string: endpoint.normalizedBaseURL + "/" + path) else {
       return .failure(
@@ -311,6 +328,18 @@ public final class LLMClient: Sendable {
 }
 
 /// An answer one caller fetched for others asking the same thing at the same time.
+/// What the clients of one endpoint share, whatever cache each answers from.
+final class SharedClientState: Sendable {
+  let counters: Mutex<LLMStatistics>
+  /// Requests being sent right now, by cache key: an identical request arriving meanwhile
+  /// waits for that answer instead of paying for a second one.
+  let inFlight = Mutex<[String: PendingAnswer]>([:])
+
+  init(endpointName: String) {
+    counters = Mutex(LLMStatistics(endpointName: endpointName))
+  }
+}
+
 struct SharedAnswer: Sendable {
   var body: String
   var latency: Double

@@ -8,7 +8,7 @@ internal import Synchronization
 public final class LLMClientPool: Sendable {
   private let cache: (any LLMCache)?
   private let environment: [String: String]?
-  private let clients = Mutex<[String: LLMClient]>([:])
+  private let registry: ClientRegistry
 
   /// Creates a pool whose clients use `cache`.
   ///
@@ -16,7 +16,22 @@ public final class LLMClientPool: Sendable {
   public init(cache: (any LLMCache)?, environment: [String: String]? = nil) {
     self.cache = cache
     self.environment = environment
+    registry = ClientRegistry()
   }
+
+  private init(sharing pool: LLMClientPool, cache: (any LLMCache)?) {
+    self.cache = cache
+    environment = pool.environment
+    registry = pool.registry
+  }
+
+  /// A pool whose clients share this pool's (limits, connections, statistics) but answer from
+  /// and store into `cache`: the runtime gives each task one, so the answers a task receives go
+  /// into the task's ledger.
+  public func scoped(cache: any LLMCache) -> LLMClientPool {
+    LLMClientPool(sharing: self, cache: cache)
+  }
+
 
   /// The client for `endpoint`, created on first use.
   ///
@@ -24,17 +39,23 @@ public final class LLMClientPool: Sendable {
   public func client(for endpoint: Endpoint) throws(PipeError) -> LLMClient {
     // Two stages may name the same endpoint with different limits; they get different clients.
     let key = "\(endpoint)"
-    if let client = clients.withLock({ $0[key] }) { return client }
-    let client = try LLMClient(endpoint: endpoint, cache: cache, environment: environment)
-    return clients.withLock { clients in
+    if let client = registry.clients.withLock({ $0[key] }) { return client.with(cache: cache) }
+    let client = try LLMClient(endpoint: endpoint, cache: nil, environment: environment)
+    let shared = registry.clients.withLock { clients in
       if let existing = clients[key] { return existing }
       clients[key] = client
       return client
     }
+    return shared.with(cache: cache)
+  }
+
+  /// The clients of a run, shared by the pools scoped from it.
+  private final class ClientRegistry: Sendable {
+    let clients = Mutex<[String: LLMClient]>([:])
   }
 
   /// What each client did so far, by endpoint name.
   public var statistics: [LLMStatistics] {
-    clients.withLock { Array($0.values) }.map(\.statistics).sorted { $0.endpointName < $1.endpointName }
+    registry.clients.withLock { Array($0.values) }.map(\.statistics).sorted { $0.endpointName < $1.endpointName }
   }
 }

@@ -64,8 +64,12 @@ extension Manifest {
   /// every call it paid for. A second store of the same key replaces the first (the client
   /// stores again only when a cached answer no longer parses).
   public func storeLLMCacheEntry(_ entry: LLMCacheEntry) throws {
-    try write("cannot store an LLM response in the cache") { db in
-      try db.run(
+    try write("cannot store an LLM response in the cache") { db in try storeLLMCacheEntry(entry, db) }
+  }
+
+  /// Stores `entry` in the caller's transaction.
+  func storeLLMCacheEntry(_ entry: LLMCacheEntry, _ db: Connection) throws {
+    try db.run(
         """
         INSERT INTO llm_cache (key, endpoint, model, path, request, response, prompt_tokens, completion_tokens,
           latency_seconds, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -80,7 +84,6 @@ extension Manifest {
           .text(entry.response),
           .int(entry.promptTokens), .int(entry.completionTokens), .real(entry.latencySeconds), .real(entry.createdAt),
         ])
-    }
   }
 
   /// Cached responses per endpoint: how many, and their tokens.

@@ -43,7 +43,7 @@ extension Manifest {
   }
 
   /// The mixture plans of done planning tasks, by stage in pipeline order, groups by name.
-  public func mixturePlans() throws -> [(stage: String, groups: [GroupPlan.Group])] {
+  public func mixturePlans() throws -> [(stage: String, groups: [PlannedGroup])] {
     let rows = try withConnection("cannot read the mixture plans") { db in
       try db.query(
         """
@@ -58,13 +58,13 @@ extension Manifest {
       ) { row in
         (
           row.text(0),
-          GroupPlan.Group(
+          PlannedGroup(
             name: row.text(1), records: row.int(2), tokensAvailable: row.int(3), tokensTargeted: row.double(4),
             rate: row.double(5), shareBefore: row.double(6), shareAfter: row.double(7))
         )
       }
     }
-    var plans: [(stage: String, groups: [GroupPlan.Group])] = []
+    var plans: [(stage: String, groups: [PlannedGroup])] = []
     for (stage, group) in rows {
       if plans.last?.stage == stage {
         plans[plans.count - 1].groups.append(group)
@@ -123,7 +123,7 @@ extension Manifest {
     try withConnection("cannot read the artifacts of stage '\(stage)'") { db in
       try db.query(
         """
-        SELECT a.name, a.path, a.bytes, a.checksum, a.shard
+        SELECT a.name, a.path, a.bytes, a.checksum, a.shard, a.deleted_at
         FROM artifacts a JOIN tasks t ON t.id = a.task_id
         WHERE t.stage_id = ?
         ORDER BY t.shard, a.name
@@ -131,7 +131,47 @@ extension Manifest {
         [.text(stage)]
       ) {
         ArtifactRow(
-          name: $0.text(0), path: $0.text(1), bytes: $0.int(2), checksum: $0.optionalText(3), shard: $0.optionalInt(4))
+          name: $0.text(0), path: $0.text(1), bytes: $0.int(2), checksum: $0.optionalText(3), shard: $0.optionalInt(4),
+          deletedAt: $0.optionalDouble(5))
+      }
+    }
+  }
+
+  /// The artifacts of one task, by name.
+  public func artifacts(stage: String, shard: Int) throws -> [ArtifactRow] {
+    try withConnection("cannot read the artifacts of task \(stage)[\(shard)]") { db in
+      try db.query(
+        """
+        SELECT a.name, a.path, a.bytes, a.checksum, a.shard, a.deleted_at
+        FROM artifacts a JOIN tasks t ON t.id = a.task_id
+        WHERE t.stage_id = ? AND t.shard = ?
+        ORDER BY a.name
+        """,
+        [.text(stage), .int(shard)]
+      ) {
+        ArtifactRow(
+          name: $0.text(0), path: $0.text(1), bytes: $0.int(2), checksum: $0.optionalText(3), shard: $0.optionalInt(4),
+          deletedAt: $0.optionalDouble(5))
+      }
+    }
+  }
+
+  /// Every artifact of every task, by the task's stage and shard.
+  public func allArtifacts() throws -> [(stage: String, shard: Int, artifact: ArtifactRow)] {
+    try withConnection("cannot read the artifacts") { db in
+      try db.query(
+        """
+        SELECT t.stage_id, t.shard, a.name, a.path, a.bytes, a.checksum, a.shard, a.deleted_at
+        FROM artifacts a JOIN tasks t ON t.id = a.task_id
+        ORDER BY t.stage_id, t.shard, a.name
+        """
+      ) {
+        (
+          $0.text(0), $0.int(1),
+          ArtifactRow(
+            name: $0.text(2), path: $0.text(3), bytes: $0.int(4), checksum: $0.optionalText(5),
+            shard: $0.optionalInt(6), deletedAt: $0.optionalDouble(7))
+        )
       }
     }
   }

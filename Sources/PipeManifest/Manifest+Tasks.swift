@@ -112,8 +112,8 @@ extension Manifest {
           input = excluded.input, status = 'running', attempt = attempt + 1, fingerprint = excluded.fingerprint,
           run_id = excluded.run_id, started_at = excluded.started_at, finished_at = NULL, duration_seconds = NULL,
           decide_seconds = NULL, records_in = 0, records_kept = 0, records_dropped = 0, records_emitted = 0, bytes_in = 0,
-          output_path = NULL, output_bytes = 0, checksum = NULL, rejects_path = NULL,
-          error = NULL, error_file = NULL, error_line = NULL
+          output_path = NULL, output_bytes = 0, checksum = NULL, rejects_path = NULL, rejects_bytes = 0,
+          rejects_checksum = NULL, output_deleted_at = NULL, error = NULL, error_file = NULL, error_line = NULL
         RETURNING id, attempt
         """,
         [
@@ -140,32 +140,93 @@ extension Manifest {
   ///
   /// - Throws: `PipeError` when the task was never started, or on any SQLite failure.
   public func markTaskDone(_ completion: TaskCompletion) throws {
-    let action = "cannot mark task \(completion.stage)[\(completion.shard)] done"
+    try markTasksDone([completion], llmCache: [])
+  }
+
+  /// Marks several tasks done in one transaction (the rows of one fused chain, or a ledger's),
+  /// with the LLM responses the task received; see `markTaskDone(_:)`. A row that was never
+  /// started is created (a ledger written where the manifest could not be, on a cluster node).
+  public func markTasksDone(_ completions: [TaskCompletion], llmCache: [LLMCacheEntry]) throws {
+    let action =
+      completions.count == 1
+      ? "cannot mark task \(completions[0].stage)[\(completions[0].shard)] done"
+      : "cannot mark \(completions.count) tasks done"
     try write(action) { db in
-      let taskID = try db.queryFirst(
-        """
-        UPDATE tasks SET
-          status = 'done', fingerprint = ?, finished_at = ?, duration_seconds = ?, decide_seconds = ?,
-          records_in = ?, records_kept = ?, records_dropped = ?, records_emitted = ?, bytes_in = ?,
-          output_path = ?, output_bytes = ?, checksum = ?, rejects_path = ?,
-          error = NULL, error_file = NULL, error_line = NULL
-        WHERE stage_id = ? AND shard = ?
-        RETURNING id
-        """,
-        [
-          .text(completion.fingerprint), .real(completion.finishedAt), .real(completion.durationSeconds),
-          completion.decideSeconds.map { .real($0) } ?? .null,
-          .int(completion.recordsIn), .int(completion.recordsKept), .int(completion.recordsDropped),
-          .int(completion.recordsEmitted), .int(completion.bytesIn), .string(completion.outputPath),
-          .int(completion.outputBytes), .string(completion.checksum), .string(completion.rejectsPath),
-          .text(completion.stage), .int(completion.shard),
-        ]
-      ) { $0.int64(0) }
-      guard let taskID else {
-        throw PipeError(.manifest, "\(action): the task was never started", file: self.path)
+      for completion in completions {
+        let taskID = try self.foreignKeysChecked(action, "unknown stage '\(completion.stage)'") {
+          try db.queryFirst(
+            """
+            INSERT INTO tasks (stage_id, shard, input, status, attempt, fingerprint, run_id, started_at)
+            VALUES (?, ?, ?, 'done', 1, ?, ?, ?)
+            ON CONFLICT (stage_id, shard) DO UPDATE SET
+              status = 'done', fingerprint = excluded.fingerprint,
+              input = CASE WHEN excluded.input = '' THEN tasks.input ELSE excluded.input END,
+              run_id = coalesce(excluded.run_id, tasks.run_id), started_at = coalesce(excluded.started_at, tasks.started_at)
+            RETURNING id
+            """,
+            [
+              .text(completion.stage), .int(completion.shard), .text(completion.input), .text(completion.fingerprint),
+              completion.runID.map { .integer($0) } ?? .null, completion.startedAt.map { .real($0) } ?? .null,
+            ]
+          ) { $0.int64(0) }
+        }
+        guard let taskID else {
+          throw PipeError(.manifest, "\(action): INSERT … RETURNING gave no row", file: self.path)
+        }
+        try db.run(
+          """
+          UPDATE tasks SET
+            finished_at = ?, duration_seconds = ?, decide_seconds = ?,
+            records_in = ?, records_kept = ?, records_dropped = ?, records_emitted = ?, bytes_in = ?,
+            output_path = ?, output_bytes = ?, checksum = ?, rejects_path = ?, rejects_bytes = ?, rejects_checksum = ?,
+            chain = ?, output_deleted_at = NULL, error = NULL, error_file = NULL, error_line = NULL
+          WHERE id = ?
+          """,
+          [
+            .real(completion.finishedAt), .real(completion.durationSeconds),
+            completion.decideSeconds.map { .real($0) } ?? .null,
+            .int(completion.recordsIn), .int(completion.recordsKept), .int(completion.recordsDropped),
+            .int(completion.recordsEmitted), .int(completion.bytesIn), .string(completion.outputPath),
+            .int(completion.outputBytes), .string(completion.checksum), .string(completion.rejectsPath),
+            .int(completion.rejectsBytes), .string(completion.rejectsChecksum), .string(completion.chain),
+            .integer(taskID),
+          ])
+        try self.deleteResults(of: taskID, db)
+        try self.insertResults(of: taskID, completion, db)
       }
-      try self.deleteResults(of: taskID, db)
-      try self.insertResults(of: taskID, completion, db)
+      for entry in llmCache { try self.storeLLMCacheEntry(entry, db) }
+    }
+  }
+
+  /// Puts tasks a signal stopped back to pending: they did not fail, they will run on resume.
+  public func markTasksInterrupted(_ keys: [(stage: String, shard: Int)]) throws {
+    guard !keys.isEmpty else { return }
+    try write("cannot mark interrupted tasks") { db in
+      for key in keys {
+        try db.run(
+          """
+          UPDATE tasks SET status = 'pending', error = 'interrupted before it finished; pipe resume redoes it'
+          WHERE stage_id = ? AND shard = ? AND status = 'running'
+          """, [.text(key.stage), .int(key.shard)])
+      }
+    }
+  }
+
+  /// Records that a done task's output shard was deleted after its last reader finished
+  /// (`keepIntermediates: false`); call it before deleting the file.
+  public func markOutputDeleted(stage: String, shard: Int, at time: Double) throws {
+    try write("cannot record the deletion of \(stage)[\(shard)]'s output") { db in
+      try db.run(
+        "UPDATE tasks SET output_deleted_at = ? WHERE stage_id = ? AND shard = ?",
+        [.real(time), .text(stage), .int(shard)])
+    }
+  }
+
+  /// Records that an artifact was deleted after its last reader finished; call it before
+  /// deleting the file.
+  public func markArtifactDeleted(path: String, at time: Double) throws {
+    try write("cannot record the deletion of an artifact") { db in
+      try db.run("UPDATE artifacts SET deleted_at = ? WHERE path = ?", [.real(time), .text(path)])
     }
   }
 
@@ -286,12 +347,12 @@ extension Manifest {
       for origin in completion.origins { try add(origin) }
       if let spool {
         // The spool's source indexes map to string ids once, not a dictionary lookup per row.
-        var sourceIDs = [Int64?](repeating: nil, count: spool.stringCount)
+        var sourceIDs = [Int64?](repeating: nil, count: spool.strings.count)
         var rows = try RowBatcher(
           db, insert: "INSERT INTO record_origins (task_id, seq, record_id, source_id, line)", columns: 5,
           rows: spool.originCount)
         try spool.forEachOrigin { origin in
-          let sourceID = try sourceIDs[origin.sourceIndex] ?? strings.id(of: spool.string(at: origin.sourceIndex))
+          let sourceID = try sourceIDs[origin.sourceIndex] ?? strings.id(of: spool.strings[origin.sourceIndex])
           sourceIDs[origin.sourceIndex] = sourceID
           try rows.add { statement, offset in
             try statement.bind(taskID, at: offset + 1)
@@ -331,14 +392,14 @@ extension Manifest {
       }
       for verdict in completion.verdicts { try add(verdict) }
       if let spool {
-        var reasonIDs = [Int64?](repeating: nil, count: spool.stringCount)
+        var reasonIDs = [Int64?](repeating: nil, count: spool.strings.count)
         var rows = try RowBatcher(
           db, insert: "INSERT INTO record_verdicts (task_id, seq, record_id, kind, reason_id, detail)", columns: 6,
           rows: spool.verdictCount)
         try spool.forEachVerdict { verdict in
           var reasonID: Int64?
           if let index = verdict.reasonIndex {
-            reasonID = try reasonIDs[index] ?? strings.id(of: spool.string(at: index))
+            reasonID = try reasonIDs[index] ?? strings.id(of: spool.strings[index])
             reasonIDs[index] = reasonID
           }
           try rows.add { statement, offset in
@@ -377,7 +438,7 @@ extension Manifest {
   }
 
   /// Runs `body`, turning a foreign-key violation into a message that names the missing parent.
-  private func foreignKeysChecked<T>(_ action: String, _ missing: String, _ body: () throws -> T) throws -> T {
+  func foreignKeysChecked<T>(_ action: String, _ missing: String, _ body: () throws -> T) throws -> T {
     do {
       return try body()
     } catch let error as SQLiteError where .foreignKeyConstraint ~= error.code {
@@ -391,11 +452,11 @@ extension Manifest {
     t.stage_id, t.shard, t.input, t.status, t.attempt, t.fingerprint, t.run_id, t.started_at, t.finished_at,
     t.duration_seconds, t.records_in, t.records_kept, t.records_dropped, t.records_emitted, t.bytes_in,
     t.output_path, t.output_bytes, t.checksum, t.rejects_path, t.error, t.error_file, t.error_line,
-    t.decide_seconds
+    t.decide_seconds, t.rejects_bytes, t.rejects_checksum, t.chain, t.output_deleted_at
     """
 
   private func taskRow(_ row: Statement) throws -> TaskRow {
-    TaskRow(
+    var task = TaskRow(
       stage: row.text(0), shard: row.int(1), input: row.text(2),
       status: try decode(TaskStatus.self, row.text(3), in: "tasks"), attempt: row.int(4),
       fingerprint: row.text(5), runID: row.optionalInt64(6), startedAt: row.optionalDouble(7),
@@ -404,6 +465,11 @@ extension Manifest {
       outputPath: row.optionalText(15), outputBytes: row.int(16), checksum: row.optionalText(17),
       rejectsPath: row.optionalText(18), error: row.optionalText(19), errorFile: row.optionalText(20),
       errorLine: row.optionalInt(21), decideSeconds: row.optionalDouble(22))
+    task.rejectsBytes = row.int(23)
+    task.rejectsChecksum = row.optionalText(24)
+    task.chain = row.optionalText(25)
+    task.outputDeletedAt = row.optionalDouble(26)
+    return task
   }
 }
 

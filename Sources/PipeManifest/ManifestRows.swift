@@ -164,6 +164,14 @@ public struct TaskRow: Sendable, Equatable {
   public var checksum: String?
   /// The shard of dropped records, if the task wrote one.
   public var rejectsPath: String?
+  /// The rejects shard's size in bytes.
+  public var rejectsBytes: Int = 0
+  /// The rejects shard's checksum (nil for rows written before schema 8).
+  public var rejectsChecksum: String? = nil
+  /// The task the row was done in: the first row of its fused chain (itself when alone).
+  public var chain: String? = nil
+  /// When the output shard was deleted after its last reader finished (`keepIntermediates: false`).
+  public var outputDeletedAt: Double? = nil
   /// Why the last attempt failed.
   public var error: String?
   /// The file the failure is about, if known.
@@ -205,7 +213,8 @@ public struct TaskRow: Sendable, Equatable {
   }
 }
 
-/// Everything a finished task records, written in one transaction by `Manifest.markTaskDone(_:)`.
+/// Everything a finished task records, written in one transaction by `Manifest.markTaskDone(_:)`
+/// (and carried by task ledgers, `TaskLedger`).
 public struct TaskCompletion: Sendable {
   /// The stage id.
   public var stage: String
@@ -213,6 +222,18 @@ public struct TaskCompletion: Sendable {
   public var shard: Int
   /// The task's fingerprint.
   public var fingerprint: String
+  /// The input the task read (a shard path, or a description).
+  public var input: String = ""
+  /// The run that did the task.
+  public var runID: Int64? = nil
+  /// Seconds since 1970 when the task started.
+  public var startedAt: Double? = nil
+  /// The first row of the fused chain the task was done in (itself when alone).
+  public var chain: String? = nil
+  /// The rejects shard's size.
+  public var rejectsBytes: Int = 0
+  /// The rejects shard's checksum.
+  public var rejectsChecksum: String? = nil
   /// Seconds since 1970 when the task finished.
   public var finishedAt: Double
   /// How long the task took.
@@ -245,13 +266,13 @@ public struct TaskCompletion: Sendable {
   public var verdicts: [RecordVerdict]
   /// Non-record outputs; names must be unique within the task.
   public var artifacts: [ArtifactRow]
-  /// More origins and verdicts, gathered in bounded memory; written after `origins` and
-  /// `verdicts`.
-  public var provenance: ProvenanceSpool?
+  /// More origins and verdicts, gathered in bounded memory (or read back from a ledger);
+  /// written after `origins` and `verdicts`.
+  public var provenance: (any ProvenanceSource)?
   /// Named counters the stage added to (for example hits per benchmark).
   public var counters: [String: Int]
   /// The mixture plan a planning task made, one line per group.
-  public var mixtureGroups: [GroupPlan.Group]
+  public var mixtureGroups: [PlannedGroup]
 
   /// Creates a completion.
   public init(
@@ -259,8 +280,8 @@ public struct TaskCompletion: Sendable {
     recordsIn: Int, recordsKept: Int, recordsDropped: Int, recordsEmitted: Int, bytesIn: Int,
     outputPath: String?, outputBytes: Int, checksum: String?, rejectsPath: String? = nil,
     dropCounts: [String: Int] = [:], origins: [RecordOrigin] = [], verdicts: [RecordVerdict] = [],
-    artifacts: [ArtifactRow] = [], provenance: ProvenanceSpool? = nil, counters: [String: Int] = [:],
-    mixtureGroups: [GroupPlan.Group] = [], decideSeconds: Double? = nil
+    artifacts: [ArtifactRow] = [], provenance: (any ProvenanceSource)? = nil, counters: [String: Int] = [:],
+    mixtureGroups: [PlannedGroup] = [], decideSeconds: Double? = nil
   ) {
     self.decideSeconds = decideSeconds
     self.stage = stage
@@ -419,14 +440,19 @@ public struct ArtifactRow: Sendable, Equatable {
   public var checksum: String?
   /// The shard it belongs to; nil for an artifact about the whole stage.
   public var shard: Int?
+  /// When it was deleted after its last reader finished (`keepIntermediates: false`).
+  public var deletedAt: Double?
 
   /// Creates an artifact row.
-  public init(name: String, path: String, bytes: Int, checksum: String? = nil, shard: Int? = nil) {
+  public init(
+    name: String, path: String, bytes: Int, checksum: String? = nil, shard: Int? = nil, deletedAt: Double? = nil
+  ) {
     self.name = name
     self.path = path
     self.bytes = bytes
     self.checksum = checksum
     self.shard = shard
+    self.deletedAt = deletedAt
   }
 }
 

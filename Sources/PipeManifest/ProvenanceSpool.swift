@@ -7,7 +7,7 @@ internal import PipeCore
 /// Rows are kept as compact bytes; past `memoryLimit` bytes they are written to a temporary
 /// file in blocks and read back one block at a time, so a task over a shard of any size holds
 /// at most about `memoryLimit` bytes of provenance. The file is deleted when the spool goes away.
-public final class ProvenanceSpool: @unchecked Sendable {
+public final class ProvenanceSpool: ProvenanceSource, @unchecked Sendable {
   private let spillPath: String
   private let memoryLimit: Int
   private var originBytes: [UInt8] = []
@@ -16,7 +16,8 @@ public final class ProvenanceSpool: @unchecked Sendable {
   /// Where each spilled block starts: (is it origins, offset, length).
   private var blocks: [(origins: Bool, offset: UInt64, length: Int)] = []
   private var spilledBytes: UInt64 = 0
-  private var strings: [String] = []
+  /// The interned strings (source paths, reasons), by index.
+  public private(set) var strings: [String] = []
   private var stringIndex: [String: UInt32] = [:]
 
   /// Origins added so far.
@@ -45,7 +46,7 @@ public final class ProvenanceSpool: @unchecked Sendable {
 
   /// Records a stage's verdict on a record (the stage and shard are the task's).
   public func addVerdict(recordID: String, kind: VerdictKind, reason: String?, detail: String?) throws {
-    verdictBytes.append(Self.code(of: kind))
+    verdictBytes.append(ProvenanceCoding.code(of: kind))
     append(recordID, to: &verdictBytes)
     append(reason.map { intern($0) } ?? UInt32.max, to: &verdictBytes)
     if let detail {
@@ -70,65 +71,11 @@ public final class ProvenanceSpool: @unchecked Sendable {
     verdictCount = 0
   }
 
-  // MARK: Reading back (for the manifest)
-
-  /// An origin as stored: the record id's UTF-8 bytes stay in the spool's buffer (valid only
-  /// during the callback) and the source path is an index for `string(at:)`, so copying a row
-  /// into SQLite makes no `String` and hashes no path.
-  struct RawOrigin {
-    let line: Int
-    let sourceIndex: Int
-    let recordID: UnsafeRawBufferPointer
-  }
-
-  /// A verdict as stored; see `RawOrigin`. `reasonIndex` is for `string(at:)`.
-  struct RawVerdict {
-    let kind: VerdictKind
-    let recordID: UnsafeRawBufferPointer
-    let reasonIndex: Int?
-    let detail: UnsafeRawBufferPointer?
-  }
-
-  /// The interned string (source path or reason) at `index`.
-  func string(at index: Int) -> String { strings[index] }
-
-  /// Number of interned strings; indexes run from 0 below it.
-  var stringCount: Int { strings.count }
-
-  func forEachOrigin(_ body: (RawOrigin) throws -> Void) throws {
-    try forEachBlock(origins: true) { bytes in
-      var offset = 0
-      while offset < bytes.count {
-        let line = Int(bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self).littleEndian)
-        let source = Int(bytes.loadUnaligned(fromByteOffset: offset + 8, as: UInt32.self).littleEndian)
-        offset += 12
-        let id = readString(bytes, &offset)
-        try body(RawOrigin(line: line, sourceIndex: source, recordID: id))
-      }
-    }
-  }
-
-  func forEachVerdict(_ body: (RawVerdict) throws -> Void) throws {
-    try forEachBlock(origins: false) { bytes in
-      var offset = 0
-      while offset < bytes.count {
-        let kind = Self.kind(of: bytes[offset])
-        offset += 1
-        let id = readString(bytes, &offset)
-        let reasonIndex = bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self).littleEndian
-        let hasDetail = bytes[offset + 4] == 1
-        offset += 5
-        let detail = hasDetail ? readString(bytes, &offset) : nil
-        try body(
-          RawVerdict(
-            kind: kind, recordID: id, reasonIndex: reasonIndex == UInt32.max ? nil : Int(reasonIndex), detail: detail))
-      }
-    }
-  }
+  // MARK: Reading back (for the manifest and ledgers)
 
   /// Calls `body` with each block of origins or verdicts: the spilled ones, then the one in
-  /// memory. The bytes were all written by this spool, so the readers trust their lengths.
-  private func forEachBlock(origins: Bool, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+  /// memory. The bytes were all written by this spool, so readers trust their lengths.
+  public func forEachBlock(origins: Bool, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
     if let spill {
       for block in blocks where block.origins == origins {
         try spill.seek(toOffset: block.offset)
@@ -187,16 +134,84 @@ public final class ProvenanceSpool: @unchecked Sendable {
       bytes.append(contentsOf: utf8)
     }
   }
+}
 
-  /// A string written by `append(_:to:)`: UInt32 length, then the UTF-8 bytes.
-  private func readString(_ bytes: UnsafeRawBufferPointer, _ offset: inout Int) -> UnsafeRawBufferPointer {
+/// Origins and verdicts of one task as stored: blocks of compact rows (the encoding of
+/// `ProvenanceSpool`), with the strings the rows refer to by index.
+public protocol ProvenanceSource: AnyObject, Sendable {
+  /// Origins stored.
+  var originCount: Int { get }
+  /// Verdicts stored.
+  var verdictCount: Int { get }
+  /// The interned strings (source paths, reasons), by index.
+  var strings: [String] { get }
+  /// Calls `body` with each block of origin rows (`origins`) or verdict rows, in order.
+  func forEachBlock(origins: Bool, _ body: (UnsafeRawBufferPointer) throws -> Void) throws
+}
+
+/// An origin as stored: the record id's UTF-8 bytes stay in the block (valid only during the
+/// callback) and the source path is an index into `strings`, so copying a row into SQLite
+/// makes no `String` and hashes no path.
+struct RawOrigin {
+  let line: Int
+  let sourceIndex: Int
+  let recordID: UnsafeRawBufferPointer
+}
+
+/// A verdict as stored; see `RawOrigin`. `reasonIndex` is into `strings`.
+struct RawVerdict {
+  let kind: VerdictKind
+  let recordID: UnsafeRawBufferPointer
+  let reasonIndex: Int?
+  let detail: UnsafeRawBufferPointer?
+}
+
+extension ProvenanceSource {
+  /// Each origin row, in order.
+  func forEachOrigin(_ body: (RawOrigin) throws -> Void) throws {
+    try forEachBlock(origins: true) { bytes in
+      var offset = 0
+      while offset < bytes.count {
+        let line = Int(bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self).littleEndian)
+        let source = Int(bytes.loadUnaligned(fromByteOffset: offset + 8, as: UInt32.self).littleEndian)
+        offset += 12
+        let id = ProvenanceCoding.readString(bytes, &offset)
+        try body(RawOrigin(line: line, sourceIndex: source, recordID: id))
+      }
+    }
+  }
+
+  /// Each verdict row, in order.
+  func forEachVerdict(_ body: (RawVerdict) throws -> Void) throws {
+    try forEachBlock(origins: false) { bytes in
+      var offset = 0
+      while offset < bytes.count {
+        let kind = ProvenanceCoding.kind(of: bytes[offset])
+        offset += 1
+        let id = ProvenanceCoding.readString(bytes, &offset)
+        let reasonIndex = bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self).littleEndian
+        let hasDetail = bytes[offset + 4] == 1
+        offset += 5
+        let detail = hasDetail ? ProvenanceCoding.readString(bytes, &offset) : nil
+        try body(
+          RawVerdict(
+            kind: kind, recordID: id, reasonIndex: reasonIndex == UInt32.max ? nil : Int(reasonIndex), detail: detail))
+      }
+    }
+  }
+}
+
+/// The row encoding shared by the spool and ledgers.
+enum ProvenanceCoding {
+  /// A string written as UInt32 length, then the UTF-8 bytes.
+  static func readString(_ bytes: UnsafeRawBufferPointer, _ offset: inout Int) -> UnsafeRawBufferPointer {
     let length = Int(bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self).littleEndian)
     let text = UnsafeRawBufferPointer(rebasing: bytes[(offset + 4)..<(offset + 4 + length)])
     offset += 4 + length
     return text
   }
 
-  private static func code(of kind: VerdictKind) -> UInt8 {
+  static func code(of kind: VerdictKind) -> UInt8 {
     switch kind {
     case .kept: return 0
     case .modified: return 1
@@ -205,7 +220,7 @@ public final class ProvenanceSpool: @unchecked Sendable {
     }
   }
 
-  private static func kind(of code: UInt8) -> VerdictKind {
+  static func kind(of code: UInt8) -> VerdictKind {
     switch code {
     case 1: return .modified
     case 2: return .dropped

@@ -22,6 +22,7 @@ enum Schema {
     Migration(version: 5, sql: v5),
     Migration(version: 6, sql: v6),
     Migration(version: 7, sql: v7),
+    Migration(version: 8, sql: v8),
   ]
 
   /// The version a fully migrated manifest has.
@@ -309,6 +310,27 @@ enum Schema {
   /// stage from a slow disk, and is what compares with another tool's per-step timers.
   static let v7 = """
     ALTER TABLE tasks ADD COLUMN decide_seconds REAL;
+    """
+}
+
+// MARK: - v8
+
+extension Schema {
+  /// Version 8, the open engine (fused record chains, task ledgers, `pipe verify`,
+  /// `"keepIntermediates": false`):
+  /// - `tasks.rejects_bytes` and `tasks.rejects_checksum`: what `pipe verify` checks the rejects
+  ///   shard against (the output shard already had `output_bytes` and `checksum`);
+  /// - `tasks.chain`: the task a row was done in: stages fused into one pass over a shard are
+  ///   separate rows (own counts, rejects, provenance) of one task, named by its first row;
+  /// - `tasks.output_deleted_at` and `artifacts.deleted_at`: when an intermediate file was
+  ///   deleted after its last reader finished, so a done task whose file is gone by design is
+  ///   told apart from a damaged run directory.
+  static let v8 = """
+    ALTER TABLE tasks ADD COLUMN rejects_bytes INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tasks ADD COLUMN rejects_checksum TEXT;
+    ALTER TABLE tasks ADD COLUMN chain TEXT;
+    ALTER TABLE tasks ADD COLUMN output_deleted_at REAL;
+    ALTER TABLE artifacts ADD COLUMN deleted_at REAL;
     """
 }
 

@@ -21,11 +21,16 @@ public struct RunRequest: Sendable {
   public var command: String
   /// Whether to draw a progress line on stderr.
   public var showProgress: Bool
+  /// Whether Ctrl-C and SIGTERM stop the run cleanly (the CLI's runs; off for tests in-process).
+  public var handlesInterrupts: Bool
+  /// Seconds running tasks get to finish after Ctrl-C or SIGTERM before they are abandoned.
+  public var interruptGraceSeconds: Double
 
   /// Creates a request.
   public init(
     spec: PipelineSpec, pipelinePath: String, pipelineText: String, runDirectory: String, workers: Int,
-    forcedStages: Set<String> = [], command: String = "run", showProgress: Bool = false
+    forcedStages: Set<String> = [], command: String = "run", showProgress: Bool = false,
+    handlesInterrupts: Bool = false, interruptGraceSeconds: Double = 5
   ) {
     self.spec = spec
     self.pipelinePath = pipelinePath
@@ -35,6 +40,8 @@ public struct RunRequest: Sendable {
     self.forcedStages = forcedStages
     self.command = command
     self.showProgress = showProgress
+    self.handlesInterrupts = handlesInterrupts
+    self.interruptGraceSeconds = interruptGraceSeconds
   }
 }
 
@@ -52,6 +59,12 @@ public struct RunOutcome: Sendable {
   public var blocked: [TaskKey]
   /// Task keys run in this invocation, in completion order.
   public var ranTasks: [TaskKey]
+  /// Tasks a signal stopped before they started or finished.
+  public var notRun: [TaskKey]
+  /// The signal that interrupted the run (SIGINT, SIGTERM), if one did.
+  public var interruptedBy: Int32?
+  /// Tasks that ran only to recompute files deleted after use that a task needed again.
+  public var regenerated: [TaskKey]
   /// The export folder, when the pipeline has an output.
   public var outputFolder: String?
   /// Records in the export.
@@ -62,8 +75,9 @@ public struct RunOutcome: Sendable {
   public var seconds: Double
 }
 
-/// Runs a pipeline in a run directory: plans tasks, skips what is up to date, runs the rest on
-/// a pool of workers following the task graph, and records everything in the manifest.
+/// Runs a pipeline in a run directory: plans rows and fused tasks, skips what is up to date,
+/// runs the rest on a pool of workers following the task graph, and merges each task's ledger
+/// into the manifest as it finishes.
 public enum Executor {
   /// Runs `request`; throws only for problems that stop the run from starting (lock, manifest,
   /// config). Task failures are reported in the outcome.
@@ -71,7 +85,7 @@ public enum Executor {
     let started = Date()
     let layout = RunLayout(root: request.runDirectory)
     // Plan first: a pipeline that cannot be planned must not leave a run directory behind.
-    let planned = try Planner(spec: request.spec, layout: layout).plan()
+    let plan = try Planner(spec: request.spec, layout: layout).plan()
     try createDirectories(layout.root)
     let lock = try DirectoryLock(path: layout.lockPath)
     defer { lock.release() }
@@ -83,39 +97,71 @@ public enum Executor {
       pipelineName: request.spec.name, pipelinePath: request.pipelinePath, pipelineJSON: request.pipelineText,
       seed: request.spec.seed, workers: request.workers, command: request.command,
       startedAt: started.timeIntervalSince1970)
-    for (position, stage) in planned.stages.enumerated() {
+    for (position, stage) in plan.stages.enumerated() {
       _ = try manifest.recordStage(
         id: stage.id, op: stage.op, position: position, inputs: stage.inputs, configJSON: stage.configJSON,
         fingerprint: stage.fingerprint, taskCount: stage.taskCount)
     }
-    try manifest.removeStages(notIn: planned.stages.map(\.id))
+    try manifest.removeStages(notIn: plan.stages.map(\.id))
+    // Tasks that finished but were not merged when the last process died.
+    _ = try Ledgers.recover(plan: plan, layout: layout, manifest: manifest)
 
     // Decide what runs: tasks not up to date, forced ones, and everything reading from them.
-    // A task belongs to the user stage it was planned for (its internal steps included); the
-    // export, which belongs to none, is forced by the name "export".
+    let state = try RunState(manifest: manifest)
     var mustRun = Set<TaskKey>()
-    for task in planned.tasks {
-      let forced = request.forcedStages.contains(task.stage?.id ?? "export")
+    for task in plan.tasks {
+      let forced = task.rows.contains { request.forcedStages.contains($0.stage?.id ?? "export") }
       let dependencyRuns = task.dependencies.contains { mustRun.contains($0) }
-      let upToDate = try isUpToDate(task, manifest: manifest, layout: layout)
-      if forced || dependencyRuns || !upToDate {
+      if forced || dependencyRuns || !state.isUpToDate(task, layout: layout) {
         mustRun.insert(task.key)
       }
     }
-    let toRun = planned.tasks.filter { mustRun.contains($0.key) }
+    // A task that must run reads files a done task wrote; with `keepIntermediates: false`
+    // they may have been deleted after use: that task runs again to recompute them (and so on
+    // upstream, to the nearest data that was kept). Its outputs are the same bytes, so nothing
+    // downstream of it reruns for that.
+    let tasksByKey = Dictionary(uniqueKeysWithValues: plan.tasks.map { ($0.key, $0) })
+    var regenerated: [TaskKey] = []
+    var work = Array(mustRun)
+    while let key = work.popLast() {
+      for dependency in tasksByKey[key]?.dependencies ?? [] where !mustRun.contains(dependency) {
+        guard let upstream = tasksByKey[dependency], state.deletedFiles(of: upstream) else { continue }
+        mustRun.insert(dependency)
+        regenerated.append(dependency)
+        work.append(dependency)
+      }
+    }
+    let toRun = plan.tasks.filter { mustRun.contains($0.key) }
+    let intermediates =
+      request.spec.keepIntermediates ? nil : Intermediates(plan: plan, manifest: manifest, toRun: mustRun)
+    try intermediates?.sweep()
+
     // The record lookup indexes are rebuilt once at the end rather than updated row by row.
     if !toRun.isEmpty { try manifest.dropRecordLookupIndexes() }
+    let environment = TaskEnvironment(
+      layout: layout, plan: plan, seed: request.spec.seed, workers: max(1, request.workers),
+      faults: FaultPlan.fromEnvironment(), compressionLevel: request.spec.shardCompressionLevel,
+      cancellation: Cancellation(), runID: runID)
     let scheduler = Scheduler(
-      tasks: toRun, manifest: manifest, runID: runID, seed: request.spec.seed, workers: max(1, request.workers),
-      faults: FaultPlan.fromEnvironment(), showProgress: request.showProgress,
-      stageOrder: planned.stages.map(\.id), services: RunServices.make(manifest: manifest))
+      tasks: toRun, manifest: manifest, environment: environment, services: RunServices(manifest: manifest),
+      intermediates: intermediates, showProgress: request.showProgress, stageOrder: plan.stages.map(\.id))
+    var watch: InterruptWatch? = nil
+    if request.handlesInterrupts {
+      let grace = request.interruptGraceSeconds
+      watch = InterruptWatch { signalNumber in scheduler.requestStop(signal: signalNumber, graceSeconds: grace) }
+    }
     scheduler.runAll()
+    watch?.stop()
 
     let failures = scheduler.failures
-    let succeeded = failures.isEmpty && scheduler.blocked.isEmpty
+    let interruptedBy = scheduler.stopSignal
+    let succeeded = failures.isEmpty && scheduler.blocked.isEmpty && scheduler.notRun.isEmpty && interruptedBy == nil
+    let status: RunStatus = interruptedBy != nil ? .interrupted : succeeded ? .succeeded : .failed
     try manifest.finishRun(
-      id: runID, status: succeeded ? .succeeded : .failed,
-      error: failures.first.map { "\($0.task): \($0.error)" }, finishedAt: Date().timeIntervalSince1970)
+      id: runID, status: status,
+      error: interruptedBy.map { "interrupted by \(signalName($0))" }
+        ?? failures.first.map { "\($0.task): \($0.error)" },
+      finishedAt: Date().timeIntervalSince1970)
     // After the run's end is recorded: a failure here (a full disk) is reported, yet loses
     // nothing, since lookups work without the indexes (by scanning).
     try manifest.buildRecordLookupIndexes()
@@ -123,40 +169,24 @@ public enum Executor {
     var outputFolder: String? = nil
     var outputRecords: Int? = nil
     if let output = request.spec.output {
-      let folder = layout.outputFolder(output.path)
-      outputFolder = folder
+      outputFolder = layout.outputFolder(output.path)
       if succeeded, let row = try manifest.task(stage: Planner.exportStageID, shard: 0) {
         outputRecords = row.recordsKept
       }
     }
     return RunOutcome(
-      succeeded: succeeded, tasksRun: scheduler.completed.count, tasksSkipped: planned.tasks.count - toRun.count,
-      failures: failures, blocked: scheduler.blocked, ranTasks: scheduler.completed, outputFolder: outputFolder,
+      succeeded: succeeded, tasksRun: scheduler.completed.count, tasksSkipped: plan.tasks.count - toRun.count,
+      failures: failures, blocked: scheduler.blocked, ranTasks: scheduler.completed, notRun: scheduler.notRun,
+      interruptedBy: interruptedBy, regenerated: regenerated, outputFolder: outputFolder,
       outputRecords: outputRecords, runDirectory: layout.root, seconds: Date().timeIntervalSince(started))
   }
 
-  /// A task is up to date when the manifest says done with the same fingerprint and what it
-  /// wrote is still there with the recorded size.
-  static func isUpToDate(_ task: PlannedTask, manifest: Manifest, layout: RunLayout) throws -> Bool {
-    guard let row = try manifest.task(stage: task.key.stage, shard: task.key.shard), row.status == .done,
-      row.fingerprint == task.fingerprint
-    else { return false }
-    if let output = task.outputPath, fileSize(output) != row.outputBytes { return false }
-    switch task.work {
-    case .export(_, let folder, _):
-      return fileSize(folder + "/manifest.json") != nil
-    case .duplicateKeys(_, let keyFile):
-      return fileSize(keyFile) != nil
-    case .duplicateIndex(let keyFiles, let folder):
-      return (0..<keyFiles.count).allSatisfy { fileSize("\(folder)/drops-\(RunLayout.number($0)).bin") != nil }
-    case .nearDuplicateSignatures(_, let files):
-      return fileSize(files.signatures(task.key.shard)) != nil
-    case .nearDuplicateBuckets(_, let group, _, let files):
-      return fileSize(files.edges(group)) != nil
-    case .nearDuplicateClusters(_, _, let files):
-      return fileSize(files.clusters) != nil && fileSize(files.verdicts) != nil
-    default:
-      return true
+  /// `SIGINT` or `SIGTERM`.
+  public static func signalName(_ signalNumber: Int32) -> String {
+    switch signalNumber {
+    case SIGINT: return "SIGINT"
+    case SIGTERM: return "SIGTERM"
+    default: return "signal \(signalNumber)"
     }
   }
 
@@ -167,165 +197,54 @@ public enum Executor {
   }
 }
 
-/// Runs tasks on worker threads as their dependencies complete.
-final class Scheduler: @unchecked Sendable {
-  private let condition = NSCondition()
-  private let manifest: Manifest
-  private let runID: Int64
-  private let seed: UInt64
-  private let workers: Int
-  private let faults: FaultPlan
-  private let progress: ProgressDisplay?
-  private let services: StageServices
+/// What the manifest says about the rows and their files, read once at the start of a run.
+struct RunState {
+  let rows: [TaskKey: TaskRow]
+  let artifacts: [TaskKey: [ArtifactRow]]
 
-  private var tasks: [TaskKey: PlannedTask] = [:]
-  private var order: [TaskKey: Int] = [:]
-  private var waitingOn: [TaskKey: Int] = [:]
-  private var dependents: [TaskKey: [TaskKey]] = [:]
-  private var ready: [TaskKey] = []
-  private var running = 0
-  private var remaining = 0
-  private(set) var completed: [TaskKey] = []
-  private(set) var failures: [(task: TaskKey, error: String)] = []
-  private(set) var blocked: [TaskKey] = []
-
-  init(
-    tasks list: [PlannedTask], manifest: Manifest, runID: Int64, seed: UInt64, workers: Int, faults: FaultPlan,
-    showProgress: Bool, stageOrder: [String], services: StageServices
-  ) {
-    self.services = services
-    self.manifest = manifest
-    self.runID = runID
-    self.seed = seed
-    self.workers = workers
-    self.faults = faults
-    self.progress = showProgress ? ProgressDisplay(tasks: list, stageOrder: stageOrder) : nil
-    let keys = Set(list.map(\.key))
-    for (index, task) in list.enumerated() {
-      tasks[task.key] = task
-      order[task.key] = index
-      let pending = task.dependencies.filter { keys.contains($0) }
-      waitingOn[task.key] = pending.count
-      for dependency in pending { dependents[dependency, default: []].append(task.key) }
-      if pending.isEmpty { ready.append(task.key) }
+  init(manifest: Manifest) throws {
+    var rows: [TaskKey: TaskRow] = [:]
+    for row in try manifest.tasks() { rows[TaskKey(stage: row.stage, shard: row.shard)] = row }
+    var artifacts: [TaskKey: [ArtifactRow]] = [:]
+    for (stage, shard, artifact) in try manifest.allArtifacts() {
+      artifacts[TaskKey(stage: stage, shard: shard), default: []].append(artifact)
     }
-    remaining = list.count
+    self.rows = rows
+    self.artifacts = artifacts
   }
 
-  func runAll() {
-    guard remaining > 0 else { return }
-    progress?.start()
-    var threads: [Thread] = []
-    for _ in 0..<workers {
-      let thread = Thread { [self] in self.workLoop() }
-      thread.stackSize = 16 << 20
-      threads.append(thread)
-      thread.start()
-    }
-    condition.lock()
-    while remaining > 0 || running > 0 {
-      condition.wait()
-    }
-    condition.unlock()
-    progress?.stop()
-  }
-
-  private func workLoop() {
-    while true {
-      condition.lock()
-      while ready.isEmpty && remaining > 0 {
-        condition.wait()
+  /// A task is up to date when the manifest says each of its rows is done with the same
+  /// fingerprint, and every file they wrote is still there with the recorded size (or was
+  /// deleted on purpose after use). A changed or missing file is noticed without hashing;
+  /// `pipe verify` hashes.
+  func isUpToDate(_ task: PlannedTask, layout: RunLayout) -> Bool {
+    task.rows.allSatisfy { planned in
+      guard let row = rows[planned.key], row.status == .done, row.fingerprint == planned.fingerprint else {
+        return false
       }
-      if remaining == 0 {
-        condition.unlock()
-        condition.broadcast()
-        return
+      if planned.materialized {
+        guard let output = row.outputPath else { return false }
+        if row.outputDeletedAt == nil && fileSize(output) != row.outputBytes { return false }
       }
-      // Earliest task in plan order first: upstream stages drain before downstream ones.
-      let nextIndex = ready.indices.min { (order[ready[$0]] ?? 0) < (order[ready[$1]] ?? 0) } ?? 0
-      let key = ready.remove(at: nextIndex)
-      running += 1
-      remaining -= 1
-      condition.unlock()
-
-      let outcome = execute(key)
-
-      condition.lock()
-      running -= 1
-      switch outcome {
-      case .success:
-        completed.append(key)
-        for dependent in dependents[key] ?? [] {
-          waitingOn[dependent, default: 1] -= 1
-          if waitingOn[dependent] == 0 { ready.append(dependent) }
-        }
-      case .failure(let message):
-        failures.append((key, message))
-        block(dependentsOf: key)
+      if let rejects = row.rejectsPath {
+        let size = fileSize(rejects)
+        if size == nil || (row.rejectsChecksum != nil && size != row.rejectsBytes) { return false }
       }
-      let doneCount = completed.count
-      condition.broadcast()
-      condition.unlock()
-      if case .success = outcome, let limit = faults.killAfterTasks, doneCount >= limit {
-        kill(getpid(), SIGKILL)
+      for artifact in artifacts[planned.key] ?? [] where artifact.deletedAt == nil {
+        if fileSize(artifact.path) != artifact.bytes { return false }
       }
+      if case .export(let output) = planned.work {
+        return fileSize(layout.outputFolder(output.path) + "/manifest.json") != nil
+      }
+      return true
     }
   }
 
-  /// Removes everything downstream of a failed task from the queue (caller holds the lock).
-  private func block(dependentsOf key: TaskKey) {
-    var stack = dependents[key] ?? []
-    var seen = Set<TaskKey>()
-    while let next = stack.popLast() {
-      guard seen.insert(next).inserted, waitingOn[next] != nil else { continue }
-      waitingOn[next] = nil
-      remaining -= 1
-      blocked.append(next)
-      stack += dependents[next] ?? []
-    }
-  }
-
-  private enum Outcome {
-    case success
-    case failure(String)
-  }
-
-  private func execute(_ key: TaskKey) -> Outcome {
-    guard let task = tasks[key] else { return .failure("internal error: unknown task") }
-    let started = Date()
-    let taskProgress = TaskProgress()
-    progress?.began(key, progress: taskProgress)
-    defer { progress?.ended(key) }
-    do {
-      try manifest.markTaskStartedUnlessBusy(
-        stage: key.stage, shard: key.shard, input: task.input, fingerprint: task.fingerprint, runID: runID,
-        startedAt: started.timeIntervalSince1970)
-      let result = try TaskRunner(
-        task: task, seed: seed, faults: faults, progress: taskProgress, workers: workers, services: services
-      )
-      .run()
-      let finished = Date()
-      try manifest.markTaskDone(
-        TaskCompletion(
-          stage: key.stage, shard: key.shard, fingerprint: task.fingerprint,
-          finishedAt: finished.timeIntervalSince1970, durationSeconds: finished.timeIntervalSince(started),
-          recordsIn: result.recordsIn, recordsKept: result.recordsKept, recordsDropped: result.recordsDropped,
-          recordsEmitted: result.recordsEmitted, bytesIn: result.bytesIn, outputPath: result.output?.path,
-          outputBytes: result.output?.fileBytes ?? 0, checksum: result.output?.checksum,
-          rejectsPath: result.rejects?.path, dropCounts: result.dropCounts, artifacts: result.artifacts,
-          provenance: result.provenance, counters: result.counters,
-          mixtureGroups: result.mixtureGroups, decideSeconds: result.decideSeconds))
-      result.provenance?.discard()
-      progress?.finished(key, records: result.recordsIn)
-      return .success
-    } catch {
-      let pipeError = error as? PipeError
-      let message = pipeError.map { $0.description } ?? String(describing: error)
-      try? manifest.markTaskFailed(
-        stage: key.stage, shard: key.shard, error: pipeError?.message ?? message,
-        errorFile: pipeError?.file ?? task.input, errorLine: pipeError?.line,
-        finishedAt: Date().timeIntervalSince1970)
-      return .failure(message)
+  /// Whether a done task's files were deleted after use.
+  func deletedFiles(of task: PlannedTask) -> Bool {
+    task.rows.contains { planned in
+      if rows[planned.key]?.outputDeletedAt != nil { return true }
+      return (artifacts[planned.key] ?? []).contains { $0.deletedAt != nil }
     }
   }
 }

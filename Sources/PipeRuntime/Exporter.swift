@@ -9,37 +9,47 @@ import PipeManifest
 /// The export is built in a sibling temporary folder and swapped in at the end, so the
 /// output folder always holds one complete export (or none), never a mix.
 enum Exporter {
-  static func export(output: OutputSpec, folder: String, shards: [String], progress: TaskProgress) throws
-    -> TaskResult
-  {
+  static func export(
+    output: OutputSpec, folder: String, shards: [String], into result: RowResult, progress: TaskProgress,
+    cancellation: Cancellation, faults: FaultPlan
+  ) throws {
     let staging = folder + ".partial"
     try removeItemIfPresent(staging)
     try createDirectories(staging)
-    var result = TaskResult()
     var files: [ShardSummary] = []
     var writer: ShardWriter? = nil
     var bytesRead = 0
     do {
       for shard in shards {
-        let reader = try ShardReader(path: shard)
-        while let line = try reader.next() {
-          if line.isBlank { continue }
+        let reader = try RecordReader(path: shard)
+        // The lines are copied as they are: every shard a run wrote holds records only.
+        try reader.forEach(unparsed: { _ in "" }) { entry, _ in
+          let bytes: UnsafeBufferPointer<UInt8>
+          switch entry {
+          case .unparsed(_, let line), .notARecord(_, _, _, let line): bytes = line
+          case .record: return
+          }
           if writer == nil {
             writer = try ShardWriter(
               path: "\(staging)/part-\(RunLayout.number(files.count)).jsonl.zst",
               compressionLevel: output.compressionLevel, computeSHA256: true)
           }
-          try writer?.writeLine(UnsafeRawBufferPointer(line.bytes))
+          try writer?.writeLine(UnsafeRawBufferPointer(bytes))
           result.recordsIn += 1
           if let current = writer, current.uncompressedBytes >= output.targetShardBytes {
             files.append(try current.commit())
             writer = nil
           }
-          if result.recordsIn % 4096 == 0 {
-            progress.update(records: result.recordsIn, bytes: bytesRead + reader.compressedBytesRead)
+          if result.recordsIn & 4095 == 0 {
+            progress.update(records: result.recordsIn, bytes: bytesRead + reader.fileBytesRead)
+            try cancellation.check()
+          }
+          if faults.isKillDue(stage: Planner.exportStageID, shard: 0, records: result.recordsIn) {
+            try? writer?.flush()
+            faults.kill()
           }
         }
-        bytesRead += reader.compressedBytesRead
+        bytesRead += reader.fileBytesRead
         result.bytesIn += reader.bytesRead
       }
       if let current = writer {
@@ -92,6 +102,5 @@ enum Exporter {
       throw PipeError(.io, "cannot move the export into place: \(String(cString: strerror(errno)))", file: folder)
     }
     fsyncDirectory((folder as NSString).deletingLastPathComponent)
-    return result
   }
 }

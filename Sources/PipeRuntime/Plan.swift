@@ -1,11 +1,12 @@
+import Foundation
 import PipeCore
 import PipeIO
 
-/// Identifies a task: a manifest stage id (user stage or internal step) and a shard index.
+/// Identifies a row of the manifest: a stage or step id and a shard (or group) index.
 public struct TaskKey: Hashable, Sendable, CustomStringConvertible {
-  /// The manifest stage id.
+  /// The manifest stage id: a stage (`dedup`), a step of one (`dedup:index`) or `:export`.
   public let stage: String
-  /// The shard index.
+  /// The shard (or group) index.
   public let shard: Int
 
   /// Creates a key.
@@ -18,70 +19,92 @@ public struct TaskKey: Hashable, Sendable, CustomStringConvertible {
   public var description: String { "\(stage)[\(shard)]" }
 }
 
-/// What a task does.
-enum TaskWork: Sendable {
-  /// Runs a record stage over one shard.
+/// How a stage decides its records, as the runtime runs them.
+enum Decisions: Sendable {
   case record(any RecordStage)
-  /// Runs a batch stage over one shard.
   case batch(any BatchRecordStage)
-  /// Runs a stateful batch stage over one shard, from the state the previous shard left.
-  case statefulBatch(any StatefulBatchStage, stateIn: String?, stateOut: String)
-  /// Computes duplicate keys of one shard (first step of exact dedup).
-  case duplicateKeys(any DuplicateKeyStage, keyFile: String)
-  /// Finds, across all shards in order, which records repeat an earlier key.
-  case duplicateIndex(keyFiles: [String], indexFolder: String)
-  /// Drops the records the index named (last step of exact dedup).
-  case duplicateFilter(indexFolder: String, reason: String)
-  /// Writes the band keys, lines, scores and ids of one shard (first step of near-dedup).
-  case nearDuplicateSignatures(any NearDuplicateStage, files: NearDuplicateSteps.Files)
-  /// Merges a group of bands of every shard's keys and links the similar records sharing a key.
-  case nearDuplicateBuckets(any NearDuplicateStage, group: Int, shards: Int, files: NearDuplicateSteps.Files)
-  /// Joins the links into clusters, picks survivors and writes per-shard verdicts.
-  case nearDuplicateClusters(shards: Int, bucketTasks: Int, files: NearDuplicateSteps.Files)
-  /// Drops non-survivors and sets the cluster size on survivors (last step of near-dedup).
-  case nearDuplicateFilter(files: NearDuplicateSteps.Files, reason: String, countField: String?)
-  /// Totals the tokens of each group in one shard (first step of mixture planning).
-  case groupTotals(any GroupPlanningStage, totalsFile: String)
-  /// Sums every shard's totals and writes the plan.
-  case groupPlan(any GroupPlanningStage, totalsFiles: [String], planFile: String)
-  /// Applies a plan to one shard: drops, keeps or repeats each record.
-  case planSample(any PlanSamplingStage, planFile: String)
-  /// Trains on every record of the input shards, in order, and writes the artifact.
-  case train(any TrainingStage, inputs: [String], artifactFile: String, reportFile: String)
-  /// Runs the record stage an artifact scorer builds from a trained artifact over one shard.
-  case score(any ArtifactScoringStage, artifactFile: String)
-  /// Reshards a stage's output into the export folder.
-  case export(OutputSpec, folder: String, shards: [String])
+  case stateful(any StatefulBatchStage)
+  case decide(@Sendable (any StepContext) throws -> any RecordDecider)
 }
 
-/// One planned task.
-struct PlannedTask: Sendable {
-  let key: TaskKey
-  /// The user-facing stage this task belongs to.
-  let stage: StageSpec?
-  let work: TaskWork
-  /// The shard read (a source file or an upstream data shard), or a description.
-  let input: String
-  /// How rejects name `input`: source files by absolute path, run-internal shards relative to
-  /// the run directory, so outputs do not depend on where the run directory is.
-  var inputLabel: String {
-    readsSource ? input : input.hasPrefix(runRoot + "/") ? String(input.dropFirst(runRoot.count + 1)) : input
-  }
-  /// The run directory, for `inputLabel`.
-  let runRoot: String
-  /// Whether `input` is a pipeline input file (so the task records where records came from).
-  let readsSource: Bool
-  /// Bytes of the input file, for progress and ETA.
-  let inputBytes: Int
-  /// The kept-records shard, if the task writes one.
-  let outputPath: String?
-  let rejectsPath: String?
-  /// Hash of everything the task's output depends on.
+/// What a row of the manifest does.
+enum RowWork: Sendable {
+  /// A stage's decisions on one shard.
+  case records(Decisions)
+  /// A pass over one shard that writes per-shard artifacts.
+  case collect(RecordCollector)
+  /// One task of a step over artifacts.
+  case step(Step)
+  /// The final export.
+  case export(OutputSpec)
+}
+
+/// A shard a row reads: a pipeline input file, or the kept records of a row of an upstream
+/// stage (on disk when that row is materialized, otherwise handed over in the same pass).
+struct ShardRef: Sendable {
+  /// The file (for an unmaterialized row, the file it would be).
+  let path: String
+  /// How rejects and the manifest name it: source files by absolute path, run shards relative
+  /// to the run directory, so outputs do not depend on where the run directory is.
+  let label: String
+  /// The record row that makes it; nil for pipeline inputs.
+  let producer: TaskKey?
+  /// What its content depends on.
   let fingerprint: String
-  /// Tasks whose outputs this one reads.
+  /// Its size (a source's; an upstream shard's estimate), for progress.
+  let bytes: Int
+  /// Rows that must be done before it may be read, besides its producer (the plan of a
+  /// stage whose records pass through).
+  var extraDependencies: [TaskKey] = []
+
+  /// Whether it is a pipeline input file.
+  var isSource: Bool { producer == nil }
+}
+
+/// One row of the manifest the run will write.
+struct PlannedRow: Sendable {
+  let key: TaskKey
+  /// The user stage it belongs to; nil for the export.
+  let stage: StageSpec?
+  let work: RowWork
+  let fingerprint: String
+  /// The shard a per-shard row reads.
+  let shard: ShardRef?
+  /// What the manifest's `input` column says.
+  let inputDescription: String
+  /// Rows whose outputs this row reads.
   let dependencies: [TaskKey]
-  /// zstd level of the kept-records and rejects shards (the pipeline's `shardCompressionLevel`).
-  var shardCompressionLevel = PipelineSpec.defaultShardCompressionLevel
+  /// Record rows: the kept-records shard (written only when materialized).
+  let outputPath: String?
+  /// Record rows: the rejects shard, when anything is dropped.
+  let rejectsPath: String?
+  /// Whether the kept records are written to `outputPath`.
+  var materialized = false
+  /// The task (its first row) this row runs in.
+  var task: TaskKey
+}
+
+/// One task: the unit of scheduling, retry and resume. A fused chain completes one row per
+/// stage (and per collect pass) on one shard in one pass; a step or the export one row.
+struct PlannedTask: Sendable {
+  enum Kind: Sendable {
+    /// Rows over one shard in one pass; `children[i]` are the rows fed by row `i`'s kept records.
+    case chain(children: [[Int]])
+    /// One task of a step.
+    case step
+    /// The export, reading these shards in order.
+    case export([ShardRef])
+  }
+
+  /// Its first row's key.
+  let key: TaskKey
+  /// Its rows; the first is the root.
+  let rows: [PlannedRow]
+  let kind: Kind
+  /// Other tasks that must be done first.
+  var dependencies: [TaskKey]
+  /// Bytes of input, for progress and ETA.
+  let inputBytes: Int
 }
 
 /// A manifest stage row to record before running.
@@ -94,362 +117,291 @@ struct PlannedStage: Sendable {
   let taskCount: Int
 }
 
-/// Turns a validated pipeline into tasks with fingerprints and dependencies.
+/// Where each stage's artifacts live, so steps open them by name.
+struct ArtifactDirectory: Sendable {
+  /// Stage id, then artifact name: the step (manifest stage id) that writes it, and its spec.
+  var locations: [String: [String: (step: String, spec: ArtifactSpec)]] = [:]
+  /// Stage id, then a use it declared: the stage that makes the artifact.
+  var makers: [String: [ArtifactUse: String]] = [:]
+}
+
+/// A planned run: stage rows, tasks in a runnable order, and where artifacts are.
+struct Plan: Sendable {
+  let stages: [PlannedStage]
+  let tasks: [PlannedTask]
+  let artifacts: ArtifactDirectory
+  /// Every row by key.
+  let rows: [TaskKey: PlannedRow]
+  /// For each materialized record row, the tasks that read its shard.
+  let readers: [TaskKey: [TaskKey]]
+  /// For each stage with intermediate artifacts, the tasks that read them.
+  let artifactReaders: [String: [TaskKey]]
+  /// Each stage's input shards, in order.
+  let stageInputs: [String: [ShardRef]]
+}
+
+/// Turns a validated pipeline into rows, fused tasks, fingerprints and dependencies.
 struct Planner {
   let spec: PipelineSpec
   let layout: RunLayout
 
-  /// A shard that a stage reads: its path and the task producing it (nil for source files).
-  struct ShardSource {
-    let path: String
-    let producer: TaskKey?
-    let fingerprint: String
-    let bytes: Int
-    /// Tasks that must be done before the shard may be read, besides its producer (the
-    /// planning task, for shards that pass through a planning stage).
-    var extraDependencies: [TaskKey] = []
+  /// The suffix of steps' manifest stage ids (`dedup` + `:` + `keys`); ':' never appears in ids.
+  static func stepID(_ stage: String, _ step: String?) -> String {
+    step.map { stage + ":" + $0 } ?? stage
   }
 
-  func plan() throws -> (stages: [PlannedStage], tasks: [PlannedTask]) {
-    var sources: [String: [ShardSource]] = [:]
+  /// The manifest stage id of the final export (':' keeps it apart from user ids).
+  static let exportStageID = ":export"
+
+  /// What a stage's plan is, whatever its implementation.
+  static func stagePlan(_ implementation: StageImplementation) -> (plan: StagePlan, decisions: Decisions?) {
+    switch implementation {
+    case .record(let stage): return (StagePlan(records: .passThrough), .record(stage))
+    case .batch(let stage): return (StagePlan(records: .passThrough), .batch(stage))
+    case .statefulBatch(let stage): return (StagePlan(records: .passThrough), .stateful(stage))
+    case .steps(let plan):
+      if case .decide(let make) = plan.records { return (plan, .decide(make)) }
+      return (plan, nil)
+    }
+  }
+
+  /// Per stage: what the fusion needs to know.
+  private struct StageShape {
+    let stage: StageSpec
+    let plan: StagePlan
+    let decisions: Decisions?
+    let shards: [ShardRef]
+    var collectRows: [TaskKey] = []
+    var stepRows: [[TaskKey]] = []
+    var recordRows: [TaskKey] = []
+    /// The stage whose record rows make this stage's output stream (itself, or through
+    /// pass-through stages), or nil (a pipeline input, or no records).
+    var streamOwner: String?
+  }
+
+  func plan() throws -> Plan {
+    var streams: [String: [ShardRef]] = [:]
     var stageFingerprints: [String: String] = [:]
+    var owners: [String: String?] = [:]
     for input in spec.inputs {
-      sources[input.id] = input.files.map { file in
+      streams[input.id] = input.files.map { file in
         let size = fileSize(file) ?? -1
         let mtime = fileModificationTime(file) ?? 0
-        return ShardSource(
-          path: file, producer: nil, fingerprint: Fingerprint.of(["source", file, String(size), String(mtime)]),
-          bytes: max(size, 0))
+        return ShardRef(
+          path: file, label: file, producer: nil,
+          fingerprint: Fingerprint.of(["source", file, String(size), String(mtime)]), bytes: max(size, 0))
       }
       stageFingerprints[input.id] = Fingerprint.of(["input", input.id] + input.files)
+      owners[input.id] = .some(nil)
     }
 
+    var rows: [TaskKey: PlannedRow] = [:]
+    var order: [TaskKey] = []
     var stages: [PlannedStage] = []
-    var tasks: [PlannedTask] = []
-    // The plan file of each planning stage, for the sampling stages that read it.
-    var plans: [String: String] = [:]
-    // The artifact, task and fingerprint of each training stage, for the stages that use it.
-    var trained: [String: (file: String, key: TaskKey, fingerprint: String)] = [:]
+    var shapes: [String: StageShape] = [:]
+    var directory = ArtifactDirectory()
+    // The rows of the step that writes each (stage, artifact).
+    var artifactRows: [String: [String: [TaskKey]]] = [:]
+    let level = ["shardCompressionLevel", String(spec.shardCompressionLevel)]
+
+    func add(_ row: PlannedRow) {
+      rows[row.key] = row
+      order.append(row.key)
+    }
+
     for stage in spec.stages {
-      let shards = stage.inputs.flatMap { sources[$0] ?? [] }
+      let shards = stage.inputs.flatMap { streams[$0] ?? [] }
+      let (plan, decisions) = Self.stagePlan(stage.implementation)
       let stageFingerprint = Fingerprint.of(
         ["stage", stage.op.qualifiedName, stage.config.canonicalText, String(spec.seed)]
           + stage.inputs.map { stageFingerprints[$0] ?? "" } + Self.referencedFiles(of: stage))
       stageFingerprints[stage.id] = stageFingerprint
-      let implementation = stage.implementation
-      let inputDescription = stage.inputs
-      var outputs: [ShardSource] = []
-
-      func taskFor(
-        _ key: TaskKey, _ work: TaskWork, _ shard: ShardSource, fingerprintParts: [String], extraDependencies: [TaskKey]
-      ) -> PlannedTask {
-        let writesData: Bool
-        switch work {
-        case .duplicateKeys, .nearDuplicateSignatures, .groupTotals: writesData = false
-        default: writesData = true
-        }
-        // The level changes the shard's bytes (not its records), so it is part of what the
-        // task's output depends on; steps that write no shard ignore it.
-        let level = writesData ? ["shardCompressionLevel", String(spec.shardCompressionLevel)] : []
-        let fingerprint = Fingerprint.of(
-          [stageFingerprint, key.stage, String(key.shard), shard.fingerprint] + fingerprintParts + level)
-        return PlannedTask(
-          key: key, stage: stage, work: work, input: shard.path, runRoot: layout.root,
-          readsSource: shard.producer == nil,
-          inputBytes: shard.bytes,
-          outputPath: writesData ? layout.dataShard(stage: key.stage, shard: key.shard) : nil,
-          rejectsPath: writesData ? layout.rejectsShard(stage: key.stage, shard: key.shard) : nil,
-          fingerprint: fingerprint,
-          dependencies: (shard.producer.map { [$0] } ?? []) + shard.extraDependencies + extraDependencies,
-          shardCompressionLevel: spec.shardCompressionLevel)
-      }
-
-      /// Adds a per-shard task whose output shard flows downstream.
-      func addShardTask(_ task: PlannedTask, reading shard: ShardSource) {
-        tasks.append(task)
-        outputs.append(
-          ShardSource(
-            path: task.outputPath ?? "", producer: task.key, fingerprint: task.fingerprint, bytes: shard.bytes))
-      }
-
-      /// Adds the manifest row of a stage that runs one task per shard under its own id.
-      func addPerShardStageRow() {
+      var shape = StageShape(stage: stage, plan: plan, decisions: decisions, shards: shards)
+      let op = stage.op.qualifiedName
+      let config = stage.config.fullText
+      func stageRow(_ id: String, inputs: [String], count: Int) {
         stages.append(
           PlannedStage(
-            id: stage.id, op: stage.op.qualifiedName, inputs: inputDescription,
-            configJSON: stage.config.canonicalText, fingerprint: stageFingerprint, taskCount: shards.count))
+            id: id, op: op, inputs: inputs, configJSON: config, fingerprint: stageFingerprint, taskCount: count))
+      }
+      var locations: [String: (step: String, spec: ArtifactSpec)] = [:]
+      var earlier: [PlannedRow] = []
+
+      // The pass over each input shard.
+      if let collect = plan.collect {
+        let id = Self.stepID(stage.id, collect.name)
+        for spec in collect.writes { locations[spec.name] = (id, spec) }
+        for (index, shard) in shards.enumerated() {
+          let key = TaskKey(stage: id, shard: index)
+          let row = PlannedRow(
+            key: key, stage: stage, work: .collect(collect),
+            fingerprint: Fingerprint.of([stageFingerprint, id, String(index), shard.fingerprint]), shard: shard,
+            inputDescription: shard.path, dependencies: (shard.producer.map { [$0] } ?? []) + shard.extraDependencies,
+            outputPath: nil, rejectsPath: nil, task: key)
+          add(row)
+          shape.collectRows.append(key)
+          earlier.append(row)
+        }
+        for spec in collect.writes { artifactRows[stage.id, default: [:]][spec.name] = shape.collectRows }
+        stageRow(id, inputs: stage.inputs, count: shards.count)
       }
 
-      switch implementation {
-      case .groupPlanning(let planningStage):
-        // Totals per shard, then one planning task; the records themselves pass through.
-        let totalsID = stage.id + Self.totalsSuffix
-        let totalsFolder = layout.artifactFolder(stage: totalsID)
-        let totalsTasks = shards.enumerated().map { index, shard in
-          taskFor(
-            TaskKey(stage: totalsID, shard: index),
-            .groupTotals(planningStage, totalsFile: totalsFolder + "/totals-\(RunLayout.number(index)).json"), shard,
-            fingerprintParts: [], extraDependencies: [])
+      // The steps, each after every task of the one before.
+      var previousID = plan.collect.map { Self.stepID(stage.id, $0.name) }
+      for step in plan.steps {
+        let id = Self.stepID(stage.id, step.name)
+        for spec in step.writes { locations[spec.name] = (id, spec) }
+        var keys: [TaskKey] = []
+        var made: [PlannedRow] = []
+        for index in 0..<step.taskCount {
+          let key = TaskKey(stage: id, shard: index)
+          var parts = [stageFingerprint, id]
+          if case .grouped = step.shape { parts.append(String(index)) }
+          parts += earlier.map(\.fingerprint)
+          var dependencies = earlier.map(\.key)
+          if step.readsInputRecords {
+            parts += shards.map(\.fingerprint)
+            dependencies += shards.flatMap { ($0.producer.map { [$0] } ?? []) + $0.extraDependencies }
+          }
+          let description: String
+          if step.readsInputRecords {
+            description = "\(shards.count) shards"
+          } else if case .grouped(let count) = step.shape {
+            description = "group \(index + 1) of \(count) over \(shards.count) shards"
+          } else {
+            description = "\(shards.count) shards' \(previousID ?? stage.id)"
+          }
+          let row = PlannedRow(
+            key: key, stage: stage, work: .step(step), fingerprint: Fingerprint.of(parts), shard: nil,
+            inputDescription: description, dependencies: dependencies, outputPath: nil, rejectsPath: nil, task: key)
+          add(row)
+          keys.append(key)
+          made.append(row)
         }
-        let planFile = layout.artifactFolder(stage: stage.id) + "/plan.json"
-        let planKey = TaskKey(stage: stage.id, shard: 0)
-        let planFingerprint = Fingerprint.of([stageFingerprint, stage.id] + totalsTasks.map(\.fingerprint))
-        tasks += totalsTasks
-        tasks.append(
-          PlannedTask(
-            key: planKey, stage: stage,
-            work: .groupPlan(
-              planningStage,
-              totalsFiles: totalsTasks.indices.map { totalsFolder + "/totals-\(RunLayout.number($0)).json" },
-              planFile: planFile),
-            input: "\(shards.count) totals files", runRoot: layout.root, readsSource: false, inputBytes: 0,
-            outputPath: nil, rejectsPath: nil, fingerprint: planFingerprint, dependencies: totalsTasks.map(\.key)))
-        plans[stage.id] = planFile
+        for spec in step.writes { artifactRows[stage.id, default: [:]][spec.name] = keys }
+        shape.stepRows.append(keys)
+        earlier += made
+        stageRow(id, inputs: previousID.map { [$0] } ?? stage.inputs, count: keys.count)
+        previousID = id
+      }
+      directory.locations[stage.id] = locations
+
+      // Artifacts of other stages this stage uses.
+      var usedRows: [PlannedRow] = []
+      for use in plan.uses {
+        let maker: String
+        switch use.source {
+        case .input: maker = stage.inputs.first ?? ""
+        case .configKey(_, let id): maker = id
+        }
+        directory.makers[stage.id, default: [:]][use] = maker
+        guard let keys = artifactRows[maker]?[use.artifact] else {
+          throw PipeError(.config, "stage \(stage.id) uses \(use.artifact) of \(maker), which makes none")
+        }
+        usedRows += keys.compactMap { rows[$0] }
+      }
+
+      // A stateful stage's state after each shard, read by the next shard's task.
+      if case .stateful? = decisions {
+        locations[DecideLink.stateArtifact] = (stage.id, .kept(DecideLink.stateArtifact, indexed: true))
+        directory.locations[stage.id] = locations
+      }
+
+      // The records, after the last step (or the collect pass, when there is no step).
+      let lastKeys = Set(shape.stepRows.last ?? shape.collectRows)
+      let lastStep = earlier.filter { lastKeys.contains($0.key) }
+      var outputs: [ShardRef] = []
+      if let decisions {
+        var previous: PlannedRow? = nil
+        for (index, shard) in shards.enumerated() {
+          let key = TaskKey(stage: stage.id, shard: index)
+          var parts = [stageFingerprint, stage.id, String(index), shard.fingerprint]
+          parts += lastStep.map(\.fingerprint) + usedRows.map(\.fingerprint)
+          var dependencies = (shard.producer.map { [$0] } ?? []) + shard.extraDependencies
+          dependencies += lastStep.map(\.key) + usedRows.map(\.key)
+          if case .stateful = decisions, let previous {
+            parts.append(previous.fingerprint)
+            dependencies.append(previous.key)
+          }
+          let outputPath = layout.dataShard(stage: stage.id, shard: index)
+          let row = PlannedRow(
+            key: key, stage: stage, work: .records(decisions), fingerprint: Fingerprint.of(parts + level),
+            shard: shard, inputDescription: shard.path, dependencies: dependencies, outputPath: outputPath,
+            rejectsPath: layout.rejectsShard(stage: stage.id, shard: index), task: key)
+          add(row)
+          shape.recordRows.append(key)
+          previous = row
+          outputs.append(
+            ShardRef(
+              path: outputPath, label: layout.relative(outputPath), producer: key, fingerprint: row.fingerprint,
+              bytes: shard.bytes))
+        }
+        stageRow(stage.id, inputs: stage.inputs, count: shards.count)
+        shape.streamOwner = stage.id
+      } else if case .passThrough = plan.records {
+        // The records are the input's; reading them waits for the plan.
+        let planRows = lastStep
         outputs = shards.map { shard in
-          var passed = ShardSource(
-            path: shard.path, producer: shard.producer,
-            fingerprint: Fingerprint.of([shard.fingerprint, planFingerprint]), bytes: shard.bytes)
-          passed.extraDependencies = shard.extraDependencies + [planKey]
+          var passed = ShardRef(
+            path: shard.path, label: shard.label, producer: shard.producer,
+            fingerprint: Fingerprint.of([shard.fingerprint] + planRows.map(\.fingerprint)), bytes: shard.bytes)
+          passed.extraDependencies = shard.extraDependencies + planRows.map(\.key)
           return passed
         }
-        let config = stage.config.canonicalText
-        stages += [
-          PlannedStage(
-            id: totalsID, op: stage.op.qualifiedName, inputs: inputDescription, configJSON: config,
-            fingerprint: stageFingerprint, taskCount: shards.count),
-          PlannedStage(
-            id: stage.id, op: stage.op.qualifiedName, inputs: [totalsID], configJSON: config,
-            fingerprint: stageFingerprint, taskCount: 1),
-        ]
-
-      case .statefulBatch(let statefulStage):
-        // Shard i starts from the state shard i - 1 ended with, so the tasks form a chain.
-        let folder = layout.artifactFolder(stage: stage.id)
-        var previous: PlannedTask? = nil
-        for (index, shard) in shards.enumerated() {
-          let key = TaskKey(stage: stage.id, shard: index)
-          let work = TaskWork.statefulBatch(
-            statefulStage, stateIn: previous.map { _ in folder + "/state-\(RunLayout.number(index - 1)).json" },
-            stateOut: folder + "/state-\(RunLayout.number(index)).json")
-          let task = taskFor(
-            key, work, shard, fingerprintParts: previous.map { [$0.fingerprint] } ?? [],
-            extraDependencies: previous.map { [$0.key] } ?? [])
-          addShardTask(task, reading: shard)
-          previous = task
-        }
-        addPerShardStageRow()
-
-      case .training(let trainer):
-        // One task reads every shard in order; nothing flows downstream but the artifact.
-        let folder = layout.artifactFolder(stage: stage.id)
-        let key = TaskKey(stage: stage.id, shard: 0)
-        let fingerprint = Fingerprint.of([stageFingerprint, stage.id] + shards.map(\.fingerprint))
-        tasks.append(
-          PlannedTask(
-            key: key, stage: stage,
-            work: .train(
-              trainer, inputs: shards.map(\.path), artifactFile: folder + "/model.bin",
-              reportFile: folder + "/report.json"),
-            input: "\(shards.count) shards", runRoot: layout.root, readsSource: false,
-            inputBytes: shards.reduce(0) { $0 + $1.bytes }, outputPath: nil, rejectsPath: nil,
-            fingerprint: fingerprint,
-            dependencies: shards.flatMap { ($0.producer.map { [$0] } ?? []) + $0.extraDependencies }))
-        trained[stage.id] = (folder + "/model.bin", key, fingerprint)
-        stages.append(
-          PlannedStage(
-            id: stage.id, op: stage.op.qualifiedName, inputs: inputDescription,
-            configJSON: stage.config.canonicalText, fingerprint: stageFingerprint, taskCount: 1))
-
-      case .artifactScoring(let scorer):
-        // The loader checked that the referenced stage exists, trains, and comes first.
-        guard let reference = stage.config.stageReferences(of: stage.op).first,
-          let model = trained[reference.stage]
-        else {
-          throw PipeError(.config, "stage \(stage.id) must name a training stage in its config")
-        }
-        for (index, shard) in shards.enumerated() {
-          let key = TaskKey(stage: stage.id, shard: index)
-          let task = taskFor(
-            key, .score(scorer, artifactFile: model.file), shard, fingerprintParts: [model.fingerprint],
-            extraDependencies: [model.key])
-          addShardTask(task, reading: shard)
-        }
-        addPerShardStageRow()
-
-      case .planSampling(let samplingStage):
-        // The loader checked that the one input is a planning stage, planned before this one.
-        guard let planFile = stage.inputs.first.flatMap({ plans[$0] }) else {
-          throw PipeError(.config, "stage \(stage.id) must read a planning stage such as mixture.plan")
-        }
-        for (index, shard) in shards.enumerated() {
-          let key = TaskKey(stage: stage.id, shard: index)
-          let task = taskFor(
-            key, .planSample(samplingStage, planFile: planFile), shard, fingerprintParts: [], extraDependencies: [])
-          addShardTask(task, reading: shard)
-        }
-        addPerShardStageRow()
-
-      case .record, .batch:
-        for (index, shard) in shards.enumerated() {
-          let key = TaskKey(stage: stage.id, shard: index)
-          let work: TaskWork
-          switch implementation {
-          case .batch(let batchStage): work = .batch(batchStage)
-          case .record(let recordStage): work = .record(recordStage)
-          default: throw PipeError(.stage, "internal error: \(stage.id) is not a record stage")
-          }
-          let task = taskFor(key, work, shard, fingerprintParts: [], extraDependencies: [])
-          tasks.append(task)
-          outputs.append(
-            ShardSource(
-              path: task.outputPath ?? "", producer: key, fingerprint: task.fingerprint, bytes: shard.bytes))
-        }
-        addPerShardStageRow()
-
-      case .nearDuplicate(let nearStage):
-        // Steps: signatures per shard, buckets per band, one clustering task, filter per shard.
-        let signaturesID = stage.id + NearDuplicateSteps.signaturesSuffix
-        let bucketsID = stage.id + NearDuplicateSteps.bucketsSuffix
-        let clustersID = stage.id + NearDuplicateSteps.clustersSuffix
-        let files = NearDuplicateSteps.Files(layout: layout, stage: stage.id)
-        let groups = NearDuplicateSteps.bucketTaskCount(bands: nearStage.bandCount)
-        let signatureTasks = shards.enumerated().map { index, shard in
-          taskFor(
-            TaskKey(stage: signaturesID, shard: index), .nearDuplicateSignatures(nearStage, files: files), shard,
-            fingerprintParts: [], extraDependencies: [])
-        }
-        let bucketTasks = (0..<groups).map { group in
-          PlannedTask(
-            key: TaskKey(stage: bucketsID, shard: group), stage: stage,
-            work: .nearDuplicateBuckets(nearStage, group: group, shards: shards.count, files: files),
-            input:
-              "bands \(NearDuplicateSteps.bands(ofBucketTask: group, bands: nearStage.bandCount)) of \(shards.count) shards",
-            runRoot: layout.root, readsSource: false, inputBytes: 0, outputPath: nil, rejectsPath: nil,
-            fingerprint: Fingerprint.of(
-              [stageFingerprint, bucketsID, String(group)] + signatureTasks.map(\.fingerprint)),
-            dependencies: signatureTasks.map(\.key))
-        }
-        let clustersKey = TaskKey(stage: clustersID, shard: 0)
-        let clustersFingerprint = Fingerprint.of(
-          [stageFingerprint, clustersID] + signatureTasks.map(\.fingerprint) + bucketTasks.map(\.fingerprint))
-        let clustersTask = PlannedTask(
-          key: clustersKey, stage: stage,
-          work: .nearDuplicateClusters(shards: shards.count, bucketTasks: groups, files: files),
-          input: "\(groups) edge files", runRoot: layout.root, readsSource: false, inputBytes: 0, outputPath: nil,
-          rejectsPath: nil, fingerprint: clustersFingerprint,
-          dependencies: signatureTasks.map(\.key) + bucketTasks.map(\.key))
-        tasks += signatureTasks + bucketTasks + [clustersTask]
-        for (index, shard) in shards.enumerated() {
-          let key = TaskKey(stage: stage.id, shard: index)
-          let task = taskFor(
-            key,
-            .nearDuplicateFilter(
-              files: files, reason: nearStage.dropReason, countField: nearStage.clusterSizeField),
-            shard, fingerprintParts: [clustersFingerprint], extraDependencies: [clustersKey])
-          addShardTask(task, reading: shard)
-        }
-        let config = stage.config.canonicalText
-        let op = stage.op.qualifiedName
-        stages += [
-          PlannedStage(
-            id: signaturesID, op: op, inputs: inputDescription, configJSON: config, fingerprint: stageFingerprint,
-            taskCount: shards.count),
-          PlannedStage(
-            id: bucketsID, op: op, inputs: [signaturesID], configJSON: config, fingerprint: stageFingerprint,
-            taskCount: groups),
-          PlannedStage(
-            id: clustersID, op: op, inputs: [bucketsID], configJSON: config, fingerprint: stageFingerprint,
-            taskCount: 1),
-          PlannedStage(
-            id: stage.id, op: op, inputs: inputDescription, configJSON: config, fingerprint: stageFingerprint,
-            taskCount: shards.count),
-        ]
-
-      case .duplicateKey(let keyStage):
-        let keysID = stage.id + ":keys"
-        let indexID = stage.id + ":index"
-        var keyTasks: [PlannedTask] = []
-        var keyFiles: [String] = []
-        for (index, shard) in shards.enumerated() {
-          let key = TaskKey(stage: keysID, shard: index)
-          let keyFile = layout.artifactFolder(stage: keysID) + "/keys-\(RunLayout.number(index)).bin"
-          keyTasks.append(
-            taskFor(key, .duplicateKeys(keyStage, keyFile: keyFile), shard, fingerprintParts: [], extraDependencies: [])
-          )
-          keyFiles.append(keyFile)
-        }
-        let indexFolder = layout.artifactFolder(stage: indexID)
-        let indexKey = TaskKey(stage: indexID, shard: 0)
-        let indexFingerprint = Fingerprint.of([stageFingerprint, indexID] + keyTasks.map(\.fingerprint))
-        let indexTask = PlannedTask(
-          key: indexKey, stage: stage,
-          work: .duplicateIndex(keyFiles: keyFiles, indexFolder: indexFolder),
-          input: "\(shards.count) key files", runRoot: layout.root, readsSource: false, inputBytes: 0, outputPath: nil,
-          rejectsPath: nil,
-          fingerprint: indexFingerprint, dependencies: keyTasks.map(\.key))
-        tasks += keyTasks
-        tasks.append(indexTask)
-        for (index, shard) in shards.enumerated() {
-          let key = TaskKey(stage: stage.id, shard: index)
-          let task = taskFor(
-            key, .duplicateFilter(indexFolder: indexFolder, reason: keyStage.dropReason), shard,
-            fingerprintParts: [indexFingerprint], extraDependencies: [indexKey])
-          addShardTask(task, reading: shard)
-        }
-        stages.append(
-          PlannedStage(
-            id: keysID, op: stage.op.qualifiedName, inputs: inputDescription,
-            configJSON: stage.config.canonicalText, fingerprint: stageFingerprint, taskCount: shards.count))
-        stages.append(
-          PlannedStage(
-            id: indexID, op: stage.op.qualifiedName, inputs: [keysID], configJSON: stage.config.canonicalText,
-            fingerprint: stageFingerprint, taskCount: 1))
-        addPerShardStageRow()
+        shape.streamOwner = stage.inputs.count == 1 ? (owners[stage.inputs[0]] ?? nil) : nil
       }
-      sources[stage.id] = outputs
+      owners[stage.id] = .some(shape.streamOwner)
+      streams[stage.id] = outputs
+      shapes[stage.id] = shape
     }
 
+    // The export.
+    var exportShards: [ShardRef] = []
     if let output = spec.output {
-      let shards = sources[output.from] ?? []
-      let exportID = Planner.exportStageID
+      exportShards = streams[output.from] ?? []
       let configText = Fingerprint.canonical([
         "from": .string(output.from), "path": .string(output.path),
         "targetShardBytes": .int(Int64(output.targetShardBytes)),
         "compressionLevel": .int(Int64(output.compressionLevel)),
       ])
-      let fingerprint = Fingerprint.of(["export", configText] + shards.map(\.fingerprint))
-      tasks.append(
-        PlannedTask(
-          key: TaskKey(stage: exportID, shard: 0), stage: nil,
-          work: .export(output, folder: layout.outputFolder(output.path), shards: shards.map(\.path)),
-          input: "\(shards.count) shards of \(output.from)", runRoot: layout.root, readsSource: false,
-          inputBytes: shards.reduce(0) { $0 + $1.bytes }, outputPath: nil, rejectsPath: nil,
-          fingerprint: fingerprint,
-          dependencies: shards.flatMap { shard in (shard.producer.map { [$0] } ?? []) + shard.extraDependencies }))
+      let fingerprint = Fingerprint.of(["export", configText] + exportShards.map(\.fingerprint))
+      let key = TaskKey(stage: Self.exportStageID, shard: 0)
+      add(
+        PlannedRow(
+          key: key, stage: nil, work: .export(output), fingerprint: fingerprint, shard: nil,
+          inputDescription: "\(exportShards.count) shards of \(output.from)",
+          dependencies: exportShards.flatMap { ($0.producer.map { [$0] } ?? []) + $0.extraDependencies },
+          outputPath: nil, rejectsPath: nil, task: key))
       stages.append(
         PlannedStage(
-          id: exportID, op: "export@1", inputs: [output.from], configJSON: configText, fingerprint: fingerprint,
-          taskCount: 1))
+          id: Self.exportStageID, op: "export@1", inputs: [output.from], configJSON: configText,
+          fingerprint: fingerprint, taskCount: 1))
     }
-    return (stages, tasks)
+
+    var fusion = Fusion(spec: spec, rows: rows, order: order)
+    fusion.stageInputs = shapes.mapValues(\.shards)
+    for (id, shape) in shapes {
+      fusion.stages[id] = Fusion.StageRows(
+        collect: shape.collectRows, steps: shape.stepRows, records: shape.recordRows,
+        hasSteps: shape.plan.collect != nil || !shape.plan.steps.isEmpty, usesArtifacts: !shape.plan.uses.isEmpty,
+        isSequential: { if case .stateful? = shape.decisions { return true } else { return false } }(),
+        readsInputRecords: shape.plan.steps.contains(where: \.readsInputRecords), streamOwner: shape.streamOwner,
+        inputsHaveExtraDependencies: shape.shards.contains { !$0.extraDependencies.isEmpty },
+        users: [])
+    }
+    for (user, makers) in directory.makers {
+      for maker in makers.values { fusion.stages[maker]?.users.append(user) }
+    }
+    return fusion.plan(stages: stages, directory: directory, exportShards: exportShards)
   }
 
   /// Path, size and modification time of every file a stage's config names (`.files` keys,
   /// such as benchmark files), so editing one reruns the stage.
   static func referencedFiles(of stage: StageSpec) -> [String] {
-    stage.op.keys.flatMap { key -> [String] in
-      guard case .files = key.type else { return [] }
-      return stage.config.files(key.name).map { file in
-        "\(file.path):\(fileSize(file.path) ?? -1):\(fileModificationTime(file.path) ?? 0)"
-      }
+    stage.config.referencedFiles.map { file in
+      "\(file.path):\(fileSize(file.path) ?? -1):\(fileModificationTime(file.path) ?? 0)"
     }
   }
-
-  /// The suffix of a planning stage's per-shard totals step.
-  static let totalsSuffix = ":totals"
-
-  /// The manifest stage id of the final export (':' keeps it apart from user ids).
-  static let exportStageID = ":export"
 }
 
 /// Fingerprints: SHA-256 of length-prefixed parts, so ("ab","c") and ("a","bc") differ.

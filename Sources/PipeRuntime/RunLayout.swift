@@ -8,6 +8,7 @@ import Foundation
 /// RUN/data/STAGE/part-00000.jsonl.zst      kept records of each task
 /// RUN/rejects/STAGE/part-00000.jsonl.zst   dropped records, each with its reason
 /// RUN/artifacts/STAGE/...                  non-record outputs (dedup keys and indexes)
+/// RUN/ledgers/STAGE/part-00000.ledger      a finished task's results, until merged
 /// RUN/output/                              the final export and its manifest.json
 /// RUN/run.lock                             held while a pipe process works here
 /// ```
@@ -40,6 +41,37 @@ public struct RunLayout: Sendable {
   /// A stage's artifact folder.
   public func artifactFolder(stage: String) -> String {
     "\(root)/artifacts/\(Self.folderName(stage))"
+  }
+
+  /// The file of an artifact named `name` (`keys.bin`) of a step, one per `index` when given
+  /// (`keys-00003.bin`).
+  public func artifact(step: String, name: String, index: Int?) -> String {
+    artifactFolder(stage: step) + "/" + Self.artifactFileName(name, index: index)
+  }
+
+  /// `name`, or with `-NNNNN` before its extension for an indexed artifact.
+  static func artifactFileName(_ name: String, index: Int?) -> String {
+    guard let index else { return name }
+    guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return name + "-" + number(index) }
+    return name[..<dot] + "-" + number(index) + name[dot...]
+  }
+
+  /// The folder of task ledgers.
+  public var ledgerFolder: String { root + "/ledgers" }
+
+  /// The ledger of the task whose first row is `stage[shard]`.
+  public func ledger(stage: String, shard: Int) -> String {
+    "\(ledgerFolder)/\(Self.folderName(stage))/part-\(Self.number(shard)).ledger"
+  }
+
+  /// The journal of LLM answers the task whose first row is `stage[shard]` received.
+  public func llmJournal(stage: String, shard: Int) -> String {
+    "\(ledgerFolder)/\(Self.folderName(stage))/part-\(Self.number(shard)).llm.jsonl"
+  }
+
+  /// A path relative to the run directory when it is inside it.
+  public func relative(_ path: String) -> String {
+    path.hasPrefix(root + "/") ? String(path.dropFirst(root.count + 1)) : path
   }
 
   /// The export folder for an output path from the pipeline file.

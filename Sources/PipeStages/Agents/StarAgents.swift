@@ -24,39 +24,37 @@ public struct StarAgents: StatefulBatchStage {
     embedder = HashedEmbedder(dimensions: config.embeddingDimensions)
   }
 
+  /// The op's config keys.
+  struct Options: ConfigSchema {
+    @Setting(required: "NAME -> {baseURL, model, apiKeyEnv, maxConcurrentRequests, ...}.") var endpoints: JSONObject
+    @Setting(required: "[{name, endpoint, system, rewrite (with {instruction}), temperature, maxTokens, seed}, ...].", described: "an array of agent objects")
+    var agents: JSONValue
+    @Setting(.string("all"), described: "\"all\" or an array of pairs", "\"all\" or [[INSTRUCTION_AGENT, RESPONSE_AGENT], ...].")
+    var pairs: JSONValue
+    @Setting(required: "Pairs that always run; the first one's sample is the judge's reference.", described: "an array of pairs")
+    var basePairs: JSONValue
+    @Setting(2, in: 1...64, "Pairs sampled per seed (M).") var samplesPerSeed: Int
+    @Setting(0.05, in: 0...100, "beta in p <- (p + beta * score) / sum.") var evolutionRate: Double
+    @Setting(1, in: 0...64, "How many of the M pairs come from the memory pool.") var memoryDraws: Int
+    @Setting(8, in: 0...1000, "Nearest stored instructions forming the pool.") var memoryTopN: Int
+    @Setting(5000, in: 1...1_000_000, "Instructions the memory bank keeps.") var memoryCapacity: Int
+    @Setting(0, in: 0...1, "A floor under pair probabilities.") var minPairProbability: Double
+    @Setting(JSONObject(), "{small, large}: each \"ngram\", {\"ngram\": ORDER} or {\"endpoint\": NAME} (prompt log-probabilities).")
+    var difficulty: JSONObject
+    @Setting(required: "{endpoint, swapPositions (true), maxTokens (128)}.") var judge: JSONObject
+    @Setting("{text}", "How a record becomes the seed instruction.") var instruction: String
+    @Setting(256, in: 16...4096, "Dimensions of the hashed embedding.") var embeddingDimensions: Int
+    @Setting(nil, "An endpoint name for /v1/embeddings of seed instructions; null for the built-in hashed embedder.")
+    var embeddings: String?
+    @Setting(8, in: 1...256, "Seeds per batch (the n-gram scorers' reference).") var batchSize: Int
+  }
+
   /// The op's name, version and config schema.
   public static let descriptor = OpDescriptor(
     name: "agents.star", version: 1,
     summary: "Star-Agents: sample agent pairs per seed, score by difficulty x judged quality, keep the best, evolve.",
-    keys: [
-      ConfigKey("endpoints", .object, default: nil, "NAME -> {baseURL, model, apiKeyEnv, maxConcurrentRequests, ...}."),
-      ConfigKey(
-        "agents", .json("an array of agent objects"), default: nil,
-        "[{name, endpoint, system, rewrite (with {instruction}), temperature, maxTokens, seed}, ...]."),
-      ConfigKey(
-        "pairs", .json("\"all\" or an array of pairs"), default: .string("all"),
-        "\"all\" or [[INSTRUCTION_AGENT, RESPONSE_AGENT], ...]."),
-      ConfigKey(
-        "basePairs", .json("an array of pairs"), default: nil,
-        "Pairs that always run; the first one's sample is the judge's reference."),
-      ConfigKey("samplesPerSeed", .int(1...64), default: .int(2), "Pairs sampled per seed (M)."),
-      ConfigKey("evolutionRate", .double(0...100), default: .double(0.05), "beta in p <- (p + beta * score) / sum."),
-      ConfigKey("memoryDraws", .int(0...64), default: .int(1), "How many of the M pairs come from the memory pool."),
-      ConfigKey("memoryTopN", .int(0...1000), default: .int(8), "Nearest stored instructions forming the pool."),
-      ConfigKey("memoryCapacity", .int(1...1_000_000), default: .int(5000), "Instructions the memory bank keeps."),
-      ConfigKey("minPairProbability", .double(0...1), default: .double(0), "A floor under pair probabilities."),
-      ConfigKey(
-        "difficulty", .object, default: .object([:]),
-        "{small, large}: each \"ngram\", {\"ngram\": ORDER} or {\"endpoint\": NAME} (prompt log-probabilities)."),
-      ConfigKey("judge", .object, default: nil, "{endpoint, swapPositions (true), maxTokens (128)}."),
-      ConfigKey("instruction", .string, default: .string("{text}"), "How a record becomes the seed instruction."),
-      ConfigKey("embeddingDimensions", .int(16...4096), default: .int(256), "Dimensions of the hashed embedding."),
-      ConfigKey(
-        "embeddings", .string, default: .null,
-        "An endpoint name for /v1/embeddings of seed instructions; null for the built-in hashed embedder."),
-      ConfigKey("batchSize", .int(1...256), default: .int(8), "Seeds per batch (the n-gram scorers' reference)."),
-    ],
-    make: { config in .statefulBatch(StarAgents(config: try StarAgentsConfig(config: config))) })
+    options: Options.self,
+    make: { options in .statefulBatch(StarAgents(config: try StarAgentsConfig(options: options))) })
 
   /// Seeds per call.
   public var batchSize: Int { config.batchSize }

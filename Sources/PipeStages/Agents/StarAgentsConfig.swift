@@ -71,12 +71,12 @@ public struct StarAgentsConfig: Sendable {
     agents[pair.instruction].name + "+" + agents[pair.response].name
   }
 
-  /// Reads a validated `StageConfig` of `agents.star@1`.
+  /// Reads the options of `agents.star@1`.
   ///
   /// - Throws: `ConfigValueError` at the member that is wrong.
-  init(config: StageConfig) throws {
+  init(options: StarAgents.Options) throws {
     var endpoints: [String: Endpoint] = [:]
-    for (name, value) in config.object("endpoints").members {
+    for (name, value) in options.endpoints.members {
       guard !name.isEmpty, !name.contains(".") else {
         throw ConfigValueError("endpoints.\(name)", "endpoint names must be non-empty and without '.'")
       }
@@ -97,7 +97,7 @@ public struct StarAgentsConfig: Sendable {
       return endpoint
     }
 
-    guard let agentList = config.values["agents"]?.arrayValue, !agentList.isEmpty else {
+    guard let agentList = options.agents.arrayValue, !agentList.isEmpty else {
       throw ConfigValueError("agents", "expected a non-empty array of agents")
     }
     let agentKeys = ["name", "endpoint", "system", "rewrite", "temperature", "maxTokens", "seed"]
@@ -136,11 +136,11 @@ public struct StarAgentsConfig: Sendable {
         return (instruction, response)
       }
     }
-    basePairs = try pairList(config.values["basePairs"], keyPath: "basePairs")
+    basePairs = try pairList(options.basePairs, keyPath: "basePairs")
     guard !basePairs.isEmpty else {
       throw ConfigValueError("basePairs", "expected at least one base pair: its sample is what the judge compares with")
     }
-    if case .string("all")? = config.values["pairs"] {
+    if case .string("all") = options.pairs {
       // Every combination, minus the base pairs (they always run and do not evolve).
       let base = Set(basePairs.map { "\($0.instruction),\($0.response)" })
       let count = agents.count
@@ -152,14 +152,14 @@ public struct StarAgentsConfig: Sendable {
       }
       pairs = all
     } else {
-      pairs = try pairList(config.values["pairs"], keyPath: "pairs")
+      pairs = try pairList(options.pairs, keyPath: "pairs")
     }
     guard !pairs.isEmpty else { throw ConfigValueError("pairs", "expected at least one pair besides the base pairs") }
 
     parameters = StarAgentsEngine.Parameters(
-      samplesPerSeed: config.int("samplesPerSeed"), evolutionRate: config.double("evolutionRate"),
-      memoryDraws: config.int("memoryDraws"), memoryTopN: config.int("memoryTopN"),
-      minimumProbability: config.double("minPairProbability"), memoryCapacity: config.int("memoryCapacity"))
+      samplesPerSeed: options.samplesPerSeed, evolutionRate: options.evolutionRate,
+      memoryDraws: options.memoryDraws, memoryTopN: options.memoryTopN,
+      minimumProbability: options.minPairProbability, memoryCapacity: options.memoryCapacity)
 
     func scorer(_ value: JSONValue?, keyPath: String, defaultOrder: Int) throws -> Scorer {
       switch value {
@@ -172,7 +172,7 @@ public struct StarAgentsConfig: Sendable {
         throw ConfigValueError(keyPath, "expected \"ngram\", {\"ngram\": ORDER} or {\"endpoint\": NAME}")
       }
     }
-    let difficulty = config.object("difficulty")
+    let difficulty = options.difficulty
     for key in difficulty.keys where key != "small" && key != "large" {
       throw ConfigValueError("difficulty.\(key)", "unknown key (known: small, large)")
     }
@@ -180,16 +180,16 @@ public struct StarAgentsConfig: Sendable {
     large = try scorer(difficulty["large"], keyPath: "difficulty.large", defaultOrder: 3)
     if small == large { throw ConfigValueError("difficulty", "the small and large scorers must differ") }
 
-    let judgeConfig = config.object("judge")
+    let judgeConfig = options.judge
     for key in judgeConfig.keys where !["endpoint", "swapPositions", "maxTokens"].contains(key) {
       throw ConfigValueError("judge.\(key)", "unknown key (known: endpoint, swapPositions, maxTokens)")
     }
     judge = try endpoint(judgeConfig["endpoint"], keyPath: "judge.endpoint")
     swapPositions = judgeConfig["swapPositions"]?.boolValue ?? true
     judgeMaxTokens = judgeConfig["maxTokens"]?.intValue ?? 128
-    instruction = try PromptTemplate(config.string("instruction"), keyPath: "instruction")
-    embeddingDimensions = config.int("embeddingDimensions")
-    embeddings = try config.optional("embeddings").map { try endpoint($0, keyPath: "embeddings") }
-    batchSize = config.int("batchSize")
+    instruction = try PromptTemplate(options.instruction, keyPath: "instruction")
+    embeddingDimensions = options.embeddingDimensions
+    embeddings = try options.embeddings.map { try endpoint(.string($0), keyPath: "embeddings") }
+    batchSize = options.batchSize
   }
 }

@@ -47,40 +47,35 @@ public struct CodeLanguage: RecordStage {
   }
 
   /// Creates the stage from a config validated against `descriptor`.
-  init(config: StageConfig) throws {
+  init(options: Options) throws {
     try self.init(
-      pathField: config.string("pathField"), field: config.string("field"),
-      onUnknown: UnknownPolicy(rawValue: config.string("onUnknown")) ?? .keep,
+      pathField: options.pathField, field: options.field,
+      onUnknown: UnknownPolicy(rawValue: options.onUnknown) ?? .keep,
       detector: CodeLanguageDetector(
-        maxBytes: config.int("maxBytes"), minContentScore: config.double("minContentScore"),
-        usesContent: config.bool("useContent")))
+        maxBytes: options.maxBytes, minContentScore: options.minContentScore,
+        usesContent: options.useContent))
+  }
+
+  /// The op's config keys.
+  struct Options: ConfigSchema {
+    @Setting("path", "Metadata key (or top-level field) holding the file path; empty to use the content only.")
+    var pathField: String
+    @Setting("programming_language", "Metadata key to write the language to; the deciding rule goes to <field>_source.")
+    var field: String
+    @Setting("keep", oneOf: UnknownPolicy.allCases.map(\.rawValue), "Keep records with no detectable language (without the fields) or drop them.")
+    var onUnknown: String
+    @Setting(true, "Guess from the text when the path, #! line and modelines say nothing.") var useContent: Bool
+    @Setting(CodeLanguageDetector.defaultMinContentScore, in: 0...1000, "Lowest content score that names a language; higher is stricter (prose-like texts need more).")
+    var minContentScore: Double
+    @Setting(16 * 1024, in: 256...(1 << 24), "Bytes of text scanned.") var maxBytes: Int
   }
 
   /// The op's name, version and config schema.
   public static let descriptor = OpDescriptor(
     name: "lang.code", version: 1,
     summary: "Name the programming language of each record from its path, #! line, modeline or content.",
-    keys: [
-      ConfigKey(
-        "pathField", .string, default: .string("path"),
-        "Metadata key (or top-level field) holding the file path; empty to use the content only."),
-      ConfigKey(
-        "field", .string, default: .string("programming_language"),
-        "Metadata key to write the language to; the deciding rule goes to <field>_source."),
-      ConfigKey(
-        "onUnknown", .choice(UnknownPolicy.allCases.map(\.rawValue)), default: .string("keep"),
-        "Keep records with no detectable language (without the fields) or drop them."),
-      ConfigKey(
-        "useContent", .bool, default: .bool(true),
-        "Guess from the text when the path, #! line and modelines say nothing."),
-      ConfigKey(
-        "minContentScore", .double(0...1000), default: .double(CodeLanguageDetector.defaultMinContentScore),
-        "Lowest content score that names a language; higher is stricter (prose-like texts need more)."),
-      ConfigKey(
-        "maxBytes", .int(256...(1 << 24)), default: .int(16 * 1024),
-        "Bytes of text scanned."),
-    ],
-    make: { config in .record(try CodeLanguage(config: config)) })
+    options: Options.self,
+    make: { options in .record(try CodeLanguage(options: options)) })
 
   /// Writes the language fields, or applies `onUnknown`.
   public func process(_ record: inout Record, context: StageContext) throws -> Verdict {

@@ -59,39 +59,37 @@ public struct Decontaminate: RecordStage {
   }
 
   /// Creates the stage from a config validated against `descriptor`, reading the benchmarks.
-  init(config: StageConfig) throws {
-    let files = try config.strings("benchmarks").map(DecontaminationIndex.BenchmarkFile.init(parsing:))
+  init(options: Options) throws {
+    let files = try options.benchmarks.files.map { try DecontaminationIndex.BenchmarkFile(parsing: $0.text) }
     let index = try DecontaminationIndex.load(
-      files, fields: config.strings("fields"), ngramSize: config.int("ngrams"), minTokens: config.int("minTokens"),
-      lowercase: config.bool("lowercase"))
+      files, fields: options.fields, ngramSize: options.ngrams, minTokens: options.minTokens,
+      lowercase: options.lowercase)
     try self.init(
-      index: index, action: Action(rawValue: config.string("action")) ?? .drop, minMatches: config.int("minMatches"))
+      index: index, action: Action(rawValue: options.action) ?? .drop, minMatches: options.minMatches)
+  }
+
+  /// The op's config keys.
+  struct Options: ConfigSchema {
+    @Setting(required: "Benchmark JSONL files, each NAME=PATH or PATH (name = file base name); relative to the pipeline file.")
+    var benchmarks: FileList
+    @Setting(defaultFields, "Fields of each benchmark line to index (top-level keys or dotted paths); missing ones are skipped.")
+    var fields: [String]
+    @Setting(13, in: 1...64, "Tokens per n-gram.") var ngrams: Int
+    @Setting("drop", oneOf: Action.allCases.map(\.rawValue), "drop: reject with reason contaminated; flag: keep and write metadata.contamination.")
+    var action: String
+    @Setting(1, in: 1...Int.max, "Matching n-grams of one benchmark needed to call a record contaminated.")
+    var minMatches: Int
+    @Setting(8, in: 1...64, "Texts shorter than ngrams but with at least this many tokens are compared whole.")
+    var minTokens: Int
+    @Setting(true, "Compare case-insensitively.") var lowercase: Bool
   }
 
   /// The op's name, version and config schema.
   public static let descriptor = OpDescriptor(
     name: "decontaminate", version: 1,
     summary: "Drop or flag records sharing n-grams with benchmark files (13-grams by default).",
-    keys: [
-      ConfigKey(
-        "benchmarks", .files, default: nil,
-        "Benchmark JSONL files, each NAME=PATH or PATH (name = file base name); relative to the pipeline file."),
-      ConfigKey(
-        "fields", .strings, default: .array(defaultFields.map { .string($0) }),
-        "Fields of each benchmark line to index (top-level keys or dotted paths); missing ones are skipped."),
-      ConfigKey("ngrams", .int(1...64), default: .int(13), "Tokens per n-gram."),
-      ConfigKey(
-        "action", .choice(Action.allCases.map(\.rawValue)), default: .string("drop"),
-        "drop: reject with reason contaminated; flag: keep and write metadata.contamination."),
-      ConfigKey(
-        "minMatches", .int(1...Int.max), default: .int(1),
-        "Matching n-grams of one benchmark needed to call a record contaminated."),
-      ConfigKey(
-        "minTokens", .int(1...64), default: .int(8),
-        "Texts shorter than ngrams but with at least this many tokens are compared whole."),
-      ConfigKey("lowercase", .bool, default: .bool(true), "Compare case-insensitively."),
-    ],
-    make: { config in .record(try Decontaminate(config: config)) })
+    options: Options.self,
+    make: { options in .record(try Decontaminate(options: options)) })
 
   /// What one record shares with the benchmarks.
   public struct Matches: Sendable, Equatable {

@@ -48,31 +48,28 @@ public struct LengthFilter: RecordStage {
   }
 
   /// Creates the filter from a config validated against `descriptor`.
-  init(config: StageConfig) throws {
+  init(options: Options) throws {
     try self.init(
-      minChars: config.int("minChars"), maxChars: config.optional("maxChars")?.intValue,
-      minWords: config.int("minWords"), maxWords: config.optional("maxWords")?.intValue)
+      minChars: options.minChars, maxChars: options.maxChars,
+      minWords: options.minWords, maxWords: options.maxWords)
+  }
+
+  /// The op's config keys.
+  struct Options: ConfigSchema {
+    @Setting(0, in: 0...Int.max, "Drop texts with fewer Unicode scalars than this.") var minChars: Int
+    @Setting(nil, in: 0...Int.max, "Drop texts with more Unicode scalars than this; null for no limit.")
+    var maxChars: Int?
+    @Setting(0, in: 0...Int.max, "Drop texts with fewer words than this (each CJK ideograph or kana counts as a word).")
+    var minWords: Int
+    @Setting(nil, in: 0...Int.max, "Drop texts with more words than this; null for no limit.") var maxWords: Int?
   }
 
   /// The op's name, version and config schema.
   public static let descriptor = OpDescriptor(
     name: "filter.length", version: 1,
     summary: "Drop records whose text has too few or too many characters or words.",
-    keys: [
-      ConfigKey(
-        "minChars", .int(0...Int.max), default: .int(0),
-        "Drop texts with fewer Unicode scalars than this."),
-      ConfigKey(
-        "maxChars", .int(0...Int.max), default: .null,
-        "Drop texts with more Unicode scalars than this; null for no limit."),
-      ConfigKey(
-        "minWords", .int(0...Int.max), default: .int(0),
-        "Drop texts with fewer words than this (each CJK ideograph or kana counts as a word)."),
-      ConfigKey(
-        "maxWords", .int(0...Int.max), default: .null,
-        "Drop texts with more words than this; null for no limit."),
-    ],
-    make: { config in .record(try LengthFilter(config: config)) })
+    options: Options.self,
+    make: { options in .record(try LengthFilter(options: options)) })
 
   /// Keeps the record when its length is within the limits; otherwise drops it with the
   /// reason and a detail such as `12 < 50`.

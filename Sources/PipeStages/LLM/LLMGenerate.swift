@@ -39,45 +39,47 @@ public struct LLMGenerate: BatchRecordStage {
   /// Records per batch.
   public let batchSize: Int
 
+  /// The op's config keys.
+  struct Options: ConfigSchema {
+    @Setting(required: "{baseURL, model, apiKeyEnv, maxConcurrentRequests, requestsPerMinute, timeoutSeconds, maxRetries, ...}.")
+    var endpoint: JSONObject
+    @Setting("default", "The endpoint's name in counters and the cache.") var name: String
+    @Setting("chat", oneOf: ["chat", "completions"], "Which API to call.") var api: String
+    @Setting(nil, "The system message (chat only).") var system: String?
+    @Setting("{text}", "The prompt: {text}, {id} and {metadata.KEY} are replaced; {{ and }} are literal braces.")
+    var prompt: String
+    @Setting(0, in: 0...2, "Sampling temperature.") var temperature: Double
+    @Setting(nil, in: 0...1, "Nucleus sampling; null for the server's default.") var topP: Double?
+    @Setting(256, in: 1...100_000, "The most tokens to generate.") var maxTokens: Int
+    @Setting(0, in: 0...Int(Int32.max), "Sampling seed sent with every request.") var seed: Int
+    @Setting("generation", "\"text\" or the metadata key for the answer.") var output: String
+    @Setting(false, "Ask for a JSON object (response_format) and copy its members into the metadata.") var json: Bool
+    @Setting(
+      16, in: 1...1024, "Records handed to the stage at a time (the output does not depend on it).",
+      affectsOutput: false)
+    var batchSize: Int
+  }
+
   /// The op's name, version and config schema.
   public static let descriptor = OpDescriptor(
     name: "llm.generate", version: 1,
     summary: "Ask an OpenAI-compatible endpoint with a prompt made from each record; write the answer.",
-    keys: [
-      ConfigKey(
-        "endpoint", .object, default: nil,
-        "{baseURL, model, apiKeyEnv, maxConcurrentRequests, requestsPerMinute, timeoutSeconds, maxRetries, ...}."),
-      ConfigKey("name", .string, default: .string("default"), "The endpoint's name in counters and the cache."),
-      ConfigKey("api", .choice(["chat", "completions"]), default: .string("chat"), "Which API to call."),
-      ConfigKey("system", .string, default: .null, "The system message (chat only)."),
-      ConfigKey(
-        "prompt", .string, default: .string("{text}"),
-        "The prompt: {text}, {id} and {metadata.KEY} are replaced; {{ and }} are literal braces."),
-      ConfigKey("temperature", .double(0...2), default: .double(0), "Sampling temperature."),
-      ConfigKey("topP", .double(0...1), default: .null, "Nucleus sampling; null for the server's default."),
-      ConfigKey("maxTokens", .int(1...100_000), default: .int(256), "The most tokens to generate."),
-      ConfigKey("seed", .int(0...Int(Int32.max)), default: .int(0), "Sampling seed sent with every request."),
-      ConfigKey("output", .string, default: .string("generation"), "\"text\" or the metadata key for the answer."),
-      ConfigKey(
-        "json", .bool, default: .bool(false),
-        "Ask for a JSON object (response_format) and copy its members into the metadata."),
-      ConfigKey("batchSize", .int(1...1024), default: .int(16), "Records handed to the stage at a time."),
-    ],
-    make: { config in .batch(try LLMGenerate(config: config)) })
+    options: Options.self,
+    make: { options in .batch(try LLMGenerate(options: options)) })
 
-  init(config: StageConfig) throws {
-    let name = config.string("name")
-    endpoint = try LLMConfig.endpoint(config.values["endpoint"] ?? .null, name: name, keyPath: "endpoint")
-    system = config.optional("system")?.stringValue
-    prompt = try PromptTemplate(config.string("prompt"), keyPath: "prompt")
-    api = config.string("api")
-    temperature = config.double("temperature")
-    topP = config.optional("topP")?.doubleValue
-    maxTokens = config.int("maxTokens")
-    seed = config.int("seed")
-    output = config.string("output")
-    json = config.bool("json")
-    batchSize = config.int("batchSize")
+  init(options: Options) throws {
+    let name = options.name
+    endpoint = try LLMConfig.endpoint(.object(options.endpoint), name: name, keyPath: "endpoint")
+    system = options.system
+    prompt = try PromptTemplate(options.prompt, keyPath: "prompt")
+    api = options.api
+    temperature = options.temperature
+    topP = options.topP
+    maxTokens = options.maxTokens
+    seed = options.seed
+    output = options.output
+    json = options.json
+    batchSize = options.batchSize
     if output.isEmpty { throw ConfigValueError("output", "expected \"text\" or a metadata key") }
     if json && api != "chat" { throw ConfigValueError("json", "JSON mode needs the chat API") }
     if system != nil && api != "chat" { throw ConfigValueError("system", "a system message needs the chat API") }

@@ -77,11 +77,23 @@ public struct LanguageID: RecordStage {
   }
 
   /// Creates the stage from a config validated against `descriptor`.
-  init(config: StageConfig) throws {
+  init(options: Options) throws {
     try self.init(
-      threshold: config.double("threshold"),
-      belowThreshold: BelowThreshold(rawValue: config.string("belowThreshold")) ?? .drop,
-      languages: config.strings("languages"), maxChars: config.int("maxChars"))
+      threshold: options.threshold,
+      belowThreshold: BelowThreshold(rawValue: options.belowThreshold) ?? .drop,
+      languages: options.languages, maxChars: options.maxChars)
+  }
+
+  /// The op's config keys.
+  struct Options: ConfigSchema {
+    @Setting(0.65, in: 0...1, "Records whose language score is below this are dropped (or kept as und).")
+    var threshold: Double
+    @Setting("drop", oneOf: BelowThreshold.allCases.map(\.rawValue), "drop: reject low-score records (language_score_below_threshold); keep: keep them with language und.")
+    var belowThreshold: String
+    @Setting([], "ISO 639-1 codes to keep (und allowed); others are dropped as language_not_selected. Empty keeps all.")
+    var languages: [String]
+    @Setting(10_000, in: 1...Int.max, "Classify at most this many leading characters (Unicode scalars) of each text.")
+    var maxChars: Int
   }
 
   /// The op's name, version and config schema.
@@ -90,21 +102,8 @@ public struct LanguageID: RecordStage {
     summary:
       "Identify the natural language (character n-gram model); write metadata.language and "
       + "metadata.language_score; drop low scores or unlisted languages.",
-    keys: [
-      ConfigKey(
-        "threshold", .double(0...1), default: .double(0.65),
-        "Records whose language score is below this are dropped (or kept as und)."),
-      ConfigKey(
-        "belowThreshold", .choice(BelowThreshold.allCases.map(\.rawValue)), default: .string("drop"),
-        "drop: reject low-score records (language_score_below_threshold); keep: keep them with language und."),
-      ConfigKey(
-        "languages", .strings, default: .array([]),
-        "ISO 639-1 codes to keep (und allowed); others are dropped as language_not_selected. Empty keeps all."),
-      ConfigKey(
-        "maxChars", .int(1...Int.max), default: .int(10_000),
-        "Classify at most this many leading characters (Unicode scalars) of each text."),
-    ],
-    make: { config in .record(try LanguageID(config: config)) })
+    options: Options.self,
+    make: { options in .record(try LanguageID(options: options)) })
 
   /// Classifies the record, writes its language and score, and decides.
   public func process(_ record: inout Record, context: StageContext) throws -> Verdict {

@@ -4,7 +4,7 @@ public import PipeCore
 /// domain) across the whole input and writes a plan: per group, tokens available and
 /// targeted, the sampling rate, and shares before and after. Records pass through unchanged;
 /// `mixture.sample` applies the plan.
-public struct MixturePlanStage: GroupPlanningStage {
+public struct MixturePlanStage: Sendable {
   /// The arithmetic.
   public let planner: MixturePlanner
   /// Counts tokens of records that lack `tokensField`.
@@ -19,50 +19,51 @@ public struct MixturePlanStage: GroupPlanningStage {
   /// The policies, as named in configs.
   static let policyNames = ["proportional", "target", "caps", "temperature", "unimax", "babel_tower"]
 
+  /// The op's config keys.
+  struct Options: ConfigSchema {
+    @Setting("language", "Metadata key naming each record's group.") var groupBy: String
+    @Setting(
+      "tokens", "Metadata key with each record's token count (from tokens.count); records without it are estimated.")
+    var tokensField: String
+    @Setting(
+      "proportional", oneOf: MixturePlanStage.policyNames,
+      "proportional, target (shares), caps, temperature, unimax or babel_tower.")
+    var policy: String
+    @Setting(
+      nil, in: 1...Double.greatestFiniteMagnitude,
+      "Total tokens to target; null for the tokens available. No policy exceeds it.")
+    var budget: Double?
+    @Setting(4, in: 1...1000, "The most copies of one record (and so the most a group can be repeated).")
+    var maxEpochs: Int
+    @Setting(JSONObject(), "target: GROUP -> share of the budget (summing to 1).") var shares: JSONObject
+    @Setting(JSONObject(), "caps and babel_tower: GROUP -> most tokens (never raised).") var caps: JSONObject
+    @Setting(
+      nil, in: 0.01...1_000_000, "temperature: T in p ~ tokens^(1/T); 1 is proportional, large values near uniform.")
+    var temperature: Double?
+    @Setting(nil, "babel_tower: the dominant group, left unchanged.") var dominant: String?
+    @Setting(
+      JSONObject(), "babel_tower: GROUP -> [[tokens, score], ...]; a dependent group is cut where its curve peaks.")
+    var curves: JSONObject
+    @Setting(
+      [], "babel_tower: groups that do not depend on the dominant one (left unchanged; may not have caps or curves).")
+    var independent: [String]
+  }
+
   /// The op's name, version and config schema.
   public static let descriptor = OpDescriptor(
     name: "mixture.plan", version: 1,
     summary: "Plan how many tokens of each group (language, source...) to keep or repeat; records pass through.",
-    keys: [
-      ConfigKey("groupBy", .string, default: .string("language"), "Metadata key naming each record's group."),
-      ConfigKey(
-        "tokensField", .string, default: .string("tokens"),
-        "Metadata key with each record's token count (from tokens.count); records without it are estimated."),
-      ConfigKey(
-        "policy", .choice(policyNames), default: .string("proportional"),
-        "proportional, target (shares), caps, temperature, unimax or babel_tower."),
-      ConfigKey(
-        "budget", .double(1...Double.greatestFiniteMagnitude), default: .null,
-        "Total tokens to target; null for the tokens available. No policy exceeds it."),
-      ConfigKey(
-        "maxEpochs", .int(1...1000), default: .int(4),
-        "The most copies of one record (and so the most a group can be repeated)."),
-      ConfigKey("shares", .object, default: .object([:]), "target: GROUP -> share of the budget (summing to 1)."),
-      ConfigKey(
-        "caps", .object, default: .object([:]),
-        "caps and babel_tower: GROUP -> most tokens (never raised)."),
-      ConfigKey(
-        "temperature", .double(0.01...1_000_000), default: .null,
-        "temperature: T in p ~ tokens^(1/T); 1 is proportional, large values near uniform."),
-      ConfigKey("dominant", .string, default: .null, "babel_tower: the dominant group, left unchanged."),
-      ConfigKey(
-        "curves", .object, default: .object([:]),
-        "babel_tower: GROUP -> [[tokens, score], ...]; a dependent group is cut where its curve peaks."),
-      ConfigKey(
-        "independent", .strings, default: .array([]),
-        "babel_tower: groups that do not depend on the dominant one (left unchanged; may not have caps or curves)."),
-    ],
-    make: { config in .groupPlanning(try MixturePlanStage(config: config)) })
+    options: Options.self, make: { options in .steps(try MixturePlanStage(options: options).plan) })
 
-  /// Creates the stage from a validated config.
-  init(config: StageConfig) throws {
-    let policyName = config.string("policy")
-    let shares = try Self.numbers(config.object("shares"), key: "shares", minimum: 0)
-    let caps = try Self.numbers(config.object("caps"), key: "caps", minimum: 0)
-    let curves = try Self.curves(config.object("curves"))
-    let independent = config.strings("independent")
-    let dominant = config.optional("dominant")?.stringValue
-    let temperature = config.optional("temperature")?.doubleValue
+  /// Creates the stage from its options.
+  init(options: Options) throws {
+    let policyName = options.policy
+    let shares = try Self.numbers(options.shares, key: "shares", minimum: 0)
+    let caps = try Self.numbers(options.caps, key: "caps", minimum: 0)
+    let curves = try Self.curves(options.curves)
+    let independent = options.independent
+    let dominant = options.dominant
+    let temperature = options.temperature
 
     // A key that the chosen policy does not read is a mistake worth reporting.
     func unused(_ key: String, given: Bool, readBy readers: [String]) throws {
@@ -117,8 +118,8 @@ public struct MixturePlanStage: GroupPlanningStage {
     }
     self.init(
       planner: MixturePlanner(
-        policy: policy, budget: config.optional("budget")?.doubleValue, maxEpochs: config.int("maxEpochs"),
-        groupBy: config.string("groupBy"), tokensField: config.string("tokensField")))
+        policy: policy, budget: options.budget, maxEpochs: options.maxEpochs, groupBy: options.groupBy,
+        tokensField: options.tokensField))
   }
 
   private static func numbers(_ object: JSONObject, key: String, minimum: Double) throws -> [String: Double] {
@@ -173,7 +174,7 @@ public struct MixturePlanStage: GroupPlanningStage {
 /// rate below 1 keeps each record at most once (down-sampling without replacement). Copies
 /// carry `metadata.mixture = {"group": G, "epoch": K}`; records with no copy are rejects with
 /// reason `mixture_downsampled`.
-public struct MixtureSample: PlanSamplingStage {
+public struct MixtureSample: Sendable {
   /// The reject reason.
   public static let downsampledReason = "mixture_downsampled"
   /// The metadata key that receives the group and epoch.
@@ -186,19 +187,19 @@ public struct MixtureSample: PlanSamplingStage {
     self.field = field
   }
 
+  /// The op's config keys.
+  struct Options: ConfigSchema {
+    @Setting(
+      "mixture", "Metadata key that receives {\"group\", \"epoch\"} on every copy.",
+      check: { $0.isEmpty ? "expected a non-empty key" : nil })
+    var field: String
+  }
+
   /// The op's name, version and config schema.
   public static let descriptor = OpDescriptor(
     name: "mixture.sample", version: 1,
     summary: "Apply a mixture.plan: down-sample or repeat each group's records, seeded per record.",
-    keys: [
-      ConfigKey(
-        "field", .string, default: .string("mixture"),
-        "Metadata key that receives {\"group\", \"epoch\"} on every copy.")
-    ],
-    make: { config in
-      guard !config.string("field").isEmpty else { throw ConfigValueError("field", "expected a non-empty key") }
-      return .planSampling(MixtureSample(field: config.string("field")))
-    })
+    options: Options.self, make: { options in .steps(MixtureSample(field: options.field).plan) })
 
   /// The reject reason.
   public var dropReason: String { Self.downsampledReason }

@@ -135,11 +135,11 @@ public struct MixturePlanner: Sendable {
     }
 
     let targeted = targets.reduce(0, +)
-    let groups = totals.indices.map { index -> GroupPlan.Group in
+    let groups = totals.indices.map { index -> PlannedGroup in
       let tokens = available[index]
       // A group whose records hold no tokens keeps them: there is nothing to weigh.
       let rate = tokens > 0 ? min(targets[index] / tokens, Double(maxEpochs)) : 1
-      return GroupPlan.Group(
+      return PlannedGroup(
         name: names[index], records: totals[index].records, tokensAvailable: totals[index].tokens,
         tokensTargeted: targets[index], rate: rate, shareBefore: sum > 0 ? tokens / sum : 0,
         shareAfter: targeted > 0 ? targets[index] / targeted : 0)

@@ -18,33 +18,36 @@ public struct TokenCount: RecordStage {
     self.estimator = estimator
   }
 
+  /// The op's config keys.
+  struct Options: ConfigSchema {
+    @Setting(
+      "tokens", "Metadata key that receives the token count.", check: { $0.isEmpty ? "expected a non-empty key" : nil })
+    var field: String
+    @Setting(
+      "language", "Metadata key naming the group totalled in the manifest (tokens.GROUP); \"\" for no groups.")
+    var groupBy: String
+    @Setting(
+      "estimate", oneOf: TokenEstimator.Method.allCases.map(\.rawValue),
+      "estimate: priced per script (words, digits, punctuation, CJK, Thai); bytes: UTF-8 bytes / bytesPerToken; "
+        + "whitespace: whitespace-separated words.")
+    var method: String
+    @Setting(4, in: 0.1...100, "Bytes per token for the bytes method.") var bytesPerToken: Double
+    @Setting(1, in: 0.01...100, "Factor applied to every count, to calibrate against a real tokenizer.")
+    var scale: Double
+  }
+
   /// The op's name, version and config schema.
   public static let descriptor = OpDescriptor(
     name: "tokens.count", version: 1,
     summary: "Estimate each record's tokens into its metadata and total them per group in the manifest.",
-    keys: [
-      ConfigKey("field", .string, default: .string("tokens"), "Metadata key that receives the token count."),
-      ConfigKey(
-        "groupBy", .string, default: .string("language"),
-        "Metadata key naming the group totalled in the manifest (tokens.GROUP); \"\" for no groups."),
-      ConfigKey(
-        "method", .choice(TokenEstimator.Method.allCases.map(\.rawValue)), default: .string("estimate"),
-        "estimate: priced per script (words, digits, punctuation, CJK, Thai); bytes: UTF-8 bytes / bytesPerToken; "
-          + "whitespace: whitespace-separated words."),
-      ConfigKey("bytesPerToken", .double(0.1...100), default: .double(4), "Bytes per token for the bytes method."),
-      ConfigKey(
-        "scale", .double(0.01...100), default: .double(1),
-        "Factor applied to every count, to calibrate against a real tokenizer."),
-    ],
-    make: { config in
-      guard !config.string("field").isEmpty else { throw ConfigValueError("field", "expected a non-empty key") }
-      let method = TokenEstimator.Method(rawValue: config.string("method")) ?? .estimate
-      let groupBy = config.string("groupBy")
-      return .record(
+    options: Options.self,
+    make: { options in
+      .record(
         TokenCount(
-          field: config.string("field"), groupBy: groupBy.isEmpty ? nil : groupBy,
+          field: options.field, groupBy: options.groupBy.isEmpty ? nil : options.groupBy,
           estimator: TokenEstimator(
-            method: method, bytesPerToken: config.double("bytesPerToken"), scale: config.double("scale"))))
+            method: TokenEstimator.Method(rawValue: options.method) ?? .estimate,
+            bytesPerToken: options.bytesPerToken, scale: options.scale)))
     })
 
   /// Writes the count and adds it to the totals; keeps every record.

@@ -50,50 +50,45 @@ public struct C4Filter: RecordStage {
   public init() {}
 
   /// Creates the filter from a config validated against `descriptor`.
-  init(config: StageConfig) {
-    splitParagraph = config.bool("splitParagraph")
-    removeCitations = config.bool("removeCitations")
-    filterNoTerminalPunct = config.bool("filterNoTerminalPunct")
-    minNumSentences = config.int("minNumSentences")
-    minWordsPerLine = config.int("minWordsPerLine")
-    maxWordLength = config.int("maxWordLength")
-    filterLoremIpsum = config.bool("filterLoremIpsum")
-    filterJavascript = config.bool("filterJavascript")
-    filterCurlyBracket = config.bool("filterCurlyBracket")
-    filterPolicy = config.bool("filterPolicy")
+  init(options: Options) {
+    splitParagraph = options.splitParagraph
+    removeCitations = options.removeCitations
+    filterNoTerminalPunct = options.filterNoTerminalPunct
+    minNumSentences = options.minNumSentences
+    minWordsPerLine = options.minWordsPerLine
+    maxWordLength = options.maxWordLength
+    filterLoremIpsum = options.filterLoremIpsum
+    filterJavascript = options.filterJavascript
+    filterCurlyBracket = options.filterCurlyBracket
+    filterPolicy = options.filterPolicy
+  }
+
+  /// The op's config keys.
+  struct Options: ConfigSchema {
+    @Setting(true, "Apply the line rules to lines (C4); false applies them to sentences and joins kept ones with spaces.")
+    var splitParagraph: Bool
+    @Setting(true, "Delete citations such as [1], [edit] and [citation needed].") var removeCitations: Bool
+    @Setting(true, "Remove lines not ending with . ? ! \" or ', or ending with an ellipsis.")
+    var filterNoTerminalPunct: Bool
+    @Setting(5, in: -1...Int.max, "Drop documents whose kept lines hold fewer sentences (too_few_sentences); -1 turns it off.")
+    var minNumSentences: Int
+    @Setting(3, in: -1...Int.max, "Remove lines with fewer whitespace-separated words; -1 turns it off.")
+    var minWordsPerLine: Int
+    @Setting(1000, in: -1...Int.max, "Remove lines with a word longer than this many characters; -1 turns it off.")
+    var maxWordLength: Int
+    @Setting(true, "Drop documents containing \"lorem ipsum\" (lorem_ipsum).") var filterLoremIpsum: Bool
+    @Setting(true, "Remove lines mentioning \"javascript\".") var filterJavascript: Bool
+    @Setting(true, "Drop documents containing '{' (curly_bracket).") var filterCurlyBracket: Bool
+    @Setting(true, "Remove lines with \"terms of use\", \"privacy policy\", \"cookie policy\" or cookie notices.")
+    var filterPolicy: Bool
   }
 
   /// The op's name, version and config schema.
   public static let descriptor = OpDescriptor(
     name: "quality.c4", version: 1,
     summary: "Remove C4's bad lines and drop documents failing C4's heuristics; kept records get the cleaned text.",
-    keys: [
-      ConfigKey(
-        "splitParagraph", .bool, default: .bool(true),
-        "Apply the line rules to lines (C4); false applies them to sentences and joins kept ones with spaces."),
-      ConfigKey(
-        "removeCitations", .bool, default: .bool(true), "Delete citations such as [1], [edit] and [citation needed]."),
-      ConfigKey(
-        "filterNoTerminalPunct", .bool, default: .bool(true),
-        "Remove lines not ending with . ? ! \" or ', or ending with an ellipsis."),
-      ConfigKey(
-        "minNumSentences", .int(-1...Int.max), default: .int(5),
-        "Drop documents whose kept lines hold fewer sentences (too_few_sentences); -1 turns it off."),
-      ConfigKey(
-        "minWordsPerLine", .int(-1...Int.max), default: .int(3),
-        "Remove lines with fewer whitespace-separated words; -1 turns it off."),
-      ConfigKey(
-        "maxWordLength", .int(-1...Int.max), default: .int(1000),
-        "Remove lines with a word longer than this many characters; -1 turns it off."),
-      ConfigKey(
-        "filterLoremIpsum", .bool, default: .bool(true), "Drop documents containing \"lorem ipsum\" (lorem_ipsum)."),
-      ConfigKey("filterJavascript", .bool, default: .bool(true), "Remove lines mentioning \"javascript\"."),
-      ConfigKey("filterCurlyBracket", .bool, default: .bool(true), "Drop documents containing '{' (curly_bracket)."),
-      ConfigKey(
-        "filterPolicy", .bool, default: .bool(true),
-        "Remove lines with \"terms of use\", \"privacy policy\", \"cookie policy\" or cookie notices."),
-    ],
-    make: { config in .record(C4Filter(config: config)) })
+    options: Options.self,
+    make: { options in .record(C4Filter(options: options)) })
 
   /// Keeps the record with its cleaned text, or drops it with `lorem_ipsum`, `curly_bracket`
   /// or `too_few_sentences`.

@@ -37,49 +37,42 @@ public struct FineWebFilter: RecordStage {
   public init() {}
 
   /// Creates the filter from a config validated against `descriptor`.
-  init(config: StageConfig) {
-    linePunctThr = config.double("linePunctThr")
-    linePunctExcludeZero = config.bool("linePunctExcludeZero")
-    stopChars = config.optional("stopChars").map { _ in config.strings("stopChars") }
-    shortLineThr = config.double("shortLineThr")
-    shortLineLength = config.int("shortLineLength")
-    charDuplicatesRatio = config.double("charDuplicatesRatio")
-    newLineRatio = config.double("newLineRatio")
-    splitSpacelessScripts = config.bool("splitSpacelessScripts")
+  init(options: Options) {
+    linePunctThr = options.linePunctThr
+    linePunctExcludeZero = options.linePunctExcludeZero
+    stopChars = options.stopChars
+    shortLineThr = options.shortLineThr
+    shortLineLength = options.shortLineLength
+    charDuplicatesRatio = options.charDuplicatesRatio
+    newLineRatio = options.newLineRatio
+    splitSpacelessScripts = options.splitSpacelessScripts
+  }
+
+  /// The op's config keys.
+  struct Options: ConfigSchema {
+    @Setting(0.12, in: 0...1, "Drop documents where fewer lines than this share end with a stop character (line_punct_ratio).")
+    var linePunctThr: Double
+    @Setting(false, "Let documents where no line ends with a stop character pass the line_punct_ratio rule.")
+    var linePunctExcludeZero: Bool
+    @Setting(nil, "Line endings that count as punctuation; null for datatrove's TERMINAL_PUNCTUATION.")
+    var stopChars: [String]?
+    @Setting(0.67, in: 0...1, "Drop documents where more lines than this share are short (short_line_ratio).")
+    var shortLineThr: Double
+    @Setting(30, in: 0...Int.max, "The longest line, in characters, that counts as short.") var shortLineLength: Int
+    @Setting(0.01, in: 0...1, "Drop documents where more than this share of characters is in repeated lines (char_dup_ratio).")
+    var charDuplicatesRatio: Double
+    @Setting(0.3, in: 0...1_000_000, "Drop documents with more newlines per word than this (list_ratio).")
+    var newLineRatio: Double
+    @Setting(true, "Count a word per Chinese or Japanese character and cut Thai-like runs into chunks; false splits like datatrove.")
+    var splitSpacelessScripts: Bool
   }
 
   /// The op's name, version and config schema.
   public static let descriptor = OpDescriptor(
     name: "quality.fineweb", version: 1,
     summary: "Drop documents failing FineWeb's line-punctuation, short-line, duplicate-line and list heuristics.",
-    keys: [
-      ConfigKey(
-        "linePunctThr", .double(0...1), default: .double(0.12),
-        "Drop documents where fewer lines than this share end with a stop character (line_punct_ratio)."),
-      ConfigKey(
-        "linePunctExcludeZero", .bool, default: .bool(false),
-        "Let documents where no line ends with a stop character pass the line_punct_ratio rule."),
-      ConfigKey(
-        "stopChars", .strings, default: .null,
-        "Line endings that count as punctuation; null for datatrove's TERMINAL_PUNCTUATION."),
-      ConfigKey(
-        "shortLineThr", .double(0...1), default: .double(0.67),
-        "Drop documents where more lines than this share are short (short_line_ratio)."),
-      ConfigKey(
-        "shortLineLength", .int(0...Int.max), default: .int(30),
-        "The longest line, in characters, that counts as short."),
-      ConfigKey(
-        "charDuplicatesRatio", .double(0...1), default: .double(0.01),
-        "Drop documents where more than this share of characters is in repeated lines (char_dup_ratio)."),
-      ConfigKey(
-        "newLineRatio", .double(0...1_000_000), default: .double(0.3),
-        "Drop documents with more newlines per word than this (list_ratio)."),
-      ConfigKey(
-        "splitSpacelessScripts", .bool, default: .bool(true),
-        "Count a word per Chinese or Japanese character and cut Thai-like runs into chunks; false splits like datatrove."
-      ),
-    ],
-    make: { config in .record(FineWebFilter(config: config)) })
+    options: Options.self,
+    make: { options in .record(FineWebFilter(options: options)) })
 
   private static let terminalPunctuation = ScalarSet(ranges: WordTables.terminalPunctuation)
 

@@ -106,98 +106,90 @@ public struct GopherFilter: RecordStage {
   }
 
   /// Creates the filter from a config validated against `descriptor`.
-  init(config: StageConfig) {
+  init(options: Options) {
     var repetition = Repetition()
-    repetition.dupLineFrac = config.double("dupLineFrac")
-    repetition.dupParaFrac = config.double("dupParaFrac")
-    repetition.dupLineCharFrac = config.double("dupLineCharFrac")
-    repetition.dupParaCharFrac = config.double("dupParaCharFrac")
-    repetition.topNGramFracs = (2...4).map { ($0, config.double("top\($0)GramFrac")) }
-    repetition.dupNGramFracs = (5...10).map { ($0, config.double("dup\($0)GramFrac")) }
+    repetition.dupLineFrac = options.dupLineFrac
+    repetition.dupParaFrac = options.dupParaFrac
+    repetition.dupLineCharFrac = options.dupLineCharFrac
+    repetition.dupParaCharFrac = options.dupParaCharFrac
+    repetition.topNGramFracs = [(2, options.top2GramFrac), (3, options.top3GramFrac), (4, options.top4GramFrac)]
+    repetition.dupNGramFracs = [
+      (5, options.dup5GramFrac), (6, options.dup6GramFrac), (7, options.dup7GramFrac), (8, options.dup8GramFrac),
+      (9, options.dup9GramFrac), (10, options.dup10GramFrac),
+    ]
     var quality = Quality()
-    quality.minDocWords = config.int("minDocWords")
-    quality.maxDocWords = config.int("maxDocWords")
-    quality.minAvgWordLength = config.double("minAvgWordLength")
-    quality.maxAvgWordLength = config.double("maxAvgWordLength")
-    quality.maxSymbolWordRatio = config.double("maxSymbolWordRatio")
-    quality.maxBulletLinesRatio = config.double("maxBulletLinesRatio")
-    quality.maxEllipsisLinesRatio = config.double("maxEllipsisLinesRatio")
-    quality.minAlphaWordsRatio = config.double("minAlphaWordsRatio")
-    quality.minStopWords = config.int("minStopWords")
-    quality.stopWords = config.strings("stopWords")
-    self.init(
-      repetition: repetition, quality: quality, splitSpacelessScripts: config.bool("splitSpacelessScripts"))
+    quality.minDocWords = options.minDocWords
+    quality.maxDocWords = options.maxDocWords
+    quality.minAvgWordLength = options.minAvgWordLength
+    quality.maxAvgWordLength = options.maxAvgWordLength
+    quality.maxSymbolWordRatio = options.maxSymbolWordRatio
+    quality.maxBulletLinesRatio = options.maxBulletLinesRatio
+    quality.maxEllipsisLinesRatio = options.maxEllipsisLinesRatio
+    quality.minAlphaWordsRatio = options.minAlphaWordsRatio
+    quality.minStopWords = options.minStopWords
+    quality.stopWords = options.stopWords
+    self.init(repetition: repetition, quality: quality, splitSpacelessScripts: options.splitSpacelessScripts)
+  }
+
+  /// The op's config keys (datatrove's defaults).
+  struct Options: ConfigSchema {
+    @Setting(0.3, in: 0...1, "Largest share of lines that repeat an earlier line; 0 turns it off.")
+    var dupLineFrac: Double
+    @Setting(
+      0.3, in: 0...1, "Largest share of paragraphs (split at blank lines) that repeat an earlier one; 0 turns it off.")
+    var dupParaFrac: Double
+    @Setting(0.2, in: 0...1, "Largest share of the text's characters in repeated lines; 0 turns it off.")
+    var dupLineCharFrac: Double
+    @Setting(0.2, in: 0...1, "Largest share of the text's characters in repeated paragraphs; 0 turns it off.")
+    var dupParaCharFrac: Double
+    @Setting(0.2, in: 0...1_000_000, Options.topDoc(2)) var top2GramFrac: Double
+    @Setting(0.18, in: 0...1_000_000, Options.topDoc(3)) var top3GramFrac: Double
+    @Setting(0.16, in: 0...1_000_000, Options.topDoc(4)) var top4GramFrac: Double
+    @Setting(0.15, in: 0...1, Options.dupDoc(5)) var dup5GramFrac: Double
+    @Setting(0.14, in: 0...1, Options.dupDoc(6)) var dup6GramFrac: Double
+    @Setting(0.13, in: 0...1, Options.dupDoc(7)) var dup7GramFrac: Double
+    @Setting(0.12, in: 0...1, Options.dupDoc(8)) var dup8GramFrac: Double
+    @Setting(0.11, in: 0...1, Options.dupDoc(9)) var dup9GramFrac: Double
+    @Setting(0.10, in: 0...1, Options.dupDoc(10)) var dup10GramFrac: Double
+    @Setting(50, in: 0...Int.max, "Fewest words, not counting words made only of punctuation; 0 turns it off.")
+    var minDocWords: Int
+    @Setting(100_000, in: 0...Int.max, "Most words; 0 turns it off.") var maxDocWords: Int
+    @Setting(3, in: 0...1_000_000, "Smallest mean length of those words, in characters; 0 turns it off.")
+    var minAvgWordLength: Double
+    @Setting(10, in: 0...1_000_000, "Largest mean length of those words; 0 turns it off.") var maxAvgWordLength: Double
+    @Setting(
+      0.1, in: 0...1_000_000, "Largest number of '#', and of ellipses ('...' or '…'), per word; 0 turns it off.")
+    var maxSymbolWordRatio: Double
+    @Setting(0.9, in: 0...1, "Largest share of lines starting with '•' or '-'; 0 turns it off.")
+    var maxBulletLinesRatio: Double
+    @Setting(0.3, in: 0...1, "Largest share of lines ending with '...' or '…'; 0 turns it off.")
+    var maxEllipsisLinesRatio: Double
+    @Setting(
+      0.8, in: 0...1,
+      "Smallest share of words with at least one letter (datatrove's max_non_alpha_words_ratio); 0 turns it off.")
+    var minAlphaWordsRatio: Double
+    @Setting(2, in: 0...Int.max, "Fewest distinct stop words in the text; 0 turns it off.") var minStopWords: Int
+    @Setting(Quality().stopWords, "The stop words, matched case-sensitively against whole words.")
+    var stopWords: [String]
+    @Setting(
+      true,
+      "Count a word per Chinese or Japanese character and cut Thai-like runs into chunks; false splits like datatrove.")
+    var splitSpacelessScripts: Bool
+
+    static func topDoc(_ n: Int) -> String {
+      "Largest share of the text's characters taken by the most frequent word \(n)-gram; 0 turns it off."
+    }
+
+    static func dupDoc(_ n: Int) -> String {
+      "Largest share of the text's characters in word \(n)-grams that repeat an earlier one; 0 turns it off."
+    }
   }
 
   /// The op's name, version and config schema.
-  public static let descriptor: OpDescriptor = {
-    let fraction = ConfigType.double(0...1)
-    var keys = [
-      ConfigKey(
-        "dupLineFrac", fraction, default: .double(0.3),
-        "Largest share of lines that repeat an earlier line; 0 turns it off."),
-      ConfigKey(
-        "dupParaFrac", fraction, default: .double(0.3),
-        "Largest share of paragraphs (split at blank lines) that repeat an earlier one; 0 turns it off."),
-      ConfigKey(
-        "dupLineCharFrac", fraction, default: .double(0.2),
-        "Largest share of the text's characters in repeated lines; 0 turns it off."),
-      ConfigKey(
-        "dupParaCharFrac", fraction, default: .double(0.2),
-        "Largest share of the text's characters in repeated paragraphs; 0 turns it off."),
-    ]
-    for (n, frac) in Repetition().topNGramFracs {
-      keys.append(
-        ConfigKey(
-          "top\(n)GramFrac", .double(0...1_000_000), default: .double(frac),
-          "Largest share of the text's characters taken by the most frequent word \(n)-gram; 0 turns it off."))
-    }
-    for (n, frac) in Repetition().dupNGramFracs {
-      keys.append(
-        ConfigKey(
-          "dup\(n)GramFrac", fraction, default: .double(frac),
-          "Largest share of the text's characters in word \(n)-grams that repeat an earlier one; 0 turns it off."))
-    }
-    keys += [
-      ConfigKey(
-        "minDocWords", .int(0...Int.max), default: .int(50),
-        "Fewest words, not counting words made only of punctuation; 0 turns it off."),
-      ConfigKey("maxDocWords", .int(0...Int.max), default: .int(100_000), "Most words; 0 turns it off."),
-      ConfigKey(
-        "minAvgWordLength", .double(0...1_000_000), default: .double(3),
-        "Smallest mean length of those words, in characters; 0 turns it off."),
-      ConfigKey(
-        "maxAvgWordLength", .double(0...1_000_000), default: .double(10),
-        "Largest mean length of those words; 0 turns it off."),
-      ConfigKey(
-        "maxSymbolWordRatio", .double(0...1_000_000), default: .double(0.1),
-        "Largest number of '#', and of ellipses ('...' or '…'), per word; 0 turns it off."),
-      ConfigKey(
-        "maxBulletLinesRatio", fraction, default: .double(0.9),
-        "Largest share of lines starting with '•' or '-'; 0 turns it off."),
-      ConfigKey(
-        "maxEllipsisLinesRatio", fraction, default: .double(0.3),
-        "Largest share of lines ending with '...' or '…'; 0 turns it off."),
-      ConfigKey(
-        "minAlphaWordsRatio", fraction, default: .double(0.8),
-        "Smallest share of words with at least one letter (datatrove's max_non_alpha_words_ratio); 0 turns it off."),
-      ConfigKey(
-        "minStopWords", .int(0...Int.max), default: .int(2),
-        "Fewest distinct stop words in the text; 0 turns it off."),
-      ConfigKey(
-        "stopWords", .strings, default: .array(Quality().stopWords.map { .string($0) }),
-        "The stop words, matched case-sensitively against whole words."),
-      ConfigKey(
-        "splitSpacelessScripts", .bool, default: .bool(true),
-        "Count a word per Chinese or Japanese character and cut Thai-like runs into chunks; false splits like datatrove."
-      ),
-    ]
-    return OpDescriptor(
-      name: "quality.gopher", version: 1,
-      summary: "Drop documents failing the Gopher repetition and quality heuristics (datatrove's defaults).",
-      keys: keys,
-      make: { config in .record(GopherFilter(config: config)) })
-  }()
+  public static let descriptor = OpDescriptor(
+    name: "quality.gopher", version: 1,
+    summary: "Drop documents failing the Gopher repetition and quality heuristics (datatrove's defaults).",
+    options: Options.self, make: { options in .record(GopherFilter(options: options)) })
 
   /// Keeps the record when it passes every rule; otherwise drops it with the first failing
   /// rule's reason and a detail such as `0.35 > 0.3`.

@@ -55,42 +55,36 @@ public struct Normalize: RecordStage {
   }
 
   /// Creates the stage from a config validated against `descriptor`.
-  init(config: StageConfig) {
+  init(options: Options) {
     self.init(
-      form: Form(rawValue: config.string("form")) ?? .nfc, removeControl: config.bool("removeControl"),
-      unifySpaces: config.bool("unifySpaces"), collapseSpaces: config.bool("collapseSpaces"),
-      keepIndentation: config.bool("keepIndentation"), trimLines: config.bool("trimLines"),
-      maxBlankLines: config.int("maxBlankLines"))
+      form: Form(rawValue: options.form) ?? .nfc, removeControl: options.removeControl,
+      unifySpaces: options.unifySpaces, collapseSpaces: options.collapseSpaces,
+      keepIndentation: options.keepIndentation, trimLines: options.trimLines,
+      maxBlankLines: options.maxBlankLines)
+  }
+
+  /// The op's config keys.
+  struct Options: ConfigSchema {
+    @Setting("nfc", oneOf: Form.allCases.map(\.rawValue), "Unicode normalization: \"nfc\" (canonical), \"nfkc\" (also folds ligatures and fullwidth forms) or \"none\".")
+    var form: String
+    @Setting(true, "Remove C0/C1 control characters (except tab and line breaks), U+200B, U+2060 and U+FEFF.")
+    var removeControl: Bool
+    @Setting(true, "Turn no-break, typographic and ideographic spaces (U+00A0, U+2000-200A, U+3000, ...) into ' '.")
+    var unifySpaces: Bool
+    @Setting(true, "Turn each run of spaces and tabs inside a line into one space.") var collapseSpaces: Bool
+    @Setting(true, "With collapseSpaces, keep the spaces and tabs that start a line (code indentation).")
+    var keepIndentation: Bool
+    @Setting(true, "Remove spaces and tabs at the end of each line.") var trimLines: Bool
+    @Setting(2, in: 0...Int.max, "Keep at most this many consecutive blank lines; blank lines at the start and end are always removed.")
+    var maxBlankLines: Int
   }
 
   /// The op's name, version and config schema.
   public static let descriptor = OpDescriptor(
     name: "normalize", version: 1,
     summary: "Normalize text: Unicode NFC, line breaks, control characters, spaces and blank lines.",
-    keys: [
-      ConfigKey(
-        "form", .choice(Form.allCases.map(\.rawValue)), default: .string("nfc"),
-        "Unicode normalization: \"nfc\" (canonical), \"nfkc\" (also folds ligatures and fullwidth forms) or \"none\"."),
-      ConfigKey(
-        "removeControl", .bool, default: .bool(true),
-        "Remove C0/C1 control characters (except tab and line breaks), U+200B, U+2060 and U+FEFF."),
-      ConfigKey(
-        "unifySpaces", .bool, default: .bool(true),
-        "Turn no-break, typographic and ideographic spaces (U+00A0, U+2000-200A, U+3000, ...) into ' '."),
-      ConfigKey(
-        "collapseSpaces", .bool, default: .bool(true),
-        "Turn each run of spaces and tabs inside a line into one space."),
-      ConfigKey(
-        "keepIndentation", .bool, default: .bool(true),
-        "With collapseSpaces, keep the spaces and tabs that start a line (code indentation)."),
-      ConfigKey(
-        "trimLines", .bool, default: .bool(true),
-        "Remove spaces and tabs at the end of each line."),
-      ConfigKey(
-        "maxBlankLines", .int(0...Int.max), default: .int(2),
-        "Keep at most this many consecutive blank lines; blank lines at the start and end are always removed."),
-    ],
-    make: { config in .record(Normalize(config: config)) })
+    options: Options.self,
+    make: { options in .record(Normalize(options: options)) })
 
   /// Normalizes the record's text in place, or drops it when nothing is left.
   public func process(_ record: inout Record, context: StageContext) throws -> Verdict {

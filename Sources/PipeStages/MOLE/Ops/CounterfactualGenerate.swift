@@ -37,47 +37,50 @@ public struct CounterfactualGenerate: BatchRecordStage {
     + "every other quality, the style and the length (within 15%) unchanged. Output only the rewritten document."
     + "\n\n{text}"
 
+  /// The op's config keys.
+  struct Options: ConfigSchema {
+    var scenario = ScenarioOptions()
+    @Setting([], "Facets to degrade; empty for all of the scenario's.") var only: [String]
+    @Setting("rules", oneOf: ["rules", "llm"], "Rule-based perturbations or LLM rewrites.") var method: String
+    @Setting(nil, "llm: {baseURL, model, apiKeyEnv, maxConcurrentRequests, ...}.") var endpoint: JSONObject?
+    @Setting("counterfactual", "llm: the endpoint's name in counters.") var name: String
+    @Setting(
+      CounterfactualGenerate.defaultPrompt, "llm: the rewrite prompt ({facet}, {definition}, {text}, {id}, {metadata.KEY}).")
+    var prompt: String
+    @Setting(0.7, in: 0...2, "llm: sampling temperature.") var temperature: Double
+    @Setting(1024, in: 16...32768, "llm: the most tokens of a rewrite.") var maxTokens: Int
+    @Setting(20, in: 0...1_000_000, "Shortest acceptable rewrite (characters).") var minCharacters: Int
+    @Setting(0.85, in: 0...10, "Lowest rewrite/original length ratio.") var minLengthRatio: Double
+    @Setting(1.15, in: 0...10, "Highest rewrite/original length ratio.") var maxLengthRatio: Double
+    @Setting(0.3, in: 0...1, "Character-3-gram Jaccard below which a rewrite is off topic.") var minSimilarity: Double
+    @Setting(0.95, in: 0...1, "Jaccard above which a rewrite is too close.") var maxSimilarity: Double
+    @Setting(
+      16, in: 1...1024, "Documents handed to the stage at a time (the output does not depend on it).",
+      affectsOutput: false)
+    var batchSize: Int
+  }
+
   /// The op's name, version and config schema.
   public static let descriptor = OpDescriptor(
     name: "counterfactual.generate", version: 1,
     summary: "Make, per document and facet, a variant worse in that facet only (rules or LLM), for evaluator.train.",
-    keys: MoleConfig.scenarioKeys + [
-      ConfigKey("only", .strings, default: .array([]), "Facets to degrade; empty for all of the scenario's."),
-      ConfigKey(
-        "method", .choice(["rules", "llm"]), default: .string("rules"), "Rule-based perturbations or LLM rewrites."),
-      ConfigKey("endpoint", .object, default: .null, "llm: {baseURL, model, apiKeyEnv, maxConcurrentRequests, ...}."),
-      ConfigKey("name", .string, default: .string("counterfactual"), "llm: the endpoint's name in counters."),
-      ConfigKey(
-        "prompt", .string, default: .string(defaultPrompt),
-        "llm: the rewrite prompt ({facet}, {definition}, {text}, {id}, {metadata.KEY})."),
-      ConfigKey("temperature", .double(0...2), default: .double(0.7), "llm: sampling temperature."),
-      ConfigKey("maxTokens", .int(16...32768), default: .int(1024), "llm: the most tokens of a rewrite."),
-      ConfigKey("minCharacters", .int(0...1_000_000), default: .int(20), "Shortest acceptable rewrite (characters)."),
-      ConfigKey("minLengthRatio", .double(0...10), default: .double(0.85), "Lowest rewrite/original length ratio."),
-      ConfigKey("maxLengthRatio", .double(0...10), default: .double(1.15), "Highest rewrite/original length ratio."),
-      ConfigKey(
-        "minSimilarity", .double(0...1), default: .double(0.3),
-        "Character-3-gram Jaccard below which a rewrite is off topic."),
-      ConfigKey("maxSimilarity", .double(0...1), default: .double(0.95), "Jaccard above which a rewrite is too close."),
-      ConfigKey("batchSize", .int(1...1024), default: .int(16), "Documents handed to the stage at a time."),
-    ],
-    make: { config in .batch(try CounterfactualGenerate(config: config)) })
+    options: Options.self, make: { options in .batch(try CounterfactualGenerate(options: options)) })
 
-  init(config: StageConfig) throws {
-    scenario = try MoleConfig.scenario(config)
-    let only = config.strings("only")
+  init(options: Options) throws {
+    scenario = try MoleConfig.scenario(options.scenario)
+    let only = options.only
     for name in only where scenario.index(ofFacet: name) == nil {
       throw ConfigValueError(
         "only",
         "no facet \"\(name)\" in \(scenario.name) (facets: \(scenario.facets.map(\.name).joined(separator: ", ")))")
     }
     facets = only.isEmpty ? scenario.facets : scenario.facets.filter { only.contains($0.name) }
-    method = config.string("method")
+    method = options.method
     if method == "llm" {
-      guard let value = config.optional("endpoint") else {
+      guard let value = options.endpoint else {
         throw ConfigValueError("endpoint", "the llm method needs an endpoint")
       }
-      endpoint = try LLMConfig.endpoint(value, name: config.string("name"), keyPath: "endpoint")
+      endpoint = try LLMConfig.endpoint(.object(value), name: options.name, keyPath: "endpoint")
     } else {
       endpoint = nil
       if let facet = facets.first(where: { $0.rule == nil }) {
@@ -85,20 +88,20 @@ public struct CounterfactualGenerate: BatchRecordStage {
           "method", "facet \"\(facet.name)\" has no rule-based perturbation; use \"method\": \"llm\" or leave it out")
       }
     }
-    prompt = try PromptTemplate(config.string("prompt"), keyPath: "prompt", variables: ["facet", "definition"])
-    temperature = config.double("temperature")
-    maxTokens = config.int("maxTokens")
+    prompt = try PromptTemplate(options.prompt, keyPath: "prompt", variables: ["facet", "definition"])
+    temperature = options.temperature
+    maxTokens = options.maxTokens
     validator = CounterfactualValidator(
-      minimumCharacters: config.int("minCharacters"), minimumLengthRatio: config.double("minLengthRatio"),
-      maximumLengthRatio: config.double("maxLengthRatio"), minimumSimilarity: config.double("minSimilarity"),
-      maximumSimilarity: config.double("maxSimilarity"))
+      minimumCharacters: options.minCharacters, minimumLengthRatio: options.minLengthRatio,
+      maximumLengthRatio: options.maxLengthRatio, minimumSimilarity: options.minSimilarity,
+      maximumSimilarity: options.maxSimilarity)
     if validator.minimumLengthRatio > validator.maximumLengthRatio {
       throw ConfigValueError("minLengthRatio", "is above maxLengthRatio")
     }
     if validator.minimumSimilarity > validator.maximumSimilarity {
       throw ConfigValueError("minSimilarity", "is above maxSimilarity")
     }
-    batchSize = config.int("batchSize")
+    batchSize = options.batchSize
   }
 
   /// The original and its counterfactuals for every record of the batch.

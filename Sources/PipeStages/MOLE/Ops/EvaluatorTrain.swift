@@ -5,7 +5,7 @@ public import PipeCore
 /// `counterfactual.generate` (originals and their per-facet counterfactuals) and on labelled
 /// scores where records carry them; writes the versioned evaluator and its training report
 /// (held-out pairwise accuracy per facet, Spearman correlation with held-out labels).
-public struct EvaluatorTrain: TrainingStage {
+public struct EvaluatorTrain: Sendable {
   /// The scenario.
   public let scenario: Scenario
   /// Features, losses and schedule.
@@ -13,45 +13,43 @@ public struct EvaluatorTrain: TrainingStage {
   /// The metadata key of a human or reference score, or `nil`.
   public let labelField: String?
 
+  /// The op's config keys.
+  struct Options: ConfigSchema {
+    var scenario = ScenarioOptions()
+    @Setting(nil, "Metadata key of a known overall score (for the supervised loss).") var labelField: String?
+    @Setting(18, in: 10...24, "The hashed feature space has 2^hashBits slots.") var hashBits: Int
+    @Setting(.array([.int(3)]), described: "an array of integers in 2...5", "Character n-gram orders.")
+    var characterOrders: JSONValue
+    @Setting(true, "Order-sensitive features (they make coherence learnable).") var orderFeatures: Bool
+    @Setting(6, in: 1...1000, "Passes over the training data.") var epochs: Int
+    @Setting(0.2, in: 0.000001...100, "SGD step size.") var learningRate: Double
+    @Setting(1, in: 0...100, "The pairwise margin: original above counterfactual by this.") var margin: Double
+    @Setting(1, in: 0...100, "Weight of the pairwise loss.") var contrastiveWeight: Double
+    @Setting(0.5, in: 0...100, "Weight of the squared error on labels.") var supervisedWeight: Double
+    @Setting(0.2, in: 0...0.9, "Documents held out for the report.") var heldOutFraction: Double
+  }
+
   /// The op's name, version and config schema.
   public static let descriptor = OpDescriptor(
     name: "evaluator.train", version: 1,
     summary: "Train the multi-facet quality evaluator on counterfactual pairs (contrastive) and labels (supervised).",
-    keys: MoleConfig.scenarioKeys + [
-      ConfigKey(
-        "labelField", .string, default: .null, "Metadata key of a known overall score (for the supervised loss)."),
-      ConfigKey("hashBits", .int(10...24), default: .int(18), "The hashed feature space has 2^hashBits slots."),
-      ConfigKey(
-        "characterOrders", .json("an array of integers in 2...5"), default: .array([.int(3)]),
-        "Character n-gram orders."),
-      ConfigKey(
-        "orderFeatures", .bool, default: .bool(true), "Order-sensitive features (they make coherence learnable)."),
-      ConfigKey("epochs", .int(1...1000), default: .int(6), "Passes over the training data."),
-      ConfigKey("learningRate", .double(0.000001...100), default: .double(0.2), "SGD step size."),
-      ConfigKey(
-        "margin", .double(0...100), default: .double(1), "The pairwise margin: original above counterfactual by this."),
-      ConfigKey("contrastiveWeight", .double(0...100), default: .double(1), "Weight of the pairwise loss."),
-      ConfigKey("supervisedWeight", .double(0...100), default: .double(0.5), "Weight of the squared error on labels."),
-      ConfigKey("heldOutFraction", .double(0...0.9), default: .double(0.2), "Documents held out for the report."),
-    ],
-    make: { config in .training(try EvaluatorTrain(config: config)) })
+    options: Options.self, make: { options in .steps(try EvaluatorTrain(options: options).plan) })
 
-  init(config: StageConfig) throws {
-    scenario = try MoleConfig.scenario(config)
-    guard let orders = config.values["characterOrders"]?.arrayValue?.map(\.intValue),
+  init(options: Options) throws {
+    scenario = try MoleConfig.scenario(options.scenario)
+    guard let orders = options.characterOrders.arrayValue?.map(\.intValue),
       orders.allSatisfy({ $0.map { (2...5).contains($0) } ?? false })
     else { throw ConfigValueError("characterOrders", "expected an array of integers in 2...5") }
     self.config = EvaluatorConfig(
       features: FeatureConfig(
-        hashBits: config.int("hashBits"), characterOrders: orders.compactMap { $0 },
-        orderFeatures: config.bool("orderFeatures")),
-      epochs: config.int("epochs"), learningRate: config.double("learningRate"), margin: config.double("margin"),
-      contrastiveWeight: config.double("contrastiveWeight"), supervisedWeight: config.double("supervisedWeight"),
-      heldOutFraction: config.double("heldOutFraction"))
+        hashBits: options.hashBits, characterOrders: orders.compactMap { $0 }, orderFeatures: options.orderFeatures),
+      epochs: options.epochs, learningRate: options.learningRate, margin: options.margin,
+      contrastiveWeight: options.contrastiveWeight, supervisedWeight: options.supervisedWeight,
+      heldOutFraction: options.heldOutFraction)
     if self.config.contrastiveWeight == 0 && self.config.supervisedWeight == 0 {
       throw ConfigValueError("contrastiveWeight", "one of contrastiveWeight and supervisedWeight must be positive")
     }
-    labelField = config.optional("labelField")?.stringValue
+    labelField = options.labelField
   }
 
   /// Reads originals, counterfactuals and labels in input order and trains.

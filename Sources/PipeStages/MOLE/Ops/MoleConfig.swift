@@ -1,22 +1,23 @@
 import PipeCore
 
-/// Config keys and readers the MOLE ops share: which scenario and facets.
-enum MoleConfig {
-  static let scenarioKeys = [
-    ConfigKey(
-      "scenario", .string, default: .string("web_article"),
-      "Built-in scenario (web_article, code), or the name of the custom scenario given in \"facets\"."),
-    ConfigKey(
-      "facets", .object, default: .object([:]),
-      "A custom scenario: FACET -> one-line definition (degraded by an LLM only). Empty for the built-in facets."),
-  ]
+/// Config keys the MOLE ops share: which scenario and facets.
+struct ScenarioOptions: ConfigSchema {
+  @Setting("web_article", "Built-in scenario (web_article, code), or the name of the custom scenario given in \"facets\".")
+  var scenario: String
+  @Setting(
+    JSONObject(),
+    "A custom scenario: FACET -> one-line definition (degraded by an LLM only). Empty for the built-in facets.")
+  var facets: JSONObject
+}
 
-  /// The scenario a config names.
+/// Readers the MOLE ops share.
+enum MoleConfig {
+  /// The scenario the options name.
   ///
   /// - Throws: `ConfigValueError` for an unknown built-in name or a bad custom definition.
-  static func scenario(_ config: StageConfig) throws -> Scenario {
-    let name = config.string("scenario")
-    let custom = config.object("facets")
+  static func scenario(_ options: ScenarioOptions) throws -> Scenario {
+    let name = options.scenario
+    let custom = options.facets
     if custom.isEmpty {
       guard let scenario = Scenario.builtIn[name] else {
         throw ConfigValueError(

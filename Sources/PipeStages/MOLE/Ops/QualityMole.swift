@@ -8,7 +8,7 @@ public import PipeCore
 /// percentiles of the training documents, so no second pass is needed), or below per-facet
 /// minimums; the reason names the facet that failed (`low_quality_FACET`, or
 /// `low_quality_overall`).
-public struct QualityMole: ArtifactScoringStage {
+public struct QualityMole: Sendable {
   /// The metadata key of the scores object.
   public let field: String
   /// The metadata key of the overall score alone, or `nil`.
@@ -20,41 +20,45 @@ public struct QualityMole: ArtifactScoringStage {
   /// The lowest score kept per facet.
   public let facetThresholds: [String: Double]
 
+  /// The training stage whose evaluator is used.
+  public let model: String
+
+  /// The op's config keys.
+  struct Options: ConfigSchema {
+    @Setting(required: "The id of the evaluator.train stage whose evaluator to use.") var model: StageID
+    @Setting("quality", "Metadata key of {\"overall\", FACET...}.", check: { $0.isEmpty ? "expected a metadata key" : nil })
+    var field: String
+    @Setting("quality_score", "Metadata key of the overall score; \"\" for none.") var scoreField: String
+    @Setting(nil, in: -1e9...1e9, "Drop records whose overall score is below this.") var threshold: Double?
+    @Setting(
+      nil, in: 0...1, "Keep about this share of documents, by overall score (percentiles of the training documents).")
+    var keepTopFraction: Double?
+    @Setting(JSONObject(), "FACET -> lowest score kept.") var facetThresholds: JSONObject
+  }
+
   /// The op's name, version and config schema.
   public static let descriptor = OpDescriptor(
     name: "quality.mole", version: 1,
     summary: "Score records with a trained MOLE evaluator (overall and per facet); optional thresholds.",
-    keys: [
-      ConfigKey("model", .stage, default: nil, "The id of the evaluator.train stage whose evaluator to use."),
-      ConfigKey("field", .string, default: .string("quality"), "Metadata key of {\"overall\", FACET...}."),
-      ConfigKey(
-        "scoreField", .string, default: .string("quality_score"), "Metadata key of the overall score; \"\" for none."),
-      ConfigKey("threshold", .double(-1e9...1e9), default: .null, "Drop records whose overall score is below this."),
-      ConfigKey(
-        "keepTopFraction", .double(0...1), default: .null,
-        "Keep about this share of documents, by overall score (percentiles of the training documents)."),
-      ConfigKey("facetThresholds", .object, default: .object([:]), "FACET -> lowest score kept."),
-    ],
-    make: { config in .artifactScoring(try QualityMole(config: config)) })
+    options: Options.self, make: { options in .steps(try QualityMole(options: options).plan) })
 
-  init(config: StageConfig) throws {
-    field = config.string("field")
-    let flat = config.string("scoreField")
-    scoreField = flat.isEmpty ? nil : flat
-    threshold = config.optional("threshold")?.doubleValue
-    keepTopFraction = config.optional("keepTopFraction")?.doubleValue
+  init(options: Options) throws {
+    model = options.model.id
+    field = options.field
+    scoreField = options.scoreField.isEmpty ? nil : options.scoreField
+    threshold = options.threshold
+    keepTopFraction = options.keepTopFraction
     if threshold != nil && keepTopFraction != nil {
       throw ConfigValueError("keepTopFraction", "give either threshold or keepTopFraction, not both")
     }
     var facets: [String: Double] = [:]
-    for (facet, value) in config.object("facetThresholds").members {
+    for (facet, value) in options.facetThresholds.members {
       guard let number = value.doubleValue else {
         throw ConfigValueError("facetThresholds.\(facet)", "expected a number, got \(value.jsonText.prefix(40))")
       }
       facets[facet] = number
     }
     facetThresholds = facets
-    if field.isEmpty { throw ConfigValueError("field", "expected a metadata key") }
   }
 
   /// The scoring stage for a trained evaluator.

@@ -1,8 +1,4 @@
-import Foundation
-import Glibc
 import PipeCore
-import PipeIO
-import PipeManifest
 
 // The binary artifacts of near-duplicate removal, written so that any number of them can be
 // merged in one streaming pass with bounded memory. All integers are little-endian.
@@ -123,23 +119,23 @@ struct SignatureFileHeader: Equatable {
   var bytes: [UInt8] {
     var out: [UInt8] = []
     for value in [Self.magic, Self.version, UInt32(bands), UInt32(fingerprintsPerDocument)] {
-      appendLittleEndian(value, to: &out)
+      Binary.append(value, to: &out)
     }
     for value in [documents, bandsOffset, fingerprintsOffset, docsOffset, docsBytes, 0] {
-      appendLittleEndian(UInt64(value), to: &out)
+      Binary.append(UInt64(value), to: &out)
     }
     return out
   }
 
   /// Reads and checks the header of `file`.
-  init(reading file: BinaryFile) throws {
+  init(reading file: any ArtifactInput) throws {
     var header = [UInt8](repeating: 0, count: Self.size)
     guard file.size >= Self.size else {
-      throw PipeError(.corruptInput, "signature file is truncated; rerun the stage with --force", file: file.path)
+      throw PipeError(.corruptInput, "signature file is truncated; rerun the stage with --force", file: file.name)
     }
     try header.withUnsafeMutableBytes { try file.read(into: $0, at: 0) }
     guard header.loadLE(UInt32.self, at: 0) == Self.magic, header.loadLE(UInt32.self, at: 4) == Self.version else {
-      throw PipeError(.corruptInput, "not a signature file (bad header); rerun the stage with --force", file: file.path)
+      throw PipeError(.corruptInput, "not a signature file (bad header); rerun the stage with --force", file: file.name)
     }
     bands = Int(header.loadLE(UInt32.self, at: 8))
     fingerprintsPerDocument = Int(header.loadLE(UInt32.self, at: 12))
@@ -150,7 +146,7 @@ struct SignatureFileHeader: Equatable {
       header.loadLE(UInt64.self, at: 40) == UInt64(docsOffset), file.size == fileSize
     else {
       throw PipeError(
-        .corruptInput, "signature file is truncated or corrupt; rerun the stage with --force", file: file.path)
+        .corruptInput, "signature file is truncated or corrupt; rerun the stage with --force", file: file.name)
     }
   }
 
@@ -162,40 +158,26 @@ struct SignatureFileHeader: Equatable {
   }
 }
 
-/// Appends a fixed-width integer, little-endian.
-@inline(__always)
-func appendLittleEndian<T: FixedWidthInteger>(_ value: T, to out: inout [UInt8]) {
-  withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) }
-}
-
-extension Array where Element == UInt8 {
-  /// A little-endian integer at a byte offset.
-  @inline(__always)
-  func loadLE<T: FixedWidthInteger>(_ type: T.Type, at offset: Int) -> T {
-    withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: T.self)) }
-  }
-}
-
 // MARK: - Writing a shard's signature file within a memory budget
 
 /// Collects one shard's band keys, fingerprints and docs and writes its signature file.
 ///
 /// Band entries stay in memory while they fit in `budget` bytes; past it, each chunk is sorted
-/// and spilled as a run next to the output, and the runs are merged at the end. Fingerprints
-/// and docs stream to temporary files and are copied in. The bytes written are the same
+/// and spilled as a run to a scratch file, and the runs are merged at the end. Fingerprints
+/// and docs stream to scratch files and are copied in. The bytes written are the same
 /// whatever the budget.
 final class SignatureFileBuilder {
   let bands: Int
   let fingerprintsPerDocument: Int
-  let path: String
   let budget: Int
+  private let scratch: (String) throws -> any ScratchFile
   private var chunk: [[BandEntry]]
   private var chunkDocuments = 0
   private let chunkLimit: Int
   private(set) var documents = 0
-  private var runs: [String] = []
-  private let fingerprints: BinaryFileWriter
-  private let docs: BinaryFileWriter
+  private var runs: [any ArtifactInput] = []
+  private let fingerprints: any ScratchFile
+  private let docs: any ScratchFile
   /// Fingerprints waiting to be written, already little-endian.
   private var fingerprintBuffer: [UInt16] = []
   private var docBuffer: [UInt8] = []
@@ -210,20 +192,18 @@ final class SignatureFileBuilder {
     bands * MemoryLayout<BandEntry>.stride + MemoryLayout<BandEntry>.stride / 2
   }
 
-  init(bands: Int, fingerprintsPerDocument: Int, path: String, budget: Int) throws {
+  /// Creates a builder whose temporary files come from `scratch` (by name).
+  init(
+    bands: Int, fingerprintsPerDocument: Int, budget: Int, scratch: @escaping (String) throws -> any ScratchFile
+  ) throws {
     self.bands = bands
     self.fingerprintsPerDocument = fingerprintsPerDocument
-    self.path = path
     self.budget = budget
+    self.scratch = scratch
     chunk = Array(repeating: [], count: bands)
     chunkLimit = max(Self.minimumChunk, budget / Self.bytesPerDocument(bands: bands))
-    try createDirectories((path as NSString).deletingLastPathComponent)
-    fingerprints = try BinaryFileWriter(path: path + ".fingerprints.tmp")
-    docs = try BinaryFileWriter(path: path + ".docs.tmp")
-  }
-
-  deinit {
-    for file in runs + [fingerprints.path, docs.path] { unlink(file) }
+    fingerprints = try scratch("fingerprints")
+    docs = try scratch("docs")
   }
 
   /// How many runs were spilled.
@@ -253,9 +233,9 @@ final class SignatureFileBuilder {
       }
     }
     let before = docBuffer.count
-    appendLittleEndian(UInt64(line), to: &docBuffer)
-    appendLittleEndian(score, to: &docBuffer)
-    DuplicateSteps.appendString(id, to: &docBuffer)
+    Binary.append(UInt64(line), to: &docBuffer)
+    Binary.append(score, to: &docBuffer)
+    Binary.append(id, to: &docBuffer)
     docsBytes += docBuffer.count - before
     if docBuffer.count >= 1 << 16 {
       try docs.write(docBuffer)
@@ -281,11 +261,10 @@ final class SignatureFileBuilder {
 
   private func spill() throws {
     sortChunk()
-    let runPath = "\(path).run\(runs.count).tmp"
-    let file = try BinaryFileWriter(path: runPath)
+    let file = try scratch("run\(runs.count)")
     var buffer: [UInt8] = []
-    for value in [RunFile.magic, RunFile.version, UInt32(bands), 0] { appendLittleEndian(value, to: &buffer) }
-    appendLittleEndian(UInt64(chunkDocuments), to: &buffer)
+    for value in [RunFile.magic, RunFile.version, UInt32(bands), 0] { Binary.append(value, to: &buffer) }
+    Binary.append(UInt64(chunkDocuments), to: &buffer)
     try file.write(buffer)
     for band in 0..<bands {
       buffer.removeAll(keepingCapacity: true)
@@ -293,65 +272,54 @@ final class SignatureFileBuilder {
       try file.write(buffer)
       chunk[band].removeAll(keepingCapacity: true)
     }
-    try file.close()
-    runs.append(runPath)
+    runs.append(try file.finishWriting())
     chunkDocuments = 0
   }
 
-  /// Writes the signature file (`.tmp`, fsync, rename; the caller syncs the folder) and
-  /// removes the temporary files.
-  func commit() throws -> ArtifactSummary {
+  /// Writes the signature file into `writer`: header, band sections (sorted in memory, or
+  /// merged from the spilled runs), fingerprints and docs.
+  func write(to writer: any ArtifactOutput) throws {
     try fingerprintBuffer.withUnsafeBytes { try fingerprints.write($0) }
     try docs.write(docBuffer)
-    try fingerprints.close()
-    try docs.close()
+    let fingerprintSection = try fingerprints.finishWriting()
+    let docsSection = try docs.finishWriting()
     let header = SignatureFileHeader(
       bands: bands, fingerprintsPerDocument: fingerprintsPerDocument, documents: documents, docsBytes: docsBytes)
-    let writer = try ArtifactWriter(path: path)
-    do {
-      try writer.write(header.bytes)
-      if runs.isEmpty {
-        sortChunk()
-        var buffer: [UInt8] = []
-        for band in 0..<bands {
-          buffer.removeAll(keepingCapacity: true)
-          chunk[band].withUnsafeBufferPointer { RunFile.encode($0, to: &buffer) }
-          try writer.write(buffer)
-          chunk[band] = []
-        }
-      } else {
-        if chunkDocuments > 0 { try spill() }
-        chunk = []
-        let files = try runs.map { try BinaryFile(path: $0) }
-        let bufferBytes = BandMerger.bufferBytes(budget: budget, sources: files.count)
-        var out: [UInt8] = []
-        out.reserveCapacity(1 << 16)
-        for band in 0..<bands {
-          // Runs hold consecutive ranges of documents, so merging by (key, run, document) is
-          // merging by (key, document).
-          let sources = try files.map { try RunFile.reader($0, band: band, bufferBytes: bufferBytes) }
-          var merger = try BandMerger(sources)
-          while let (entry, _) = try merger.next() {
-            appendLittleEndian(entry.key, to: &out)
-            appendLittleEndian(entry.document, to: &out)
-            if out.count >= 1 << 16 {
-              try writer.write(out)
-              out.removeAll(keepingCapacity: true)
-            }
+    try writer.write(header.bytes)
+    if runs.isEmpty {
+      sortChunk()
+      var buffer: [UInt8] = []
+      for band in 0..<bands {
+        buffer.removeAll(keepingCapacity: true)
+        chunk[band].withUnsafeBufferPointer { RunFile.encode($0, to: &buffer) }
+        try writer.write(buffer)
+        chunk[band] = []
+      }
+    } else {
+      if chunkDocuments > 0 { try spill() }
+      chunk = []
+      let bufferBytes = BandMerger.bufferBytes(budget: budget, sources: runs.count)
+      var out: [UInt8] = []
+      out.reserveCapacity(1 << 16)
+      for band in 0..<bands {
+        // Runs hold consecutive ranges of documents, so merging by (key, run, document) is
+        // merging by (key, document).
+        let sources = try runs.map { try RunFile.reader($0, band: band, bufferBytes: bufferBytes) }
+        var merger = try BandMerger(sources)
+        while let (entry, _) = try merger.next() {
+          Binary.append(entry.key, to: &out)
+          Binary.append(entry.document, to: &out)
+          if out.count >= 1 << 16 {
+            try writer.write(out)
+            out.removeAll(keepingCapacity: true)
           }
         }
-        try writer.write(out)
       }
-      try writer.append(contentsOf: fingerprints.path)
-      try writer.append(contentsOf: docs.path)
-      let summary = try writer.commit()
-      for file in runs + [fingerprints.path, docs.path] { unlink(file) }
-      runs = []
-      return summary
-    } catch {
-      writer.abandon()
-      throw error
+      try writer.write(out)
     }
+    try writer.append(fingerprintSection)
+    try writer.append(docsSection)
+    runs = []
   }
 }
 
@@ -376,7 +344,7 @@ enum RunFile {
   }
 
   /// A reader of one band of a run.
-  static func reader(_ file: BinaryFile, band: Int, bufferBytes: Int) throws -> BandSectionReader {
+  static func reader(_ file: any ArtifactInput, band: Int, bufferBytes: Int) throws -> BandSectionReader {
     var header = [UInt8](repeating: 0, count: headerBytes)
     try header.withUnsafeMutableBytes { try file.read(into: $0, at: 0) }
     let bands = Int(header.loadLE(UInt32.self, at: 8))
@@ -384,7 +352,7 @@ enum RunFile {
     guard header.loadLE(UInt32.self, at: 0) == magic, band < bands,
       file.size == headerBytes + bands * documents * SignatureFileHeader.entryBytes
     else {
-      throw PipeError(.corruptInput, "spilled run is corrupt; rerun the stage", file: file.path)
+      throw PipeError(.corruptInput, "spilled run is corrupt; rerun the stage", file: file.name)
     }
     return BandSectionReader(
       file: file, offset: headerBytes + band * documents * SignatureFileHeader.entryBytes, entries: documents,
@@ -392,236 +360,18 @@ enum RunFile {
   }
 }
 
-// MARK: - Files
-
-/// What a committed artifact looks like on disk (recorded in the manifest).
-struct ArtifactSummary {
-  let path: String
-  let bytes: Int
-  let checksum: String
-}
-
-/// Writes an artifact atomically: into `path + ".tmp"`, then fsync and rename on `commit()`.
-/// Unlike `ShardWriter` it leaves syncing the folder to the caller, so a task that writes
-/// several artifacts into one folder syncs it once.
-final class ArtifactWriter {
-  /// Writes `bytes` as a whole artifact (temporary file, fsync, rename) and describes it.
-  static func writeWhole(_ bytes: [UInt8], to path: String, name: String, shard: Int? = nil) throws -> ArtifactRow {
-    let writer = try ArtifactWriter(path: path)
-    do {
-      try writer.write(bytes)
-      let summary = try writer.commit()
-      return ArtifactRow(name: name, path: summary.path, bytes: summary.bytes, checksum: summary.checksum, shard: shard)
-    } catch {
-      writer.abandon()
-      throw error
-    }
-  }
-
-  let path: String
-  private let temporary: BinaryFileWriter
-  private var hash = XXH64()
-  private var bytes = 0
-  private var committed = false
-
-  init(path: String) throws {
-    self.path = path
-    try createDirectories((path as NSString).deletingLastPathComponent)
-    temporary = try BinaryFileWriter(path: path + ".tmp", willSync: true)
-  }
-
-  deinit { abandon() }
-
-  func write(_ data: [UInt8]) throws {
-    guard !data.isEmpty else { return }
-    hash.update(data)
-    bytes += data.count
-    try temporary.write(data)
-  }
-
-  /// Appends the whole content of the file at `source`.
-  func append(contentsOf source: String) throws {
-    let file = try BinaryFile(path: source)
-    var buffer = [UInt8](repeating: 0, count: min(1 << 20, max(1, file.size)))
-    var offset = 0
-    while offset < file.size {
-      let take = min(buffer.count, file.size - offset)
-      if take < buffer.count { buffer = Array(buffer[0..<take]) }
-      try buffer.withUnsafeMutableBytes { try file.read(into: $0, at: offset) }
-      try write(buffer)
-      offset += take
-    }
-  }
-
-  /// Flushes, fsyncs and renames the file into place.
-  func commit() throws -> ArtifactSummary {
-    try temporary.sync()
-    try temporary.close()
-    guard rename(temporary.path, path) == 0 else {
-      throw PipeError(.io, "cannot rename the artifact into place: \(String(cString: strerror(errno)))", file: path)
-    }
-    committed = true
-    return ArtifactSummary(path: path, bytes: bytes, checksum: "xxh64:" + hexString(hash.finalize()))
-  }
-
-  /// Removes the temporary file (a no-op after `commit`).
-  func abandon() {
-    guard !committed else { return }
-    committed = true
-    try? temporary.close()
-    unlink(temporary.path)
-  }
-}
-
-/// A file open for positioned reads.
-final class BinaryFile {
-  let path: String
-  let size: Int
-  private let fd: Int32
-
-  init(path: String) throws {
-    self.path = path
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else {
-      throw PipeError(
-        .io, "cannot open artifact: \(String(cString: strerror(errno))); rerun the stage with --force", file: path)
-    }
-    var info = stat()
-    guard fstat(fd, &info) == 0 else {
-      Glibc.close(fd)
-      throw PipeError(.io, "cannot stat artifact: \(String(cString: strerror(errno)))", file: path)
-    }
-    self.fd = fd
-    self.size = Int(info.st_size)
-  }
-
-  deinit { Glibc.close(fd) }
-
-  /// Fills `buffer` from `offset`; throws if the file ends first.
-  func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws {
-    guard let base = buffer.baseAddress else { return }
-    var done = 0
-    while done < buffer.count {
-      let n = pread(fd, base + done, buffer.count - done, off_t(offset + done))
-      if n < 0 {
-        if errno == EINTR { continue }
-        throw PipeError(.io, "cannot read artifact: \(String(cString: strerror(errno)))", file: path)
-      }
-      if n == 0 {
-        throw PipeError(.corruptInput, "artifact ends early; rerun the stage with --force", file: path)
-      }
-      done += n
-    }
-  }
-
-  /// Maps `count` bytes from `offset` read-only; the pages are the kernel's page cache, so
-  /// reading them costs no system call and no copy.
-  func map(offset: Int, count: Int) throws -> MappedRegion {
-    try MappedRegion(fd: fd, offset: offset, count: count, path: path)
-  }
-}
-
-/// A read-only memory map of part of a file.
-final class MappedRegion {
-  private let base: UnsafeMutableRawPointer?
-  private let mappedBytes: Int
-  /// The first requested byte.
-  let start: UnsafeRawPointer?
-  let count: Int
-
-  init(fd: Int32, offset: Int, count: Int, path: String) throws {
-    self.count = count
-    guard count > 0 else {
-      base = nil
-      mappedBytes = 0
-      start = nil
-      return
-    }
-    // mmap offsets must be page aligned.
-    let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-    let aligned = offset / page * page
-    let length = count + (offset - aligned)
-    let pointer = mmap(nil, length, PROT_READ, MAP_SHARED, fd, off_t(aligned))
-    guard let pointer, pointer != MAP_FAILED else {
-      throw PipeError(.io, "cannot map artifact: \(String(cString: strerror(errno)))", file: path)
-    }
-    base = pointer
-    mappedBytes = length
-    start = UnsafeRawPointer(pointer) + (offset - aligned)
-  }
-
-  deinit {
-    if let base { munmap(base, mappedBytes) }
-  }
-}
-
-/// A plain buffered writer for temporary files: no rename, fsync only on request.
-final class BinaryFileWriter {
-  let path: String
-  private var fd: Int32
-  /// Set when the file will be fsynced (see `Writeback`).
-  private var writeback: Writeback?
-  private var written = 0
-
-  init(path: String, willSync: Bool = false) throws {
-    self.path = path
-    writeback = willSync ? Writeback() : nil
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    guard fd >= 0 else {
-      throw PipeError(.io, "cannot create file: \(String(cString: strerror(errno)))", file: path)
-    }
-  }
-
-  deinit { if fd >= 0 { Glibc.close(fd) } }
-
-  func write(_ bytes: [UInt8]) throws {
-    try bytes.withUnsafeBytes { try write($0) }
-  }
-
-  func write(_ raw: UnsafeRawBufferPointer) throws {
-    guard let base = raw.baseAddress else { return }
-    var done = 0
-    while done < raw.count {
-      let n = Glibc.write(fd, base + done, raw.count - done)
-      if n < 0 {
-        if errno == EINTR { continue }
-        throw PipeError(.io, "cannot write file: \(String(cString: strerror(errno)))", file: path)
-      }
-      done += n
-    }
-    written += raw.count
-    writeback?.wrote(upTo: written, of: fd)
-  }
-
-  func sync() throws {
-    while fsync(fd) != 0 {
-      if errno == EINTR { continue }
-      throw PipeError(.io, "cannot fsync file: \(String(cString: strerror(errno)))", file: path)
-    }
-  }
-
-  func close() throws {
-    guard fd >= 0 else { return }
-    let result = Glibc.close(fd)
-    fd = -1
-    if result != 0 {
-      throw PipeError(.io, "cannot close file: \(String(cString: strerror(errno)))", file: path)
-    }
-  }
-}
-
 // MARK: - Reading and merging
 
 /// Streams the entries of one band section through a fixed buffer.
 final class BandSectionReader {
-  let file: BinaryFile
+  let file: any ArtifactInput
   private var position: Int
   private let end: Int
   private var buffer: [UInt8]
   private var bufferStart = 0
   private var bufferCount = 0
 
-  init(file: BinaryFile, offset: Int, entries: Int, bufferBytes: Int) {
+  init(file: any ArtifactInput, offset: Int, entries: Int, bufferBytes: Int) {
     self.file = file
     position = offset
     end = offset + entries * SignatureFileHeader.entryBytes

@@ -1,3 +1,5 @@
+public import PipeCore
+
 /// The tokens and records of one group (a language, a source, a domain) in a stage's input.
 public struct GroupTotal: Sendable, Equatable {
   /// The group's name (the value of the grouping metadata key).
@@ -19,42 +21,6 @@ public struct GroupTotal: Sendable, Equatable {
 /// planning stage as an artifact, applied record by record by a sampling stage, stored in the
 /// manifest and shown by `pipe inspect`.
 public struct GroupPlan: Sendable, Equatable {
-  /// One group's line of the plan.
-  public struct Group: Sendable, Equatable {
-    /// The group's name.
-    public var name: String
-    /// Records available.
-    public var records: Int
-    /// Tokens available.
-    public var tokensAvailable: Int
-    /// Tokens the plan asks for.
-    public var tokensTargeted: Double
-    /// `tokensTargeted / tokensAvailable`: below 1 down-samples, above 1 repeats. It is also the
-    /// expected number of epochs (copies per record) of the group.
-    public var rate: Double
-    /// The group's share of the available tokens.
-    public var shareBefore: Double
-    /// The group's share of the targeted tokens.
-    public var shareAfter: Double
-
-    /// Creates a line.
-    public init(
-      name: String, records: Int, tokensAvailable: Int, tokensTargeted: Double, rate: Double, shareBefore: Double,
-      shareAfter: Double
-    ) {
-      self.name = name
-      self.records = records
-      self.tokensAvailable = tokensAvailable
-      self.tokensTargeted = tokensTargeted
-      self.rate = rate
-      self.shareBefore = shareBefore
-      self.shareAfter = shareAfter
-    }
-
-    /// The most copies a record of the group can get.
-    public var maxCopies: Int { Int(rate.rounded(.up)) }
-  }
-
   /// The policy that made the plan (`proportional`, `babel_tower`...).
   public var policy: String
   /// The metadata key whose value names a record's group.
@@ -66,10 +32,10 @@ public struct GroupPlan: Sendable, Equatable {
   /// The most copies of one record.
   public var maxEpochs: Int
   /// The groups, sorted by name.
-  public var groups: [Group]
+  public var groups: [PlannedGroup]
 
   /// Creates a plan.
-  public init(policy: String, groupBy: String, tokensField: String, budget: Double?, maxEpochs: Int, groups: [Group]) {
+  public init(policy: String, groupBy: String, tokensField: String, budget: Double?, maxEpochs: Int, groups: [PlannedGroup]) {
     self.policy = policy
     self.groupBy = groupBy
     self.tokensField = tokensField
@@ -79,7 +45,7 @@ public struct GroupPlan: Sendable, Equatable {
   }
 
   /// The line of `name`, if the plan has it.
-  public func group(_ name: String) -> Group? {
+  public func group(_ name: String) -> PlannedGroup? {
     groups.first { $0.name == name }
   }
 
@@ -115,7 +81,7 @@ public struct GroupPlan: Sendable, Equatable {
       let tokensField = object["tokensField"]?.stringValue, let maxEpochs = object["maxEpochs"]?.intValue,
       let lines = object["groups"]?.arrayValue
     else { throw fail("policy, groupBy, tokensField, maxEpochs or groups is missing") }
-    var groups: [Group] = []
+    var groups: [PlannedGroup] = []
     for (index, line) in lines.enumerated() {
       guard let line = line.objectValue, let name = line["group"]?.stringValue,
         let records = line["records"]?.intValue, let available = line["tokensAvailable"]?.intValue,
@@ -123,7 +89,7 @@ public struct GroupPlan: Sendable, Equatable {
         let before = line["shareBefore"]?.doubleValue, let after = line["shareAfter"]?.doubleValue
       else { throw fail("groups[\(index)] is incomplete") }
       groups.append(
-        Group(
+        PlannedGroup(
           name: name, records: records, tokensAvailable: available, tokensTargeted: targeted, rate: rate,
           shareBefore: before, shareAfter: after))
     }
@@ -131,28 +97,4 @@ public struct GroupPlan: Sendable, Equatable {
       policy: policy, groupBy: groupBy, tokensField: tokensField, budget: object["budget"]?.doubleValue,
       maxEpochs: maxEpochs, groups: groups)
   }
-}
-
-/// A stage that measures every record of its input and turns the per-group totals into a
-/// plan (mixture planning). The runtime runs it in two steps that each resume on their own:
-/// totals per shard, then one planning task; the stage's records pass through unchanged.
-public protocol GroupPlanningStage: Sendable {
-  /// The group of `record` and its token count.
-  func measure(_ record: Record) -> (group: String, tokens: Int)
-  /// The plan for these totals (sorted by group name).
-  ///
-  /// - Throws: `PipeError(.stage)` when the totals cannot satisfy the config (a target share
-  ///   for a group with no tokens, say), saying which group and what to change.
-  func plan(_ totals: [GroupTotal]) throws -> GroupPlan
-}
-
-/// A stage that applies a plan record by record: each record is dropped or kept once or
-/// several times. Its input must be a planning stage; the runtime hands it that stage's plan.
-public protocol PlanSamplingStage: Sendable {
-  /// How many copies of `record` to write under `plan` (0 drops it), and its group.
-  func copies(of record: Record, plan: GroupPlan, context: StageContext) -> (group: String, copies: Int)
-  /// Marks copy `epoch` (0 for the first) of a record of `group` (for example in its metadata).
-  func mark(_ record: inout Record, group: String, epoch: Int)
-  /// The reject reason for a record that gets no copy.
-  var dropReason: String { get }
 }

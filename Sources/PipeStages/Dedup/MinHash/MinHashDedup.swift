@@ -21,7 +21,7 @@ public import PipeCore
 /// 1.0; datatrove's recipe: recall 0.983, precision 0.989. `bands: 14, rows: 8,
 /// minSimilarity: 0` is datatrove's recipe. Records without any word (empty text, only
 /// punctuation) are kept without being compared.
-public struct MinHashDedup: NearDuplicateStage {
+public struct MinHashDedup: Sendable {
   /// Which record of a cluster survives.
   public enum Survivor: String, Sendable, CaseIterable {
     /// The first in input order (shard order, then line order).
@@ -97,58 +97,64 @@ public struct MinHashDedup: NearDuplicateStage {
   /// The default `minSimilarity`.
   public static let defaultSimilarity = 0.6
 
-  /// Creates the stage from a config validated against `descriptor`.
-  init(config: StageConfig) throws {
+  /// Representatives kept per bucket (a run of records sharing a band key): a record matching
+  /// none of them is not linked in this band (it may be in another), which bounds the work on
+  /// huge buckets of unrelated records. Part of what version 1 means: changing it changes
+  /// which records are linked, so it would be a new version.
+  static let representativesPerBucket = 16
+
+  /// The op's config keys.
+  struct Options: ConfigSchema {
+    @Setting(5, in: 1...64, "Words per shingle (texts with fewer words are one shingle).") var ngrams: Int
+    @Setting(16, in: 1...MinHashSketcher.maxSize, "LSH bands (signature = bands x rows).") var bands: Int
+    @Setting(7, in: 1...MinHashSketcher.maxSize, "Signature values per band.") var rows: Int
+    @Setting(1, in: 0...Int.max, "Seed of the hash functions (same seed, same signatures).") var seed: Int
+    @Setting(
+      "fast", oneOf: MinHashSketcher.Algorithm.allCases.map(\.rawValue),
+      "\"fast\" (one hash per shingle and round) or \"permutations\" (datatrove's bands x rows hashes per shingle).")
+    var signature: String
+    @Setting(
+      MinHashDedup.defaultSimilarity, in: 0...1,
+      "Link two candidates only if this share of their signature values agree (0: link all, as datatrove).")
+    var minSimilarity: Double
+    @Setting(true, "Lowercase before cutting words.") var lowercase: Bool
+    @Setting(true, "Punctuation and symbols separate words (otherwise each is a word of its own).")
+    var removePunctuation: Bool
+    @Setting(true, "Replace every number by 0.") var normalizeDigits: Bool
+    @Setting(true, "Remove accents and other nonspacing marks (NFD).") var stripDiacritics: Bool
+    @Setting(
+      "first", oneOf: Survivor.allCases.map(\.rawValue),
+      "Who survives in a cluster: \"first\" in input order, or \"max_score\" (highest scoreField, ties to the first).")
+    var survivor: String
+    @Setting(nil, "Metadata key of the score for \"max_score\".") var scoreField: String?
+    @Setting("duplicate_count", "Metadata key set to the cluster size on survivors (\"\" for none).")
+    var countField: String
+    @Setting(
+      512, in: 1...MinHashDedup.maxMemoryCapMB,
+      "Memory for sorting and merging band keys; past it, sorted runs spill to disk and are merged (same output).",
+      affectsOutput: false)
+    var memoryCapMB: Int
+  }
+
+  /// Creates the stage from its options.
+  init(options: Options) throws {
     try self.init(
-      ngrams: config.int("ngrams"), bands: config.int("bands"), rows: config.int("rows"),
-      seed: UInt64(config.int("seed")),
-      algorithm: MinHashSketcher.Algorithm(rawValue: config.string("signature")) ?? .fast,
+      ngrams: options.ngrams, bands: options.bands, rows: options.rows, seed: UInt64(options.seed),
+      algorithm: MinHashSketcher.Algorithm(rawValue: options.signature) ?? .fast,
       normalization: MinHashNormalization(
-        lowercase: config.bool("lowercase"), removePunctuation: config.bool("removePunctuation"),
-        normalizeDigits: config.bool("normalizeDigits"), stripDiacritics: config.bool("stripDiacritics")),
-      survivor: Survivor(rawValue: config.string("survivor")) ?? .first,
-      scoreField: config.optional("scoreField")?.stringValue, countField: config.string("countField"),
-      minimumSimilarity: config.double("minSimilarity"), memoryCapMB: config.int("memoryCapMB"))
+        lowercase: options.lowercase, removePunctuation: options.removePunctuation,
+        normalizeDigits: options.normalizeDigits, stripDiacritics: options.stripDiacritics),
+      survivor: Survivor(rawValue: options.survivor) ?? .first, scoreField: options.scoreField,
+      countField: options.countField, minimumSimilarity: options.minSimilarity, memoryCapMB: options.memoryCapMB)
   }
 
   /// The op's name, version and config schema.
   public static let descriptor = OpDescriptor(
     name: "dedup.minhash", version: 1,
     summary: "Drop near-duplicate records (MinHash LSH over word n-grams), keeping one survivor per cluster.",
-    keys: [
-      ConfigKey(
-        "ngrams", .int(1...64), default: .int(5), "Words per shingle (texts with fewer words are one shingle)."),
-      ConfigKey("bands", .int(1...MinHashSketcher.maxSize), default: .int(16), "LSH bands (signature = bands x rows)."),
-      ConfigKey("rows", .int(1...MinHashSketcher.maxSize), default: .int(7), "Signature values per band."),
-      ConfigKey(
-        "seed", .int(0...Int.max), default: .int(1), "Seed of the hash functions (same seed, same signatures)."),
-      ConfigKey(
-        "signature", .choice(MinHashSketcher.Algorithm.allCases.map(\.rawValue)), default: .string("fast"),
-        "\"fast\" (one hash per shingle and round) or \"permutations\" (datatrove's bands x rows hashes per shingle)."),
-      ConfigKey(
-        "minSimilarity", .double(0...1), default: .double(defaultSimilarity),
-        "Link two candidates only if this share of their signature values agree (0: link all, as datatrove)."),
-      ConfigKey("lowercase", .bool, default: .bool(true), "Lowercase before cutting words."),
-      ConfigKey(
-        "removePunctuation", .bool, default: .bool(true),
-        "Punctuation and symbols separate words (otherwise each is a word of its own)."),
-      ConfigKey("normalizeDigits", .bool, default: .bool(true), "Replace every number by 0."),
-      ConfigKey("stripDiacritics", .bool, default: .bool(true), "Remove accents and other nonspacing marks (NFD)."),
-      ConfigKey(
-        "survivor", .choice(Survivor.allCases.map(\.rawValue)), default: .string("first"),
-        "Who survives in a cluster: \"first\" in input order, or \"max_score\" (highest scoreField, ties to the first)."
-      ),
-      ConfigKey("scoreField", .string, default: .null, "Metadata key of the score for \"max_score\"."),
-      ConfigKey(
-        "countField", .string, default: .string("duplicate_count"),
-        "Metadata key set to the cluster size on survivors (\"\" for none)."),
-      ConfigKey(
-        "memoryCapMB", .int(1...maxMemoryCapMB), default: .int(512),
-        "Memory for sorting and merging band keys; past it, sorted runs spill to disk and are merged."),
-    ],
-    make: { config in .nearDuplicate(try MinHashDedup(config: config)) })
+    options: Options.self, make: { options in .steps(try MinHashDedup(options: options).plan) })
 
-  // MARK: - NearDuplicateStage
+  // MARK: - Signatures
 
   /// Shingles are streamed to the sketch in chunks of this many hashes, so a huge text never
   /// holds all its shingles at once.

@@ -11,7 +11,7 @@ public import PipeCore
 /// `collapseWhitespace` (runs of Unicode `White_Space` become one space, and the ends are
 /// trimmed). The normalized text is streamed into the hashers and never stored; text in the
 /// blocks `NormalizationQuickCheck` knows (ASCII, Latin, Cyrillic, CJK, ...) never becomes a `String`.
-public struct ExactDedup: DuplicateKeyStage {
+public struct ExactDedup: Sendable {
   /// Which part of a record is compared.
   public enum Field: Sendable, Equatable {
     /// The record's text.
@@ -62,39 +62,34 @@ public struct ExactDedup: DuplicateKeyStage {
     self.nfc = nfc
   }
 
-  /// Creates the stage from a config validated against `descriptor`.
+  /// The op's config keys.
+  struct Options: ConfigSchema {
+    @Setting("text", "What to compare: \"text\" or \"metadata.<key>\"; records without the field are kept.")
+    var field: String
+    @Setting(false, "Lowercase (full Unicode) before comparing, so case-only differences are duplicates.")
+    var lowercase: Bool
+    @Setting(true, "Turn every whitespace run into one space and trim both ends before comparing.")
+    var collapseWhitespace: Bool
+    @Setting(true, "Apply Unicode NFC before comparing, so composed and decomposed accents are duplicates.")
+    var nfc: Bool
+  }
+
+  /// Creates the stage from its options.
   ///
-  /// - Throws: `PipeError(.config)` when `field` is neither `text` nor `metadata.<key>`.
-  init(config: StageConfig) throws {
-    let spelling = config.string("field")
-    guard let field = Field(spelling) else {
-      throw PipeError(
-        .config, "dedup.exact: field \"\(spelling)\" is not supported: use \"text\" or \"metadata.<key>\"")
+  /// - Throws: `ConfigValueError` when `field` is neither `text` nor `metadata.<key>`.
+  init(options: Options) throws {
+    guard let field = Field(options.field) else {
+      throw ConfigValueError("field", "\"\(options.field)\" is not supported: use \"text\" or \"metadata.<key>\"")
     }
     self.init(
-      field: field, lowercase: config.bool("lowercase"), collapseWhitespace: config.bool("collapseWhitespace"),
-      nfc: config.bool("nfc"))
+      field: field, lowercase: options.lowercase, collapseWhitespace: options.collapseWhitespace, nfc: options.nfc)
   }
 
   /// The op's name, version and config schema.
   public static let descriptor = OpDescriptor(
     name: "dedup.exact", version: 1,
     summary: "Drop records whose normalized text (or a metadata field) equals an earlier record's.",
-    keys: [
-      ConfigKey(
-        "field", .string, default: .string("text"),
-        "What to compare: \"text\" or \"metadata.<key>\"; records without the field are kept."),
-      ConfigKey(
-        "lowercase", .bool, default: .bool(false),
-        "Lowercase (full Unicode) before comparing, so case-only differences are duplicates."),
-      ConfigKey(
-        "collapseWhitespace", .bool, default: .bool(true),
-        "Turn every whitespace run into one space and trim both ends before comparing."),
-      ConfigKey(
-        "nfc", .bool, default: .bool(true),
-        "Apply Unicode NFC before comparing, so composed and decomposed accents are duplicates."),
-    ],
-    make: { config in .duplicateKey(try ExactDedup(config: config)) })
+    options: Options.self, make: { options in .steps(try ExactDedup(options: options).plan) })
 
   /// The 128-bit key of `record`'s normalized field, or `nil` when the field is missing.
   public func duplicateKey(of record: Record) -> DuplicateKey? {

@@ -1,25 +1,24 @@
-import Foundation
-import PipeCore
-import PipeIO
-import PipeManifest
+public import PipeCore
 
 /// The steps of near-duplicate removal (`dedup.minhash`), each a resumable task:
 ///
-/// 1. `STAGE:signatures[i]` reads shard i and writes `signatures-0000i.bin`: for every record
-///    with a signature, its band keys (sorted per band; past the memory budget, chunks spill to
-///    disk and are merged), 16-bit fingerprints of its signature values (when candidates are
-///    verified) and its line, score and id.
+/// 1. `STAGE:signatures[i]` (a pass over shard i, at the end of the chain that makes it) writes
+///    `signatures-0000i.bin`: for every record with a signature, its band keys (sorted per band;
+///    past the memory budget, chunks spill to scratch files and are merged), 16-bit
+///    fingerprints of its signature values (when candidates are verified) and its line, score
+///    and id.
 /// 2. `STAGE:buckets[g]` merges bands 4g..<4g+4 of every shard's file (a streaming k-way merge
 ///    with fixed buffers). In a run of records sharing a key, each record is compared with the
-///    run's representatives (its first records, up to 16); it is linked to every one whose
-///    fingerprints agree on at least `minimumSimilarity` of the positions, and becomes a
-///    representative itself if it matches none. Links go to `edges-0000g.bin`.
+///    run's representatives (its first records, up to `MinHashDedup.representativesPerBucket`);
+///    it is linked to every one whose fingerprints agree on at least `minimumSimilarity` of the
+///    positions, and becomes a representative itself if it matches none. Links go to
+///    `edges-0000g.bin`.
 /// 3. `STAGE:clusters[0]` joins all links with union-find, reads the docs sections for ids and
 ///    scores, picks each cluster's survivor (highest score, ties to the first in input order;
 ///    without scores, the first) and writes `clusters.jsonl` (one line per cluster: number,
 ///    size, survivor, members in input order) and `verdicts.bin` (per shard, the lines of
 ///    clustered records with the cluster size and, for all but the survivor, the survivor's id).
-/// 4. `STAGE[i]` is the shared record loop: a clustered record that is not the survivor is
+/// 4. `STAGE[i]` decides each record of shard i: a clustered record that is not the survivor is
 ///    dropped with the stage's reason and the survivor's id as detail; a survivor gets the
 ///    cluster size in its metadata.
 ///
@@ -31,34 +30,43 @@ import PipeManifest
 /// per band and record); step 2 keeps one read buffer per shard and maps the fingerprint
 /// sections (page cache, read where candidates are); step 3 holds only the records that have a
 /// link (about 100 bytes each, ids included); step 4 holds the verdicts of its shard.
-enum NearDuplicateSteps {
-  /// Where the artifacts of one near-duplicate stage live.
-  struct Files: Sendable {
-    let signaturesFolder: String
-    let bucketsFolder: String
-    let clustersFolder: String
-
-    init(layout: RunLayout, stage: String) {
-      signaturesFolder = layout.artifactFolder(stage: stage + NearDuplicateSteps.signaturesSuffix)
-      bucketsFolder = layout.artifactFolder(stage: stage + NearDuplicateSteps.bucketsSuffix)
-      clustersFolder = layout.artifactFolder(stage: stage + NearDuplicateSteps.clustersSuffix)
-    }
-
-    func signatures(_ shard: Int) -> String { "\(signaturesFolder)/signatures-\(RunLayout.number(shard)).bin" }
-    func edges(_ group: Int) -> String { "\(bucketsFolder)/edges-\(RunLayout.number(group)).bin" }
-    var verdicts: String { "\(clustersFolder)/verdicts.bin" }
-    var clusters: String { "\(clustersFolder)/clusters.jsonl" }
+extension MinHashDedup {
+  /// The plan the runtime runs.
+  public var plan: StagePlan {
+    let stage = self
+    return StagePlan(
+      collect: RecordCollector(name: "signatures", writes: [.intermediate(Files.signatures, indexed: true)]) {
+        context in try SignatureCollection(stage: stage, context: context)
+      },
+      steps: [
+        Step(
+          name: "buckets", shape: .grouped(NearDuplicateSteps.bucketTaskCount(bands: bandCount)),
+          writes: [.intermediate(Files.edges, indexed: true)]
+        ) { context in try NearDuplicateSteps.findEdges(stage: stage, context: context) },
+        Step(name: "clusters", writes: [.intermediate(Files.verdicts, indexed: false), .kept(Files.clusters)]) {
+          context in try NearDuplicateSteps.buildClusters(stage: stage, context: context)
+        },
+      ],
+      records: .decide { context in try NearDuplicateFilter(stage: stage, context: context) })
   }
 
-  /// The internal step ids are the stage id with one of these.
-  static let signaturesSuffix = ":signatures"
-  static let bucketsSuffix = ":buckets"
-  static let clustersSuffix = ":clusters"
+  /// The artifacts' file names.
+  enum Files {
+    static let signatures = "signatures.bin"
+    static let edges = "edges.bin"
+    static let verdicts = "verdicts.bin"
+    static let clusters = "clusters.jsonl"
+  }
 
+  /// The memory a task may use: its share of the cap among the tasks that run at once.
+  func budget(_ context: any StepContext) -> Int { memoryCapBytes / max(1, context.concurrentTasks) }
+}
+
+enum NearDuplicateSteps {
   /// A score that is absent (the bit pattern of a NaN no stage returns).
   static let noScore = UInt64.max
   /// Bands per bucket task: few enough tasks that each is worth its start and commit, enough
-  /// that two to four workers share the step.
+  /// that two to four workers share the step. The output does not depend on it.
   static let bandsPerBucketTask = 4
 
   /// The number of bucket tasks for `bands` bands.
@@ -69,70 +77,14 @@ enum NearDuplicateSteps {
     (group * bandsPerBucketTask)..<min(bands, (group + 1) * bandsPerBucketTask)
   }
 
-  // MARK: - Step 1: signatures
-
-  static func writeSignatures(
-    task: PlannedTask, stage: any NearDuplicateStage, files: Files, budget: Int, faults: FaultPlan,
-    progress: TaskProgress
-  ) throws -> TaskResult {
-    let reader = try ShardReader(path: task.input)
-    let shard = task.key.shard
-    let builder = try SignatureFileBuilder(
-      bands: stage.bandCount, fingerprintsPerDocument: stage.minimumSimilarity > 0 ? stage.signatureSize : 0,
-      path: files.signatures(shard), budget: budget)
-    var result = TaskResult()
-    let shardName = (task.input as NSString).lastPathComponent
-    var withoutWords = 0
-    while let line = try reader.next() {
-      if line.isBlank { continue }
-      result.recordsIn += 1
-      if result.recordsIn % 4096 == 0 {
-        progress.update(records: result.recordsIn, bytes: reader.compressedBytesRead)
-      }
-      // Lines that are not records are rejected by step 4 through the shared loop; here they
-      // have no signature, like records without words.
-      guard !line.isTruncated,
-        let record = try? Record(line: line.bytes, fallbackID: "\(shardName):\(line.number)")
-      else { continue }
-      guard let signature = stage.signature(of: record) else {
-        withoutWords += 1
-        continue
-      }
-      let keys = stage.bandKeys(of: signature)
-      guard signature.count == stage.signatureSize, keys.count == stage.bandCount else {
-        throw PipeError(
-          .stage,
-          "internal error: \(signature.count) signature values and \(keys.count) band keys for a signature of "
-            + "\(stage.signatureSize) values in \(stage.bandCount) bands")
-      }
-      try builder.add(
-        keys: keys, signature: signature, line: line.number,
-        score: stage.survivorScore(of: record).map(\.bitPattern) ?? noScore, id: record.id)
-      faults.killIfDue(stage: task.key.stage, shard: shard, records: builder.documents, flushing: nil)
-    }
-    result.recordsKept = result.recordsIn
-    result.bytesIn = reader.bytesRead
-    progress.update(records: result.recordsIn, bytes: reader.compressedBytesRead)
-    let spilled = builder.spilledRuns
-    let summary = try builder.commit()
-    fsyncDirectory(files.signaturesFolder)
-    result.artifacts = [
-      ArtifactRow(
-        name: "signatures", path: summary.path, bytes: summary.bytes, checksum: summary.checksum, shard: shard)
-    ]
-    result.counters = ["signed_records": builder.documents, "records_without_words": withoutWords]
-    if spilled > 0 { result.counters["spilled_runs"] = spilled }
-    return result
-  }
-
   // MARK: - Step 2: buckets
 
   /// The fingerprint sections of every shard, mapped read-only.
   final class Fingerprints {
     let perDocument: Int
-    private let regions: [MappedRegion]
+    private let regions: [any MappedArtifact]
 
-    init(files: [BinaryFile], headers: [SignatureFileHeader], perDocument: Int) throws {
+    init(files: [any ArtifactInput], headers: [SignatureFileHeader], perDocument: Int) throws {
       self.perDocument = perDocument
       regions = try zip(files, headers).map { file, header in
         try file.map(offset: header.fingerprintsOffset, count: header.documents * perDocument * 2)
@@ -142,7 +94,7 @@ enum NearDuplicateSteps {
     /// The fingerprints of record (shard << 32 | document).
     func of(_ record: UInt64) -> UnsafePointer<UInt16>? {
       let region = regions[Int(record >> 32)]
-      guard let start = region.start else { return nil }
+      guard let start = region.bytes.baseAddress else { return nil }
       return (start + Int(record & 0xFFFF_FFFF) * perDocument * 2).assumingMemoryBound(to: UInt16.self)
     }
 
@@ -154,14 +106,12 @@ enum NearDuplicateSteps {
     }
   }
 
-  /// Representatives kept per bucket: a record matching none of them is not linked in this
-  /// band (it may be in another), which bounds the work on huge buckets of unrelated records.
-  static let maxRepresentatives = 16
-
-  static func findEdges(
-    stage: any NearDuplicateStage, group: Int, shards: Int, files: Files, budget: Int, progress: TaskProgress
-  ) throws -> TaskResult {
-    let inputs = try (0..<shards).map { try BinaryFile(path: files.signatures($0)) }
+  static func findEdges(stage: MinHashDedup, context: any StepContext) throws {
+    let group = context.index
+    let shards = context.shardCount
+    let budget = stage.budget(context)
+    let maxRepresentatives = MinHashDedup.representativesPerBucket
+    let inputs = try (0..<shards).map { try context.open(MinHashDedup.Files.signatures, index: $0) }
     let headers = try inputs.map { try SignatureFileHeader(reading: $0) }
     let minimum = stage.minimumSimilarity
     let perDocument = minimum > 0 ? stage.signatureSize : 0
@@ -169,19 +119,19 @@ enum NearDuplicateSteps {
     for (file, header) in zip(inputs, headers)
     where header.bands != stage.bandCount || header.fingerprintsPerDocument != perDocument {
       throw PipeError(
-        .corruptInput, "signature file does not match the stage config; rerun with --force", file: file.path)
+        .corruptInput, "signature file does not match the stage config; rerun with --force", file: file.name)
     }
     let fingerprints = minimum > 0 ? try Fingerprints(files: inputs, headers: headers, perDocument: perDocument) : nil
     let bufferBytes = BandMerger.bufferBytes(budget: budget, sources: shards)
-    let writer = try ArtifactWriter(path: files.edges(group))
-    var result = TaskResult()
+    let writer = try context.create(MinHashDedup.Files.edges, index: group)
+    var visited = 0
     var out: [UInt8] = []
     out.reserveCapacity(1 << 16)
     var candidates = 0
     var edges = 0
     func link(_ a: UInt64, _ b: UInt64) throws {
-      appendLittleEndian(a, to: &out)
-      appendLittleEndian(b, to: &out)
+      Binary.append(a, to: &out)
+      Binary.append(b, to: &out)
       edges += 1
       if out.count >= 1 << 16 {
         try writer.write(out)
@@ -201,13 +151,12 @@ enum NearDuplicateSteps {
     var sorted: [ShardBandEntry] = []
     var scratch: [ShardBandEntry] = []
     var section: [UInt8] = []
-    do {
-      for band in bands(ofBucketTask: group, bands: stage.bandCount) {
+    for band in bands(ofBucketTask: group, bands: stage.bandCount) {
         var runKey: UInt64 = 0
         var runFirst: UInt64? = nil
         var representatives: [(document: UInt64, fingerprints: UnsafePointer<UInt16>?)] = []
         func visit(_ key: UInt64, _ document: UInt64) throws {
-          result.recordsIn += 1
+          visited += 1
           if let first = runFirst, key == runKey {
             candidates += 1
             guard let fingerprints else {
@@ -232,7 +181,7 @@ enum NearDuplicateSteps {
             runFirst = document
             representatives.removeAll(keepingCapacity: true)
           }
-          if result.recordsIn % 65536 == 0 { progress.update(records: result.recordsIn, bytes: 0) }
+          if visited % 65536 == 0 { context.reportProgress(records: visited, bytes: 0) }
         }
         if sortsInMemory {
           sorted.removeAll(keepingCapacity: true)
@@ -265,19 +214,10 @@ enum NearDuplicateSteps {
           }
         }
       }
-      try writer.write(out)
-      let summary = try writer.commit()
-      fsyncDirectory(files.bucketsFolder)
-      result.recordsKept = result.recordsIn
-      result.counters = ["candidate_pairs": candidates, "linked_pairs": edges]
-      result.artifacts = [
-        ArtifactRow(name: "edges", path: summary.path, bytes: summary.bytes, checksum: summary.checksum, shard: group)
-      ]
-    } catch {
-      writer.abandon()
-      throw error
-    }
-    return result
+    try writer.write(out)
+    context.setCounts(recordsIn: visited, kept: visited, dropped: 0)
+    context.counters.add("candidate_pairs", candidates)
+    context.counters.add("linked_pairs", edges)
   }
 
   // MARK: - Step 3: clusters
@@ -317,18 +257,21 @@ enum NearDuplicateSteps {
     }
   }
 
-  static func buildClusters(shards: Int, bucketTasks: Int, files: Files, progress: TaskProgress) throws -> TaskResult {
+  static func buildClusters(stage: MinHashDedup, context: any StepContext) throws {
+    let shards = context.shardCount
     var unionFind = UnionFind()
-    var result = TaskResult()
     var pairs = 0
-    for group in 0..<bucketTasks {
-      let reader = try ArtifactReader(path: files.edges(group))
+    var lastEdges = ""
+    for group in 0..<bucketTaskCount(bands: stage.bandCount) {
+      let input = try context.open(MinHashDedup.Files.edges, index: group)
+      lastEdges = input.name
+      let reader = ArtifactCursor(input)
       while !reader.atEnd {
         let a = try reader.uint64()
         let b = try reader.uint64()
         unionFind.union(a, b)
         pairs += 1
-        if pairs % 65536 == 0 { progress.update(records: pairs, bytes: 0) }
+        if pairs % 65536 == 0 { context.reportProgress(records: pairs, bytes: 0) }
       }
     }
     let count = unionFind.parent.count
@@ -341,9 +284,9 @@ enum NearDuplicateSteps {
     var shardStarts: [Int] = []
     for shard in 0..<shards {
       shardStarts.append(order.count)
-      let file = try BinaryFile(path: files.signatures(shard))
+      let file = try context.open(MinHashDedup.Files.signatures, index: shard)
       let header = try SignatureFileHeader(reading: file)
-      let reader = try ArtifactReader(file: file, offset: header.docsOffset, count: header.docsBytes)
+      let reader = ArtifactCursor(file, offset: header.docsOffset, count: header.docsBytes)
       var document: UInt64 = 0
       while !reader.atEnd {
         let line = try reader.uint64()
@@ -362,7 +305,7 @@ enum NearDuplicateSteps {
     guard order.count == count else {
       throw PipeError(
         .corruptInput, "edge files name records that the signature files do not have; rerun the stage with --force",
-        file: files.bucketsFolder)
+        file: lastEdges)
     }
 
     // Survivors and cluster numbers, in input order: the first record of a cluster numbers it,
@@ -389,21 +332,21 @@ enum NearDuplicateSteps {
       for node in order[shardStarts[shard]..<shardStarts[shard + 1]] {
         let root = Int(unionFind.find(node))
         let kept = survivor[root]
-        appendLittleEndian(lines[Int(node)], to: &body)
-        appendLittleEndian(UInt32(unionFind.size[root]), to: &body)
-        DuplicateSteps.appendString(kept == node ? "" : ids[Int(kept)], to: &body)
+        Binary.append(lines[Int(node)], to: &body)
+        Binary.append(UInt32(unionFind.size[root]), to: &body)
+        Binary.append(kept == node ? "" : ids[Int(kept)], to: &body)
       }
       ranges.append((start, body.count - start))
     }
     var header: [UInt8] = []
-    for value in [Verdicts.magic, Verdicts.version, UInt32(shards), 0] { appendLittleEndian(value, to: &header) }
+    for value in [Verdicts.magic, Verdicts.version, UInt32(shards), 0] { Binary.append(value, to: &header) }
     let bodyStart = Verdicts.headerBytes + 16 * shards
     for range in ranges {
-      appendLittleEndian(UInt64(bodyStart + range.offset), to: &header)
-      appendLittleEndian(UInt64(range.count), to: &header)
+      Binary.append(UInt64(bodyStart + range.offset), to: &header)
+      Binary.append(UInt64(range.count), to: &header)
     }
-    let verdicts = try ArtifactWriter(path: files.verdicts)
-    let clustersFile = try ArtifactWriter(path: files.clusters)
+    let verdicts = try context.create(MinHashDedup.Files.verdicts, index: nil)
+    let clustersFile = try context.create(MinHashDedup.Files.clusters, index: nil)
     var largest = 0
     do {
       try verdicts.write(header)
@@ -445,27 +388,14 @@ enum NearDuplicateSteps {
         }
       }
       try clustersFile.write(out)
-      let verdictSummary = try verdicts.commit()
-      let clusterSummary = try clustersFile.commit()
-      fsyncDirectory(files.clustersFolder)
-      result.artifacts = [
-        ArtifactRow(
-          name: "verdicts", path: verdictSummary.path, bytes: verdictSummary.bytes, checksum: verdictSummary.checksum),
-        ArtifactRow(
-          name: "clusters", path: clusterSummary.path, bytes: clusterSummary.bytes, checksum: clusterSummary.checksum),
-      ]
-      result.counters = [
-        "linked_pairs": pairs, "clusters": clusters, "clustered_documents": count, "largest_cluster": largest,
-        "near_duplicates": count - clusters,
-      ]
-    } catch {
-      verdicts.abandon()
-      clustersFile.abandon()
-      throw error
+      for (name, value) in [
+        ("linked_pairs", pairs), ("clusters", clusters), ("clustered_documents", count), ("largest_cluster", largest),
+        ("near_duplicates", count - clusters),
+      ] {
+        context.counters.add(name, value)
+      }
     }
-    result.recordsIn = count
-    result.recordsKept = count
-    return result
+    context.setCounts(recordsIn: count, kept: count, dropped: 0)
   }
 
   /// Whether score `a` beats `b`: a number beats no score, and a larger number a smaller one.
@@ -495,17 +425,16 @@ enum NearDuplicateSteps {
   /// over the same shard: step 1 parsed each of them, so step 4 knows they are valid records
   /// with these ids without parsing them again.
   final class SignedDocuments {
-    private let reader: ArtifactReader
+    private let reader: ArtifactCursor
     private var next: (line: Int, id: String)?
 
     /// Opens the docs section of the shard's signature file; nil when it is missing or does not
     /// look right (step 4 then parses every record, as it would without this shortcut).
-    init?(files: Files, shard: Int) {
-      guard let file = try? BinaryFile(path: files.signatures(shard)),
-        let header = try? SignatureFileHeader(reading: file),
-        let reader = try? ArtifactReader(file: file, offset: header.docsOffset, count: header.docsBytes)
+    init?(context: any StepContext) {
+      guard let file = try? context.open(MinHashDedup.Files.signatures, index: context.index),
+        let header = try? SignatureFileHeader(reading: file)
       else { return nil }
-      self.reader = reader
+      reader = ArtifactCursor(file, offset: header.docsOffset, count: header.docsBytes)
     }
 
     /// The id of the signed record on `line`, or nil when that line was not signed. Lines must
@@ -526,11 +455,10 @@ enum NearDuplicateSteps {
   }
 
   /// The verdicts of one shard, by line number.
-  static func loadVerdicts(files: Files, shard: Int) throws -> [Int: Verdict] {
-    let file = try BinaryFile(path: files.verdicts)
+  static func loadVerdicts(_ file: any ArtifactInput, shard: Int) throws -> [Int: Verdict] {
     var header = [UInt8](repeating: 0, count: Verdicts.headerBytes)
     guard file.size >= Verdicts.headerBytes else {
-      throw PipeError(.corruptInput, "verdicts file is truncated; rerun with --force", file: file.path)
+      throw PipeError(.corruptInput, "verdicts file is truncated; rerun with --force", file: file.name)
     }
     try header.withUnsafeMutableBytes { try file.read(into: $0, at: 0) }
     let shards = Int(header.loadLE(UInt32.self, at: 8))
@@ -538,16 +466,16 @@ enum NearDuplicateSteps {
       file.size >= Verdicts.headerBytes + 16 * shards
     else {
       throw PipeError(
-        .corruptInput, "verdicts file is corrupt or for another input; rerun with --force", file: file.path)
+        .corruptInput, "verdicts file is corrupt or for another input; rerun with --force", file: file.name)
     }
     var range = [UInt8](repeating: 0, count: 16)
     try range.withUnsafeMutableBytes { try file.read(into: $0, at: Verdicts.headerBytes + 16 * shard) }
     let offset = Int(range.loadLE(UInt64.self, at: 0))
     let length = Int(range.loadLE(UInt64.self, at: 8))
     guard offset + length <= file.size else {
-      throw PipeError(.corruptInput, "verdicts file is truncated; rerun with --force", file: file.path)
+      throw PipeError(.corruptInput, "verdicts file is truncated; rerun with --force", file: file.name)
     }
-    let reader = try ArtifactReader(file: file, offset: offset, count: length)
+    let reader = ArtifactCursor(file, offset: offset, count: length)
     var verdicts: [Int: Verdict] = [:]
     while !reader.atEnd {
       let line = Int(try reader.uint64())
@@ -559,64 +487,75 @@ enum NearDuplicateSteps {
   }
 }
 
-/// Sequential reads of a byte range of a binary artifact through a buffer of at most 1 MiB.
-final class ArtifactReader {
-  private let file: BinaryFile
-  private var buffer: [UInt8]
-  private var start = 0
-  private var count = 0
-  private var position: Int
-  private let end: Int
+/// Step 1 on one shard: each record's signature, band keys, line, score and id.
+final class SignatureCollection: RecordCollection {
+  private let stage: MinHashDedup
+  private let context: any StepContext
+  private let builder: SignatureFileBuilder
+  private var withoutWords = 0
 
-  convenience init(path: String) throws {
-    let file = try BinaryFile(path: path)
-    try self.init(file: file, offset: 0, count: file.size)
+  init(stage: MinHashDedup, context: any StepContext) throws {
+    self.stage = stage
+    self.context = context
+    builder = try SignatureFileBuilder(
+      bands: stage.bandCount, fingerprintsPerDocument: stage.minimumSimilarity > 0 ? stage.signatureSize : 0,
+      budget: stage.budget(context), scratch: { try context.scratch($0) })
   }
 
-  init(file: BinaryFile, offset: Int, count: Int) throws {
-    self.file = file
-    position = offset
-    end = offset + count
-    buffer = [UInt8](repeating: 0, count: min(1 << 20, max(16, count)))
-  }
-
-  var atEnd: Bool { start == count && position == end }
-
-  private func ensure(_ bytes: Int) throws {
-    if count - start >= bytes { return }
-    // Move what is left to the front and refill.
-    let left = count - start
-    if left > 0 { buffer.replaceSubrange(0..<left, with: buffer[start..<count]) }
-    if buffer.count < bytes { buffer += [UInt8](repeating: 0, count: bytes - buffer.count) }
-    let take = min(buffer.count - left, end - position)
-    guard left + take >= bytes else {
-      throw PipeError(.corruptInput, "artifact is truncated or corrupt; rerun the stage with --force", file: file.path)
+  func add(_ record: Record, line: Int) throws {
+    guard let signature = stage.signature(of: record) else {
+      withoutWords += 1
+      return
     }
-    try buffer.withUnsafeMutableBytes {
-      try file.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[left..<(left + take)]), at: position)
+    let keys = stage.bandKeys(of: signature)
+    guard signature.count == stage.signatureSize, keys.count == stage.bandCount else {
+      throw PipeError(
+        .stage,
+        "internal error: \(signature.count) signature values and \(keys.count) band keys for a signature of "
+          + "\(stage.signatureSize) values in \(stage.bandCount) bands")
     }
-    position += take
-    start = 0
-    count = left + take
+    try builder.add(
+      keys: keys, signature: signature, line: line,
+      score: stage.survivorScore(of: record).map(\.bitPattern) ?? NearDuplicateSteps.noScore, id: record.id)
   }
 
-  func uint64() throws -> UInt64 {
-    try ensure(8)
-    defer { start += 8 }
-    return buffer.loadLE(UInt64.self, at: start)
+  func finish() throws {
+    let spilled = builder.spilledRuns
+    try builder.write(to: context.create(MinHashDedup.Files.signatures, index: context.index))
+    context.counters.add("signed_records", builder.documents)
+    context.counters.add("records_without_words", withoutWords)
+    if spilled > 0 { context.counters.add("spilled_runs", spilled) }
+  }
+}
+
+/// Step 4 on one shard: drops non-survivors and marks survivors with their cluster size.
+final class NearDuplicateFilter: RecordDecider {
+  private let verdicts: [Int: NearDuplicateSteps.Verdict]
+  private let signed: NearDuplicateSteps.SignedDocuments?
+  private let reason: String
+  private let countField: String?
+
+  init(stage: MinHashDedup, context: any StepContext) throws {
+    verdicts = try NearDuplicateSteps.loadVerdicts(
+      context.open(MinHashDedup.Files.verdicts, index: nil), shard: context.index)
+    signed = NearDuplicateSteps.SignedDocuments(context: context)
+    reason = stage.dropReason
+    countField = stage.clusterSizeField
   }
 
-  func uint32() throws -> UInt32 {
-    try ensure(4)
-    defer { start += 4 }
-    return buffer.loadLE(UInt32.self, at: start)
+  func decide(_ record: Record, line: Int) throws -> BatchOutcome {
+    guard let verdict = verdicts[line] else { return .keep(record) }
+    if let survivor = verdict.survivorID { return .drop(reason: reason, detail: survivor) }
+    guard let countField else { return .keep(record) }
+    var marked = record
+    marked.setMetadata(countField, .int(Int64(verdict.clusterSize)))
+    return .keep(marked)
   }
 
-  /// A string written by `DuplicateSteps.appendString` (UInt32 length, UTF-8 bytes).
-  func string() throws -> String {
-    let length = Int(try uint32())
-    try ensure(length)
-    defer { start += length }
-    return String(decoding: buffer[start..<(start + length)], as: UTF8.self)
+  /// Most records are in no cluster and pass unchanged: step 1 already parsed them, so their
+  /// lines can be copied as they are (half of this step's work was parsing them again).
+  func unchangedRecordID(atLine line: Int) throws -> String? {
+    guard let signed, verdicts[line] == nil else { return nil }
+    return try signed.id(atLine: line)
   }
 }

@@ -1,0 +1,144 @@
+public import PipeCore
+
+/// The steps of exact deduplication, each a resumable task:
+/// 1. `STAGE:keys[i]` (a pass over shard i, at the end of the chain that makes it) writes the
+///    key of every record with its line and id (`keys-0000i.bin`);
+/// 2. `STAGE:index[0]` reads all key files in shard order and, for every shard, lists the
+///    lines whose key was seen before, with the id of the record that was kept
+///    (`drops-0000i.bin`);
+/// 3. `STAGE[i]` drops the listed lines of shard i.
+///
+/// The first occurrence in input order (shard order, then line order) wins, whatever the
+/// number of workers. Memory in step 2 is one dictionary entry per distinct key.
+///
+/// Files, little-endian: a key entry is line (UInt64), key high and low (UInt64 each), id
+/// (UInt32 length, UTF-8); a drop entry is line (UInt64) and the kept id.
+extension ExactDedup {
+  /// The plan the runtime runs.
+  public var plan: StagePlan {
+    let stage = self
+    return StagePlan(
+      collect: RecordCollector(name: "keys", writes: [.intermediate(Self.keysFile, indexed: true)]) { context in
+        try KeyCollection(stage: stage, output: context.create(Self.keysFile, index: context.index))
+      },
+      steps: [
+        Step(name: "index", writes: [.intermediate(Self.dropsFile, indexed: true)]) { context in
+          try Self.buildIndex(context)
+        }
+      ],
+      records: .decide { context in
+        try DropList(drops: Self.loadDrops(context.open(Self.dropsFile, index: context.index)), reason: stage.dropReason)
+      })
+  }
+
+  static let keysFile = "keys.bin"
+  static let dropsFile = "drops.bin"
+
+  /// Step 2: the drop list of every shard.
+  static func buildIndex(_ context: any StepContext) throws {
+    var firstSeen: [DuplicateKey: String] = [:]
+    var (recordsIn, kept, dropped) = (0, 0, 0)
+    for shard in 0..<context.shardCount {
+      let input = try context.open(keysFile, index: shard)
+      let bytes = try input.readAll()
+      var drops: [UInt8] = []
+      var offset = 0
+      while offset < bytes.count {
+        guard let line = Binary.read(UInt64.self, bytes, &offset), let high = Binary.read(UInt64.self, bytes, &offset),
+          let low = Binary.read(UInt64.self, bytes, &offset), let id = Binary.readString(bytes, &offset)
+        else {
+          throw PipeError(
+            .corruptInput, "key file is truncated or corrupt; rerun with `pipe run --force`", file: input.name)
+        }
+        recordsIn += 1
+        let key = DuplicateKey(high: high, low: low)
+        if let keptID = firstSeen[key] {
+          dropped += 1
+          Binary.append(line, to: &drops)
+          Binary.append(keptID, to: &drops)
+        } else {
+          firstSeen[key] = id
+          kept += 1
+        }
+      }
+      try context.create(dropsFile, index: shard).write(drops)
+      context.reportProgress(records: recordsIn, bytes: 0)
+    }
+    context.setCounts(recordsIn: recordsIn, kept: kept, dropped: dropped)
+  }
+
+  /// The drop list of one shard: line number to the id of the record that was kept.
+  static func loadDrops(_ input: any ArtifactInput) throws -> [Int: String] {
+    let bytes = try input.readAll()
+    var drops: [Int: String] = [:]
+    var offset = 0
+    while offset < bytes.count {
+      guard let line = Binary.read(UInt64.self, bytes, &offset), let id = Binary.readString(bytes, &offset) else {
+        throw PipeError(
+          .corruptInput, "drop list is truncated or corrupt; rerun with `pipe run --force`", file: input.name)
+      }
+      drops[Int(line)] = id
+    }
+    return drops
+  }
+}
+
+/// A 128-bit key for exact deduplication.
+public struct DuplicateKey: Hashable, Sendable {
+  /// High half.
+  public var high: UInt64
+  /// Low half.
+  public var low: UInt64
+
+  /// Creates a key.
+  public init(high: UInt64, low: UInt64) {
+    self.high = high
+    self.low = low
+  }
+}
+
+/// Step 1 on one shard: each record's line, key and id.
+final class KeyCollection: RecordCollection {
+  private let stage: ExactDedup
+  private let output: any ArtifactOutput
+  private var buffer: [UInt8] = []
+
+  init(stage: ExactDedup, output: any ArtifactOutput) {
+    self.stage = stage
+    self.output = output
+    buffer.reserveCapacity(1 << 16)
+  }
+
+  func add(_ record: Record, line: Int) throws {
+    guard let key = stage.duplicateKey(of: record) else { return }
+    Binary.append(UInt64(line), to: &buffer)
+    Binary.append(key.high, to: &buffer)
+    Binary.append(key.low, to: &buffer)
+    Binary.append(record.id, to: &buffer)
+    if buffer.count >= 1 << 16 {
+      try output.write(buffer)
+      buffer.removeAll(keepingCapacity: true)
+    }
+  }
+
+  func finish() throws {
+    try output.write(buffer)
+    buffer = []
+  }
+}
+
+/// Step 3 on one shard: drops the lines the index listed, with the kept record's id.
+final class DropList: RecordDecider {
+  private let drops: [Int: String]
+  private let reason: String
+
+  init(drops: [Int: String], reason: String) {
+    self.drops = drops
+    self.reason = reason
+  }
+
+  func decide(_ record: Record, line: Int) throws -> BatchOutcome {
+    if let keptID = drops[line] { return .drop(reason: reason, detail: keptID) }
+    return .keep(record)
+  }
+}
