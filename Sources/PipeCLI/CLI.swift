@@ -3,14 +3,19 @@ import PipeCore
 
 /// The `pipe` command line: the only place that prints for the user and chooses exit codes.
 public enum CLI {
-  /// Exit codes: 0 ok, 1 a run failed, 2 bad input or usage.
+  /// Exit codes: 0 ok, 1 a run failed, 2 bad input or usage, 130 and 143 a run stopped by
+  /// SIGINT or SIGTERM (128 + the signal, as shells report it).
   public enum ExitCode: Int32 {
     /// Everything worked.
     case success = 0
-    /// A run had failed tasks.
+    /// A run had failed tasks, or `pipe verify` found damage.
     case failure = 1
     /// Bad input, bad pipeline file or bad usage.
     case badInput = 2
+    /// A run stopped by Ctrl-C (SIGINT).
+    case interrupted = 130
+    /// A run stopped by SIGTERM.
+    case terminated = 143
   }
 
   /// The version printed by `pipe --version`.
@@ -22,6 +27,7 @@ public enum CLI {
     ("inspect", "show the stages of a run: status, counts, drop reasons, time (and time deciding), throughput"),
     ("why", "show where a record came from and what every stage decided"),
     ("validate", "check a pipeline file and report every problem"),
+    ("verify", "re-hash a run's outputs against its manifest; the next run redoes what differs"),
     ("cat", "print records of a shard or of a stage's output"),
     ("ops", "list every op, its version and its config keys"),
   ]

@@ -13,6 +13,8 @@ enum Commands {
 
     Runs a pipeline. Tasks already done with the same fingerprint (op@version, config, seed,
     inputs) are skipped; a stage whose config changed reruns with everything downstream of it.
+    Consecutive record stages run as one pass over each shard; a stage's kept records are
+    written only when a later step reads them again (or with "materialize": true).
 
       --run-dir DIR   where outputs, rejects, artifacts and the manifest go (default: runs/NAME)
       --workers N     tasks run in parallel (default: the number of cores)
@@ -20,14 +22,30 @@ enum Commands {
                       forces the final export)
       --no-progress   no progress line on stderr (it is only drawn on a terminal anyway)
 
-    Exit codes: 0 ok, 1 a task failed (finish with `pipe resume DIR`), 2 bad input or usage.
+    Ctrl-C (or SIGTERM) stops starting tasks, gives the running ones a few seconds to finish,
+    marks the run interrupted and says how to resume; a second Ctrl-C stops at once.
+
+    Exit codes: 0 ok, 1 a task failed (finish with `pipe resume DIR`), 2 bad input or usage,
+    130 stopped by Ctrl-C, 143 stopped by SIGTERM.
     """,
     "resume": """
     usage: pipe resume RUN_DIR [--workers N] [--no-progress]
 
-    Finishes a failed or killed run with the pipeline text the run was started with. Done tasks
-    are kept; unfinished ones restart from their input. The result is byte-identical to a run
-    that was never interrupted.
+    Finishes a failed, killed or interrupted run with the pipeline text the run was started
+    with. Done tasks are kept; unfinished ones restart from their input. The result is
+    byte-identical to a run that was never interrupted. Exit codes as for `pipe run`.
+    """,
+    "verify": """
+    usage: pipe verify RUN_DIR [--json]
+
+    Re-hashes every file a done task wrote (kept records, rejects, artifacts) and the export
+    against the checksums and sizes in the manifest, and lists what differs or is missing.
+    Those tasks are marked failed, so the next `pipe run` or `pipe resume` redoes exactly them
+    and what reads their outputs. Files deleted on purpose (keepIntermediates: false) are not
+    missing. (`pipe run` by itself notices a missing or resized file, without hashing.)
+
+    Exit codes: 0 every file matches, 1 something differs or is missing, 2 bad usage or a run
+    directory in use.
     """,
     "inspect": """
     usage: pipe inspect RUN_DIR [--stage STAGE] [--json]
@@ -56,7 +74,9 @@ enum Commands {
            pipe cat RUN_DIR STAGE [--rejects] [--limit N]
 
     Prints records as JSON lines: those of one shard (.jsonl or .jsonl.zst), or the output of
-    a stage of a run in shard order (with --rejects, its dropped records).
+    a stage of a run in shard order (with --rejects, its dropped records). A stage whose
+    records went straight on to the next stage in the same pass was not written; cat says so
+    and how to get it ("materialize": true on the stage).
     """,
     "ops": """
     usage: pipe ops [--json]
@@ -73,6 +93,7 @@ enum Commands {
     case "inspect": return try Inspect.run(arguments)
     case "why": return try Why.run(arguments)
     case "validate": return try validate(arguments)
+    case "verify": return try Verify.run(arguments)
     case "cat": return try cat(arguments)
     case "ops": return try ops(arguments)
     default: throw PipeError(.usage, "unknown command \(command)")
@@ -123,7 +144,7 @@ enum Commands {
     let request = RunRequest(
       spec: spec, pipelinePath: RunLayout.absolute(path), pipelineText: text, runDirectory: runDirectory,
       workers: workers, forcedStages: Set(parsed.values("--force")), command: "run",
-      showProgress: showsProgress(parsed))
+      showProgress: showsProgress(parsed), handlesInterrupts: true)
     return try execute(request)
   }
 
@@ -150,7 +171,7 @@ enum Commands {
     let workers = try parsed.int("--workers", range: 1...1024) ?? ProcessInfo.processInfo.activeProcessorCount
     let request = RunRequest(
       spec: spec, pipelinePath: pipelinePath, pipelineText: text, runDirectory: layout.root, workers: workers,
-      command: "resume", showProgress: showsProgress(parsed))
+      command: "resume", showProgress: showsProgress(parsed), handlesInterrupts: true)
     return try execute(request)
   }
 
@@ -162,9 +183,22 @@ enum Commands {
     let outcome = try Executor.run(request)
     let summary = try Inspect.summaryLines(runDirectory: outcome.runDirectory)
     var text = ""
+    if let signal = outcome.interruptedBy {
+      text += "pipe: run of \(request.spec.name) interrupted by \(Executor.signalName(signal)) after "
+      text += "\(format(outcome.seconds)): \(outcome.tasksRun) task(s) done in this run, "
+      text += "\(outcome.notRun.count) not finished (they run on resume)\n"
+      text += summary.joined(separator: "\n") + "\n"
+      text += "finish with: pipe resume \(outcome.runDirectory)\n"
+      CLI.printError(String(text.dropLast()))
+      return signal == SIGTERM ? .terminated : .interrupted
+    }
     if outcome.succeeded {
       text += "pipe: run of \(request.spec.name) done in \(format(outcome.seconds)): "
-      text += "\(outcome.tasksRun) task(s) run, \(outcome.tasksSkipped) up to date\n"
+      text += "\(outcome.tasksRun) task(s) run, \(outcome.tasksSkipped) up to date"
+      if !outcome.regenerated.isEmpty {
+        text += " (\(outcome.regenerated.count) of them to recompute intermediates deleted after use)"
+      }
+      text += "\n"
     } else {
       text += "pipe: run of \(request.spec.name) FAILED after \(format(outcome.seconds)): "
       text += "\(outcome.failures.count) task(s) failed, \(outcome.blocked.count) not run because of them\n"
@@ -224,7 +258,11 @@ enum Commands {
         let known = try manifest.stages().map(\.id).filter { !$0.contains(":") }
         throw PipeError(.usage, "no stage \"\(stage)\" in this run (stages: \(known.joined(separator: ", ")))")
       }
-      for task in try manifest.tasks(stage: stage) where task.status == .done {
+      let tasks = try manifest.tasks(stage: stage).filter { $0.status == .done }
+      if !parsed.flags.contains("--rejects") {
+        try explainUnwritten(stage: stage, tasks: tasks, manifest: manifest, runDirectory: layout.root)
+      }
+      for task in tasks {
         let path = parsed.flags.contains("--rejects") ? task.rejectsPath : task.outputPath
         if let path { files.append(path) }
       }
@@ -284,5 +322,40 @@ enum Commands {
     text += "    reshards a stage's output by size and writes manifest.json with counts and SHA-256\n"
     print(text, terminator: "")
     return .success
+  }
+}
+
+extension Commands {
+  /// Throws a usage error that says why a stage's records are not on disk and how to get
+  /// them, when they are not.
+  static func explainUnwritten(stage: String, tasks: [TaskRow], manifest: Manifest, runDirectory: String) throws {
+    let pipeline = (try? manifest.latestRun()?.pipelinePath) ?? "the pipeline file"
+    guard !tasks.isEmpty else { return }
+    if tasks.allSatisfy({ $0.kind != nil && $0.kind != "records" }) {
+      let owner = stage.split(separator: ":").first.map(String.init) ?? stage
+      throw PipeError(
+        .usage,
+        "\(stage) is a step of stage \(owner): it writes artifacts (\(runDirectory)/artifacts/), not records; "
+          + "`pipe cat \(runDirectory) \(owner)` prints the records of \(owner)")
+    }
+    let deleted = tasks.filter { $0.outputDeletedAt != nil }
+    if !deleted.isEmpty {
+      throw PipeError(
+        .usage,
+        "the records of stage \(stage) were deleted after the last step that read them was done "
+          + "(\"keepIntermediates\": false; \(deleted.count) of \(tasks.count) shard(s)); to keep them, set "
+          + "\"keepIntermediates\": true or add \"materialize\": true to stage \(stage) in \(pipeline) "
+          + "and run it again")
+    }
+    let unwritten = tasks.filter { $0.kind == "records" && $0.outputPath == nil }
+    if !unwritten.isEmpty {
+      let pass = unwritten.first?.chain.map { " (in the pass of \($0))" } ?? ""
+      throw PipeError(
+        .usage,
+        "stage \(stage) was not written to disk: its records went straight on to the next stage in the same "
+          + "pass over each shard\(pass); its counts and rejects are in the run (`pipe cat \(runDirectory) \(stage) "
+          + "--rejects`). To keep its records, add \"materialize\": true to stage \(stage) in \(pipeline) and run "
+          + "it again")
+    }
   }
 }

@@ -8,7 +8,7 @@ extension Inspect {
   static func trainingReports(_ manifest: Manifest, summaries: [StageSummary]) throws -> [(String, JSONValue)] {
     var reports: [(String, JSONValue)] = []
     for summary in summaries where summary.status == "done" {
-      guard let artifact = try manifest.artifacts(stage: summary.stage.id).first(where: { $0.name == "report" }),
+      guard let artifact = try manifest.artifacts(stage: summary.stage.id).first(where: { $0.name == "report.json" }),
         let data = FileManager.default.contents(atPath: artifact.path),
         let report = try? JSONValue.parse([UInt8](data))
       else { continue }

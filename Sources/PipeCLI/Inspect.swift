@@ -21,8 +21,27 @@ enum Inspect {
     var bytesIn = 0
     var drops: [DropCount] = []
     var counters: [StageCounter] = []
+    /// The stages whose pass over each shard this stage's rows ran in (its own, when alone).
+    var passes: [String] = []
+    /// Done record rows whose kept records are on disk, were deleted after use, were not written.
+    var written = 0
+    var deleted = 0
+    var notWritten = 0
 
-    var throughput: Double { seconds > 0 ? Double(recordsIn) / seconds : 0 }
+    /// Whether the stage ran in another stage's pass, so its time is that pass's.
+    var isFused: Bool { !passes.isEmpty && !passes.contains(stage.id) }
+
+    var throughput: Double { seconds > 0 && !isFused ? Double(recordsIn) / seconds : 0 }
+
+    /// What became of the kept records: written, passed on in the same pass, deleted after use.
+    var output: String {
+      if written + deleted + notWritten == 0 { return "-" }
+      var parts: [String] = []
+      if written > 0 { parts.append(written == tasksDone ? "written" : "written \(written)") }
+      if deleted > 0 { parts.append(deleted == tasksDone ? "deleted" : "deleted \(deleted)") }
+      if notWritten > 0 { parts.append(notWritten == tasksDone ? "passed on" : "passed on \(notWritten)") }
+      return parts.joined(separator: ", ")
+    }
   }
 
   static func summaries(_ manifest: Manifest) throws -> [StageSummary] {
@@ -35,6 +54,20 @@ enum Inspect {
         switch task.status {
         case .done:
           summary.tasksDone += 1
+          if let chain = task.chain, let pass = chain.split(separator: "[").first.map(String.init),
+            !summary.passes.contains(pass)
+          {
+            summary.passes.append(pass)
+          }
+          if task.kind == "records" {
+            if task.outputDeletedAt != nil {
+              summary.deleted += 1
+            } else if task.outputPath != nil {
+              summary.written += 1
+            } else {
+              summary.notWritten += 1
+            }
+          }
           summary.recordsIn += task.recordsIn
           summary.kept += task.recordsKept
           summary.dropped += task.recordsDropped
@@ -65,14 +98,19 @@ enum Inspect {
   /// The stage table as text lines.
   static func table(_ summaries: [StageSummary]) -> [String] {
     var rows: [[String]] = [
-      ["STAGE", "OP", "STATUS", "TASKS", "IN", "KEPT", "DROPPED", "TIME", "DECIDING", "REC/S", "TOP DROP REASONS"]
+      [
+        "STAGE", "OP", "STATUS", "TASKS", "IN", "KEPT", "DROPPED", "OUTPUT", "TIME", "DECIDING", "REC/S",
+        "TOP DROP REASONS",
+      ]
     ]
     for summary in summaries {
       let reasons = summary.drops.prefix(3).map { "\($0.reason) \($0.count)" }.joined(separator: ", ")
+      // A stage that ran in another's pass shares that pass's time, shown once on its first stage.
+      let time = summary.isFused ? "in " + summary.passes.joined(separator: ",") : Commands.format(summary.seconds)
       rows.append([
         summary.stage.id == ":export" ? "(export)" : summary.stage.id,
         summary.stage.op, summary.status, "\(summary.tasksDone)/\(summary.stage.taskCount)",
-        "\(summary.recordsIn)", "\(summary.kept)", "\(summary.dropped)", Commands.format(summary.seconds),
+        "\(summary.recordsIn)", "\(summary.kept)", "\(summary.dropped)", summary.output, time,
         summary.decideSeconds.map(Commands.format) ?? "-",
         summary.throughput > 0 ? "\(Int(summary.throughput))" : "-", reasons.isEmpty ? "-" : reasons,
       ])
@@ -120,6 +158,9 @@ enum Inspect {
           "dropReasons": .object(JSONObject(summary.drops.map { ($0.reason, JSONValue.int(Int64($0.count))) })),
           "inputs": .array(summary.stage.inputs.map { .string($0) }), "fingerprint": .string(summary.stage.fingerprint),
           "counters": .object(JSONObject(summary.counters.map { ($0.name, JSONValue.int(Int64($0.value))) })),
+          "passes": .array(summary.passes.map { .string($0) }), "output": .string(summary.output),
+          "shardsWritten": .int(Int64(summary.written)), "shardsDeleted": .int(Int64(summary.deleted)),
+          "shardsNotWritten": .int(Int64(summary.notWritten)),
         ]
         if parsed.value("--stage") != nil {
           object["taskList"] = .array(
@@ -164,6 +205,19 @@ enum Inspect {
         text += "  \(stage): " + counters.map { "\($0.name) \($0.value)" }.joined(separator: ", ") + "\n"
       }
     }
+    let deletedArtifacts = try manifest.allArtifacts().filter { $0.artifact.deletedAt != nil }
+    let deletedShards = selected.filter { $0.deleted > 0 }
+    if !deletedArtifacts.isEmpty || !deletedShards.isEmpty {
+      text += "\ndeleted after use (keepIntermediates: false):\n"
+      for summary in deletedShards {
+        text += "  kept records of \(summary.stage.id): \(summary.deleted) shard(s)\n"
+      }
+      var byStep: [String: Int] = [:]
+      for entry in deletedArtifacts { byStep[entry.stage, default: 0] += 1 }
+      for (step, count) in byStep.sorted(by: { $0.key < $1.key }) {
+        text += "  artifacts of \(step): \(count) file(s)\n"
+      }
+    }
     let groupTable = groupLines(try planReports(manifest, summaries: selected), summaries: selected)
     if !groupTable.isEmpty { text += groupTable.joined(separator: "\n") + "\n" }
     let training = trainingLines(try trainingReports(manifest, summaries: selected))
@@ -200,6 +254,9 @@ enum Inspect {
       "recordsDropped": .int(Int64(task.recordsDropped)), "seconds": .double(task.durationSeconds ?? 0),
       "decideSeconds": task.decideSeconds.map { .double($0) } ?? .null,
       "output": task.outputPath.map { .string($0) } ?? .null, "checksum": task.checksum.map { .string($0) } ?? .null,
+      "rejects": task.rejectsPath.map { .string($0) } ?? .null, "chain": task.chain.map { .string($0) } ?? .null,
+      "kind": task.kind.map { .string($0) } ?? .null,
+      "outputDeletedAt": task.outputDeletedAt.map { .double($0) } ?? .null,
       "error": task.error.map { .string($0) } ?? .null, "errorFile": task.errorFile.map { .string($0) } ?? .null,
       "errorLine": task.errorLine.map { .int(Int64($0)) } ?? .null,
     ]

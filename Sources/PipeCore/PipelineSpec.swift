@@ -349,15 +349,15 @@ public enum PipelineLoader {
     if let value = root["output"] {
       if let object = value.objectValue {
         let options = resolve(OutputOptions.self, object, path: "output", structural: [], into: &issues)
-        if let options {
-          let from = options.from
-          if drafts.contains(where: { $0.id == from }) || stageInputs.contains(where: { $0.id == from }) {
-            output = OutputSpec(
-              from: from, path: options.path, targetShardBytes: options.targetShardBytes,
-              compressionLevel: options.compressionLevel)
-          } else {
-            issue("output.from", "\"\(from)\" is not a stage id")
-          }
+        // `from` is checked even when another output key is wrong, so every problem shows.
+        if let from = object["from"]?.stringValue,
+          !(drafts.contains(where: { $0.id == from }) || stageInputs.contains(where: { $0.id == from }))
+        {
+          issue("output.from", "\"\(from)\" is not a stage id")
+        } else if let options {
+          output = OutputSpec(
+            from: options.from, path: options.path, targetShardBytes: options.targetShardBytes,
+            compressionLevel: options.compressionLevel)
         }
       } else {
         issue("output", "expected an object, got \(value.typeDescription)")

@@ -278,14 +278,54 @@ public struct Record: Sendable {
 
   private func writeMetadata(original: JSONMember?, buffer: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
     out.append(UInt8(ascii: "{"))
-    for (index, (key, source)) in metadataLayout(original: original, buffer: buffer).enumerated() {
-      if index > 0 { out.append(UInt8(ascii: ",")) }
-      JSONString.append(key, to: &out)
-      out.append(UInt8(ascii: ":"))
-      switch source {
-      case .raw(let range): out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[range]))
-      case .value(let value): value.write(to: &out)
+    var first = true
+    func separator() {
+      if !first { out.append(UInt8(ascii: ",")) }
+      first = false
+    }
+    guard let last = metadataChanges.last, metadataChanges.first?.generation == last.generation else {
+      // Changes from several stages of a fused chain: apply them generation by generation.
+      for (key, source) in metadataLayout(original: original, buffer: buffer) {
+        separator()
+        JSONString.append(key, to: &out)
+        out.append(UInt8(ascii: ":"))
+        switch source {
+        case .raw(let range): out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[range]))
+        case .value(let value): value.write(to: &out)
+        }
       }
+      out.append(UInt8(ascii: "}"))
+      return
+    }
+    // The common case, one stage's changes: the original members in place (changed ones with
+    // their new value), then the new keys in the order they were set, without building a layout.
+    var written = Set<String>()
+    if let original, original.kind == .object,
+      let inner = try? JSONScanner.members(ofObjectIn: buffer, range: original.value)
+    {
+      for (index, member) in inner.enumerated() {
+        if inner[(index + 1)...].contains(where: { $0.key == member.key }) { continue }
+        if let change = metadataChanges.last(where: { $0.key == member.key }) {
+          written.insert(member.key)
+          guard let value = change.value else { continue }
+          separator()
+          JSONString.append(member.key, to: &out)
+          out.append(UInt8(ascii: ":"))
+          value.write(to: &out)
+        } else {
+          separator()
+          JSONString.append(member.key, to: &out)
+          out.append(UInt8(ascii: ":"))
+          out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[member.value]))
+        }
+      }
+    }
+    for change in metadataChanges where !written.contains(change.key) {
+      guard let value = change.value else { continue }
+      separator()
+      JSONString.append(change.key, to: &out)
+      out.append(UInt8(ascii: ":"))
+      value.write(to: &out)
     }
     out.append(UInt8(ascii: "}"))
   }

@@ -179,7 +179,7 @@ extension Manifest {
             finished_at = ?, duration_seconds = ?, decide_seconds = ?,
             records_in = ?, records_kept = ?, records_dropped = ?, records_emitted = ?, bytes_in = ?,
             output_path = ?, output_bytes = ?, checksum = ?, rejects_path = ?, rejects_bytes = ?, rejects_checksum = ?,
-            chain = ?, output_deleted_at = NULL, error = NULL, error_file = NULL, error_line = NULL
+            chain = ?, kind = ?, output_deleted_at = NULL, error = NULL, error_file = NULL, error_line = NULL
           WHERE id = ?
           """,
           [
@@ -189,7 +189,7 @@ extension Manifest {
             .int(completion.recordsEmitted), .int(completion.bytesIn), .string(completion.outputPath),
             .int(completion.outputBytes), .string(completion.checksum), .string(completion.rejectsPath),
             .int(completion.rejectsBytes), .string(completion.rejectsChecksum), .string(completion.chain),
-            .integer(taskID),
+            .string(completion.kind), .integer(taskID),
           ])
         try self.deleteResults(of: taskID, db)
         try self.insertResults(of: taskID, completion, db)
@@ -452,7 +452,7 @@ extension Manifest {
     t.stage_id, t.shard, t.input, t.status, t.attempt, t.fingerprint, t.run_id, t.started_at, t.finished_at,
     t.duration_seconds, t.records_in, t.records_kept, t.records_dropped, t.records_emitted, t.bytes_in,
     t.output_path, t.output_bytes, t.checksum, t.rejects_path, t.error, t.error_file, t.error_line,
-    t.decide_seconds, t.rejects_bytes, t.rejects_checksum, t.chain, t.output_deleted_at
+    t.decide_seconds, t.rejects_bytes, t.rejects_checksum, t.chain, t.output_deleted_at, t.kind
     """
 
   private func taskRow(_ row: Statement) throws -> TaskRow {
@@ -469,6 +469,7 @@ extension Manifest {
     task.rejectsChecksum = row.optionalText(24)
     task.chain = row.optionalText(25)
     task.outputDeletedAt = row.optionalDouble(26)
+    task.kind = row.optionalText(27)
     return task
   }
 }

@@ -170,6 +170,8 @@ public struct TaskRow: Sendable, Equatable {
   public var rejectsChecksum: String? = nil
   /// The task the row was done in: the first row of its fused chain (itself when alone).
   public var chain: String? = nil
+  /// `records`, `collect`, `step` or `export` (nil for rows written before schema 8).
+  public var kind: String? = nil
   /// When the output shard was deleted after its last reader finished (`keepIntermediates: false`).
   public var outputDeletedAt: Double? = nil
   /// Why the last attempt failed.
@@ -230,6 +232,8 @@ public struct TaskCompletion: Sendable {
   public var startedAt: Double? = nil
   /// The first row of the fused chain the task was done in (itself when alone).
   public var chain: String? = nil
+  /// `records`, `collect`, `step` or `export`.
+  public var kind: String? = nil
   /// The rejects shard's size.
   public var rejectsBytes: Int = 0
   /// The rejects shard's checksum.

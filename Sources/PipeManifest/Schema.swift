@@ -322,6 +322,8 @@ extension Schema {
   ///   shard against (the output shard already had `output_bytes` and `checksum`);
   /// - `tasks.chain`: the task a row was done in: stages fused into one pass over a shard are
   ///   separate rows (own counts, rejects, provenance) of one task, named by its first row;
+  /// - `tasks.kind`: what the row is: `records` (a stage's decisions on a shard), `collect` (a
+  ///   pass over a shard for a global algorithm), `step` (a step over artifacts) or `export`;
   /// - `tasks.output_deleted_at` and `artifacts.deleted_at`: when an intermediate file was
   ///   deleted after its last reader finished, so a done task whose file is gone by design is
   ///   told apart from a damaged run directory.
@@ -329,6 +331,7 @@ extension Schema {
     ALTER TABLE tasks ADD COLUMN rejects_bytes INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE tasks ADD COLUMN rejects_checksum TEXT;
     ALTER TABLE tasks ADD COLUMN chain TEXT;
+    ALTER TABLE tasks ADD COLUMN kind TEXT;
     ALTER TABLE tasks ADD COLUMN output_deleted_at REAL;
     ALTER TABLE artifacts ADD COLUMN deleted_at REAL;
     """

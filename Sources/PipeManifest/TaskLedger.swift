@@ -161,6 +161,7 @@ public struct TaskLedger: Sendable {
     object["durationSeconds"] = .double(row.durationSeconds)
     object["decideSeconds"] = row.decideSeconds.map { .double($0) } ?? .null
     object["chain"] = row.chain.map { .string($0) } ?? .null
+    object["kind"] = row.kind.map { .string($0) } ?? .null
     object["recordsIn"] = .int(Int64(row.recordsIn))
     object["recordsKept"] = .int(Int64(row.recordsKept))
     object["recordsDropped"] = .int(Int64(row.recordsDropped))
@@ -246,6 +247,7 @@ public struct TaskLedger: Sendable {
     row.runID = object["runID"]?.intValue.map(Int64.init)
     row.startedAt = object["startedAt"]?.doubleValue
     row.chain = object["chain"]?.stringValue
+    row.kind = object["kind"]?.stringValue
     row.rejectsBytes = object["rejectsBytes"]?.intValue ?? 0
     row.rejectsChecksum = object["rejectsChecksum"]?.stringValue
     return row

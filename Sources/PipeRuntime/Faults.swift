@@ -29,7 +29,7 @@ struct FaultPlan: Sendable {
       guard parts.count == 2 else { continue }
       // The stage comes first and may itself contain ':' (steps such as `dedup:keys`), so the
       // numbers are taken from the end.
-      let fields = parts[1].split(separator: ":").map(String.init)
+      let fields = parts[1].split(separator: ":", omittingEmptySubsequences: false).map(String.init)
       switch parts[0] {
       case "kill-in-task" where fields.count >= 3:
         if let shard = Int(fields[fields.count - 2]), let records = Int(fields[fields.count - 1]) {

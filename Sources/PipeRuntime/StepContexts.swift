@@ -76,6 +76,12 @@ final class RowResult {
     completion.runID = runID
     completion.startedAt = startedAt
     completion.chain = row.task.description
+    switch row.work {
+    case .records: completion.kind = "records"
+    case .collect: completion.kind = "collect"
+    case .step: completion.kind = "step"
+    case .export: completion.kind = "export"
+    }
     completion.rejectsBytes = rejects?.fileBytes ?? 0
     completion.rejectsChecksum = rejects?.checksum
     return completion

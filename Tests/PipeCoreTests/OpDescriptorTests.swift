@@ -36,13 +36,13 @@ struct OpDescriptorTests {
       resolved.values.keys == [
         "minChars", "maxChars", "ratio", "scale", "mode", "fields", "lowercase", "label", "budget",
       ])
-    #expect(resolved.int("minChars") == 0)
-    #expect(resolved.int("maxChars") == 100)
-    #expect(resolved.double("ratio") == 0.5)
-    #expect(resolved.string("mode") == "drop")
-    #expect(resolved.strings("fields") == [])
-    #expect(resolved.bool("lowercase") == false)
-    #expect(resolved.optional("label") == nil)
+    #expect(resolved.values["minChars"]?.intValue == 0)
+    #expect(resolved.values["maxChars"]?.intValue == 100)
+    #expect(resolved.values["ratio"]?.doubleValue == 0.5)
+    #expect(resolved.values["mode"]?.stringValue == "drop")
+    #expect(resolved.values["fields"]?.arrayValue?.compactMap(\.stringValue) == [])
+    #expect(resolved.values["lowercase"]?.boolValue == false)
+    #expect(resolved.values["label"].flatMap { $0 == .null ? nil : $0 } == nil)
   }
 
   @Test func givenValuesAreKept() throws {
@@ -50,12 +50,12 @@ struct OpDescriptorTests {
       #"{"label":"x","lowercase":true,"fields":["a","b"],"mode":"tag","ratio":1,"maxChars":5,"minChars":3}"#)
     #expect(issues.isEmpty)
     let resolved = try #require(config)
-    #expect(resolved.int("minChars") == 3)
-    #expect(resolved.double("ratio") == 1)
-    #expect(resolved.string("mode") == "tag")
-    #expect(resolved.strings("fields") == ["a", "b"])
-    #expect(resolved.bool("lowercase"))
-    #expect(resolved.optional("label") == .string("x"))
+    #expect(resolved.values["minChars"]?.intValue == 3)
+    #expect(resolved.values["ratio"]?.doubleValue == 1)
+    #expect(resolved.values["mode"]?.stringValue == "tag")
+    #expect(resolved.values["fields"]?.arrayValue?.compactMap(\.stringValue) == ["a", "b"])
+    #expect(resolved.values["lowercase"]?.boolValue == true)
+    #expect(resolved.values["label"].flatMap { $0 == .null ? nil : $0 } == .string("x"))
     #expect(resolved.values.keys.first == "minChars")
   }
 

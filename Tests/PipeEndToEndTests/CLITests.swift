@@ -75,9 +75,16 @@ struct CLITests {
     let pipeline = try EngineTests.samplesPipeline(in: folder)
     let runDirectory = folder + "/run"
     #expect(try E2E.pipe(["run", pipeline, "--run-dir", runDirectory]).status == 0)
-    // What the pipe before schema version 7 left: no tasks.decide_seconds.
+    // What the pipe before schema version 7 left: no tasks.decide_seconds, and none of what
+    // version 8 added (the open engine's chains, row kinds, rejects checksums, deletions).
     let raw = try Connection(path: runDirectory + "/manifest.sqlite", readOnly: false)
-    try raw.execute("ALTER TABLE tasks DROP COLUMN decide_seconds; PRAGMA user_version = 6")
+    try raw.execute(
+      """
+      ALTER TABLE tasks DROP COLUMN decide_seconds; ALTER TABLE tasks DROP COLUMN rejects_bytes;
+      ALTER TABLE tasks DROP COLUMN rejects_checksum; ALTER TABLE tasks DROP COLUMN chain;
+      ALTER TABLE tasks DROP COLUMN kind; ALTER TABLE tasks DROP COLUMN output_deleted_at;
+      ALTER TABLE artifacts DROP COLUMN deleted_at; PRAGMA user_version = 6
+      """)
     try raw.close()
 
     // The read-only commands do not change the file; they say what does.
@@ -147,8 +154,16 @@ struct CLITests {
     let unknown = try E2E.pipe(["why", runDirectory, "no-such-record"])
     #expect(unknown.status == 2)
 
-    let cat = try E2E.pipe(["cat", runDirectory, "normalize", "--limit", "3"])
+    // length's records are written (the dedup filter reads them again); normalize's went
+    // straight on to length in the same pass, and cat says so and how to keep them.
+    let cat = try E2E.pipe(["cat", runDirectory, "length", "--limit", "3"])
     #expect(cat.stdout.split(separator: "\n").count == 3)
+    let unwritten = try E2E.pipe(["cat", runDirectory, "normalize", "--limit", "3"])
+    #expect(unwritten.status == 2)
+    #expect(unwritten.stderr.contains("stage normalize was not written to disk"), "\(unwritten.stderr)")
+    #expect(unwritten.stderr.contains(#"add "materialize": true to stage normalize"#))
+    let normalizeRejects = try E2E.pipe(["cat", runDirectory, "normalize", "--rejects"])
+    #expect(normalizeRejects.status == 0)
     let catFile = try E2E.pipe(["cat", E2E.repositoryRoot + "/samples/part-00000.jsonl.zst", "--limit", "2"])
     #expect(catFile.stdout.split(separator: "\n").count == 2)
   }

@@ -124,9 +124,11 @@ struct StarAgentsTests {
     let first = try E2E.pipe(
       ["run", pipeline, "--run-dir", killed, "--workers", "2"], environment: ["PIPE_FAULT": "kill-after-tasks=1"])
     #expect(first.wasSignaled)
-    // What the killed run had paid for is in its cache; a request in flight at the kill is not.
-    let cachedAtKill = try #require(Int(try E2E.sql(killed + "/manifest.sqlite", "SELECT count(*) FROM llm_cache")[0]))
-    let cachedBodies = Set(try E2E.sql(killed + "/manifest.sqlite", "SELECT request FROM llm_cache"))
+    // What the killed run had paid for is in its cache, or in the journal of the task that
+    // received it (merged into the cache when the run resumes); a request in flight is not.
+    let journaled = try Self.journalRequests(killed)
+    let cachedBodies = Set(try E2E.sql(killed + "/manifest.sqlite", "SELECT request FROM llm_cache")).union(journaled)
+    let cachedAtKill = cachedBodies.count
     let beforeResume = server.requestCount
     let resumed = try E2E.pipe(["resume", killed, "--workers", "2"])
     #expect(resumed.status == 0, "\(resumed.stderr)")
@@ -183,5 +185,21 @@ struct StarAgentsTests {
     }
     let inspect = try E2E.pipe(["inspect", runDirectory])
     #expect(inspect.stdout.contains("LLM calls:"))
+  }
+
+  /// The request bodies in the LLM answer journals of a run's unfinished tasks.
+  static func journalRequests(_ runDirectory: String) throws -> [String] {
+    var bodies: [String] = []
+    guard let files = FileManager.default.enumerator(atPath: runDirectory + "/ledgers") else { return [] }
+    for case let file as String in files where file.hasSuffix(".llm.jsonl") {
+      let text = try String(contentsOfFile: runDirectory + "/ledgers/" + file, encoding: .utf8)
+      for line in text.split(separator: "\n") {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+          let request = object["request"] as? String
+        else { continue }
+        bodies.append(request)
+      }
+    }
+    return bodies
   }
 }

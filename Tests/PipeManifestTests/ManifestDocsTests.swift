@@ -56,10 +56,10 @@ struct ManifestDocsTests {
     try manifest.markTaskStarted(stage: "plan", shard: 0, input: "totals", fingerprint: "t", runID: runID, startedAt: 1)
     var plan = Fixture.completion(stage: "plan", shard: 0, withOrigins: false)
     plan.mixtureGroups = [
-      GroupPlan.Group(
+      PlannedGroup(
         name: "en", records: 8, tokensAvailable: 800, tokensTargeted: 400, rate: 0.5, shareBefore: 0.8,
         shareAfter: 0.667),
-      GroupPlan.Group(
+      PlannedGroup(
         name: "sw", records: 2, tokensAvailable: 200, tokensTargeted: 200, rate: 1, shareBefore: 0.2, shareAfter: 0.333),
     ]
     try manifest.markTaskDone(plan)

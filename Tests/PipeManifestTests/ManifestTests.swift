@@ -281,15 +281,21 @@ struct ManifestTaskTests {
     #expect(task.startedAt == 1_500)
   }
 
-  @Test func doneWithoutAStartIsAnError() throws {
+  /// A ledger written where the manifest could not be (a cluster node) completes a task whose
+  /// start was never recorded: the row is created done. A row of an unknown stage is refused.
+  @Test func doneWithoutAStartCreatesTheRowButNotForAnUnknownStage() throws {
     let dir = try TemporaryDirectory()
     let manifest = try Manifest(path: dir.manifestPath)
     try Fixture.recordStage(manifest, "a", position: 0)
+    try manifest.markTaskDone(Fixture.completion(stage: "a", shard: 0))
+    let task = try #require(try manifest.task(stage: "a", shard: 0))
+    #expect(task.status == .done && task.attempt == 1)
+    #expect(task.checksum == Fixture.completion(stage: "a", shard: 0).checksum)
     let error = try #require(throws: PipeError.self) {
-      try manifest.markTaskDone(Fixture.completion(stage: "a", shard: 0))
+      try manifest.markTaskDone(Fixture.completion(stage: "nowhere", shard: 0))
     }
     #expect(error.code == .manifest)
-    #expect(error.message.contains("never started"))
+    #expect(error.message.contains("unknown stage 'nowhere'"))
     #expect(error.file == dir.manifestPath)
   }
 

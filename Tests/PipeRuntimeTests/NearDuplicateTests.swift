@@ -7,119 +7,8 @@ import Testing
 @testable import PipeManifest
 @testable import PipeRuntime
 
-/// The near-duplicate steps of `dedup.minhash`: sorted band-key files with spills, the k-way
-/// merge, and whole runs through the executor (clusters, survivors, determinism, reruns).
+/// `dedup.minhash` through the executor: clusters, survivors, determinism, reruns.
 struct NearDuplicateTests {
-  // MARK: - Signature files
-
-  static func randomKeys(documents: Int, bands: Int, seed: UInt64) -> [[UInt64]] {
-    var rng = SeededRNG(seed: seed)
-    // Few distinct keys, so equal keys (and their document order) matter.
-    return (0..<documents).map { _ in (0..<bands).map { _ in rng.next() % 97 } }
-  }
-
-  static func write(_ keys: [[UInt64]], bands: Int, budget: Int, to path: String) throws -> (Data, Int) {
-    let builder = try SignatureFileBuilder(bands: bands, fingerprintsPerDocument: 2, path: path, budget: budget)
-    for (index, documentKeys) in keys.enumerated() {
-      try builder.add(
-        keys: documentKeys, signature: [UInt64(index), 7], line: index + 1, score: NearDuplicateSteps.noScore,
-        id: "doc-\(index)")
-    }
-    let runs = builder.spilledRuns
-    _ = try builder.commit()
-    return (try Data(contentsOf: URL(fileURLWithPath: path)), runs)
-  }
-
-  static func entries(_ file: BinaryFile, band: Int, bufferBytes: Int = 100) throws -> [BandEntry] {
-    let header = try SignatureFileHeader(reading: file)
-    let reader = BandSectionReader(
-      file: file, offset: header.bandOffset(band), entries: header.documents, bufferBytes: bufferBytes)
-    var entries: [BandEntry] = []
-    while let entry = try reader.next() { entries.append(entry) }
-    return entries
-  }
-
-  @Test func spilledRunsMergeToTheSameBytesAsOneSortInMemory() throws {
-    let folder = try PlannerTests.folder()
-    let keys = Self.randomKeys(documents: 3000, bands: 3, seed: 11)
-    let (inMemory, noRuns) = try Self.write(keys, bands: 3, budget: 64 << 20, to: folder + "/a.bin")
-    let (spilled, runs) = try Self.write(keys, bands: 3, budget: 1, to: folder + "/b.bin")
-    #expect(noRuns == 0)
-    #expect(runs == 3000 / SignatureFileBuilder.minimumChunk)
-    #expect(inMemory == spilled)
-    let leftovers = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".tmp") }
-    #expect(leftovers.isEmpty, "runs and temporary sections are removed after the merge")
-
-    // Each band reads back sorted by (key, document), every document once.
-    let file = try BinaryFile(path: folder + "/b.bin")
-    let header = try SignatureFileHeader(reading: file)
-    #expect(header.documents == 3000 && header.bands == 3 && header.fingerprintsPerDocument == 2)
-    for band in 0..<3 {
-      let entries = try Self.entries(file, band: band)
-      #expect(entries.count == 3000)
-      #expect(zip(entries, entries.dropFirst()).allSatisfy { $0 < $1 })
-      #expect(Set(entries.map(\.document)).count == 3000)
-      #expect(entries.allSatisfy { keys[Int($0.document)][band] == $0.key })
-    }
-    // The docs section holds lines, scores and ids in document order.
-    let docs = try ArtifactReader(file: file, offset: header.docsOffset, count: header.docsBytes)
-    for index in 0..<3000 {
-      #expect(try docs.uint64() == UInt64(index + 1))
-      #expect(try docs.uint64() == NearDuplicateSteps.noScore)
-      #expect(try docs.string() == "doc-\(index)")
-    }
-    #expect(docs.atEnd)
-  }
-
-  @Test(arguments: [0, 1, 31, 33, 1_000, 50_000])
-  func bandEntrySortGivesTheComparisonOrder(count: Int) {
-    var rng = SeededRNG(seed: UInt64(count) + 7)
-    // Uniform keys (the bucket path), keys sharing their top bits (one bucket: the comparison
-    // fallback), and uniform keys repeated across documents (equal keys: document order).
-    let uniform = (0..<count).map { BandEntry(key: rng.next(), document: UInt32($0)) }
-    let small = (0..<count).map { BandEntry(key: rng.next() % 97, document: UInt32($0)) }
-    let pool = (0..<max(1, count / 10)).map { _ in rng.next() }
-    let repeated = (0..<count).map { BandEntry(key: pool[Int(rng.next() % UInt64(pool.count))], document: UInt32($0)) }
-    var scratch: [BandEntry] = []
-    for entries in [uniform, small, repeated, uniform.reversed()] {
-      var sorted = entries
-      BandEntry.sort(&sorted, scratch: &scratch)
-      let expected = entries.sorted(by: <)
-      #expect(sorted.map(\.key) == expected.map(\.key))
-      #expect(sorted.map(\.document) == expected.map(\.document))
-    }
-  }
-
-  @Test func mergerOrdersByKeyThenSourceThenDocument() throws {
-    let folder = try PlannerTests.folder()
-    var readers: [BandSectionReader] = []
-    for shard in 0..<3 {
-      let path = folder + "/k\(shard).bin"
-      let keys = Self.randomKeys(documents: 50 + shard, bands: 2, seed: UInt64(shard))
-      _ = try Self.write(keys, bands: 2, budget: 1 << 20, to: path)
-      let file = try BinaryFile(path: path)
-      let header = try SignatureFileHeader(reading: file)
-      readers.append(
-        BandSectionReader(file: file, offset: header.bandOffset(1), entries: header.documents, bufferBytes: 24))
-    }
-    var merger = try BandMerger(readers)
-    var merged: [(UInt64, Int, UInt32)] = []
-    while let (entry, source) = try merger.next() { merged.append((entry.key, source, entry.document)) }
-    #expect(merged.count == 50 + 51 + 52)
-    #expect(zip(merged, merged.dropFirst()).allSatisfy { $0 < $1 })
-  }
-
-  @Test func corruptOrTruncatedSignatureFilesAreReported() throws {
-    let folder = try PlannerTests.folder()
-    let path = folder + "/k.bin"
-    _ = try Self.write(Self.randomKeys(documents: 10, bands: 2, seed: 1), bands: 2, budget: 1 << 20, to: path)
-    let data = try Data(contentsOf: URL(fileURLWithPath: path))
-    try data.dropLast(5).write(to: URL(fileURLWithPath: path))
-    #expect(throws: PipeError.self) { try SignatureFileHeader(reading: try BinaryFile(path: path)) }
-    try Data(String(repeating: "not a signature file ", count: 5).utf8).write(to: URL(fileURLWithPath: path))
-    #expect(throws: PipeError.self) { try SignatureFileHeader(reading: try BinaryFile(path: path)) }
-  }
-
   // MARK: - Whole runs
 
   /// A deterministic text of `words` words of letters (digits would all normalize to 0).
@@ -377,7 +266,7 @@ struct NearDuplicateTests {
     #expect(counts == ["near:signatures": 3, "near:buckets": 3, "near:clusters": 1, "near": 3, ":export": 1])
     let filter = try #require(plan.tasks.first { $0.key == TaskKey(stage: "near", shard: 1) })
     #expect(Set(filter.dependencies) == [TaskKey(stage: "near:clusters", shard: 0)])
-    #expect(filter.readsSource)
+    #expect(filter.rows.first?.shard?.isSource == true)
     let bucket = try #require(plan.tasks.first { $0.key == TaskKey(stage: "near:buckets", shard: 2) })
     #expect(Set(bucket.dependencies) == Set((0..<3).map { TaskKey(stage: "near:signatures", shard: $0) }))
     // Changing the survivor rule changes every step's fingerprint (the config is one).
@@ -386,7 +275,6 @@ struct NearDuplicateTests {
         Self.pipeline(config: #"{ "bands": 9, "rows": 3, "countField": "n" }"#), base: folder),
       layout: RunLayout(root: folder + "/run")
     ).plan()
-    let before = Dictionary(uniqueKeysWithValues: plan.tasks.map { ($0.key, $0.fingerprint) })
-    #expect(other.tasks.allSatisfy { before[$0.key] != $0.fingerprint })
+    #expect(other.rows.allSatisfy { plan.rows[$0.key]?.fingerprint != $0.value.fingerprint })
   }
 }

@@ -8,50 +8,56 @@ import Testing
 @testable import PipeRuntime
 
 /// "Trains" the mean text length of its input; the artifact is that number as text.
-private struct MeanLengthTrainer: TrainingStage {
-  func train(
-    forEachRecord: ((Record) throws -> Void) throws -> Void, context: StageContext
-  ) throws -> TrainedArtifact {
-    var total = 0
-    var count = 0
-    try forEachRecord { record in
-      total += record.text.count
-      count += 1
-    }
-    context.counters.add("trained_on", count)
-    let mean = count > 0 ? total / count : 0
-    return TrainedArtifact(bytes: Array("mean=\(mean)".utf8), report: .object(["records": .int(Int64(count))]))
-  }
+private func meanLengthTrainer() -> StageImplementation {
+  .steps(
+    StagePlan(
+      steps: [
+        Step(name: nil, writes: [.kept("model.bin"), .kept("report.json")], readsInputRecords: true) { context in
+          var total = 0
+          var count = 0
+          try context.forEachInputRecord { record in
+            total += record.text.count
+            count += 1
+          }
+          context.counters.add("trained_on", count)
+          let mean = count > 0 ? total / count : 0
+          try context.create("model.bin", index: nil).write(Array("mean=\(mean)".utf8))
+          try context.writeJSON(.object(["records": .int(Int64(count))]), to: "report.json")
+        }
+      ], records: .none))
 }
 
 /// Keeps records at least as long as the trained mean, writing the mean into the metadata.
-private struct AboveMeanScorer: ArtifactScoringStage {
-  struct Filter: RecordStage {
-    let mean: Int
-    func process(_ record: inout Record, context: StageContext) throws -> Verdict {
-      record.setMetadata("mean", .int(Int64(mean)))
-      return record.text.count >= mean ? .keep : .drop(reason: "below_mean", detail: nil)
-    }
+private struct AboveMean: RecordStage {
+  let mean: Int
+  func process(_ record: inout Record, context: StageContext) throws -> Verdict {
+    record.setMetadata("mean", .int(Int64(mean)))
+    return record.text.count >= mean ? .keep : .drop(reason: "below_mean", detail: nil)
   }
+}
 
-  func loading(_ artifact: [UInt8], source: String) throws -> any RecordStage {
-    let text = String(decoding: artifact, as: UTF8.self)
-    guard text.hasPrefix("mean="), let mean = Int(text.dropFirst(5)) else {
-      throw PipeError(.corruptInput, "not a mean-length model", file: source)
-    }
-    return Filter(mean: mean)
-  }
+private func aboveMeanScorer(model: String) -> StageImplementation {
+  let use = ArtifactUse(.configKey("model", stage: model), artifact: "model.bin", maker: "a training stage")
+  return .steps(
+    StagePlan(
+      records: .decide { context in
+        let input = try context.open(use, index: nil)
+        let text = String(decoding: try input.readAll(), as: UTF8.self)
+        guard text.hasPrefix("mean="), let mean = Int(text.dropFirst(5)) else {
+          throw PipeError(.corruptInput, "not a mean-length model", file: input.name)
+        }
+        return RecordStageDecider(AboveMean(mean: mean), context: context.stage)
+      }, uses: [use]))
 }
 
 struct TrainingStageTests {
   static let registry = OpRegistry(
     Ops.registry.ops + [
-      OpDescriptor(
-        name: "test.train", version: 1, summary: "t", keys: [], make: { _ in .training(MeanLengthTrainer()) }),
+      OpDescriptor(name: "test.train", version: 1, summary: "t", keys: [], make: { _ in meanLengthTrainer() }),
       OpDescriptor(
         name: "test.score", version: 1, summary: "s",
         keys: [ConfigKey("model", .stage, default: nil, "the training stage")],
-        make: { _ in .artifactScoring(AboveMeanScorer()) }),
+        make: { config in aboveMeanScorer(model: config.values["model"]?.stringValue ?? "") }),
     ])
 
   static func spec(_ text: String, base: String) throws -> PipelineSpec {
@@ -115,7 +121,7 @@ struct TrainingStageTests {
     try Self.write(["a"], to: base + "/docs-0.jsonl")
     try Self.write(["a"], to: base + "/train.jsonl")
     for (model, message) in [
-      ("nowhere", #""nowhere" is not a stage id"#), ("norm", "trains nothing"),
+      ("nowhere", #""nowhere" is not a stage id"#), ("norm", "makes no model.bin; name a training stage"),
     ] {
       let text = """
         { "name": "t", "inputs": [{ "id": "docs", "paths": ["docs*.jsonl"] }],

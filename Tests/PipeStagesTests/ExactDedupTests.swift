@@ -111,8 +111,8 @@ import Testing
     let (resolved, issues) = ExactDedup.descriptor.resolve(["field": .string(spelling)], path: "config")
     #expect(issues.isEmpty)
     let config = try #require(resolved)
-    let error = try #require(throws: PipeError.self) { try ExactDedup.descriptor.make(config) }
-    #expect(error.code == .config)
+    let error = try #require(throws: ConfigValueError.self) { try ExactDedup.descriptor.make(config) }
+    #expect(error.keyPath == "field")
   }
 
   @Test func configFromDescriptor() throws {
@@ -122,10 +122,12 @@ import Testing
         "field": .string("metadata.title"),
       ], path: "config")
     #expect(issues.isEmpty)
-    guard case .duplicateKey(let made) = try ExactDedup.descriptor.make(try #require(resolved)) else {
-      Issue.record("dedup.exact@1 must be a duplicate-key stage")
+    guard case .steps(let plan) = try ExactDedup.descriptor.make(try #require(resolved)) else {
+      Issue.record("dedup.exact@1 must be a stage with steps")
       return
     }
+    #expect(plan.collect?.name == "keys" && plan.steps.map(\.name) == ["index"])
+    let made = try ExactDedup(options: ExactDedup.Options(resolved: try #require(resolved)))
     let a = makeRecord("x", metadata: ["title": .string("Title")])
     let b = makeRecord("y", metadata: ["title": .string("title")])
     let c = makeRecord("y", metadata: ["title": .string("title ")])

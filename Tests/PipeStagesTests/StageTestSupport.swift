@@ -33,3 +33,46 @@ func textBytes(_ record: Record) -> [UInt8] { record.withTextUTF8 { Array($0) } 
 func scalarCodes(_ text: String) -> [String] {
   text.unicodeScalars.map { "U+" + String($0.value, radix: 16, uppercase: true) }
 }
+
+/// An artifact held in memory: written like a scratch file, then read back or mapped, so the
+/// steps of global algorithms are tested without disks.
+final class MemoryArtifact: ScratchFile, ArtifactInput, MappedArtifact {
+  let name: String
+  private(set) var data: [UInt8] = []
+  private var mapped: UnsafeMutableRawBufferPointer?
+
+  init(name: String, data: [UInt8] = []) {
+    self.name = name
+    self.data = data
+  }
+
+  deinit { mapped?.deallocate() }
+
+  var size: Int { data.count }
+
+  func write(_ bytes: UnsafeRawBufferPointer) throws {
+    data.append(contentsOf: bytes)
+  }
+
+  func append(_ source: any ArtifactInput) throws {
+    data += try source.readAll()
+  }
+
+  func finishWriting() throws -> any ArtifactInput { self }
+
+  func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws {
+    guard offset + buffer.count <= data.count else {
+      throw PipeError(.corruptInput, "artifact ends early", file: name)
+    }
+    data.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + buffer.count)])) }
+  }
+
+  func map(offset: Int, count: Int) throws -> any MappedArtifact {
+    let copy = MemoryArtifact(name: name, data: Array(data[offset..<(offset + count)]))
+    copy.mapped = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 16)
+    copy.data.withUnsafeBytes { copy.mapped?.copyMemory(from: $0) }
+    return copy
+  }
+
+  var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: mapped?.baseAddress, count: data.count) }
+}

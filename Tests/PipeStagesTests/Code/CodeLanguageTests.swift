@@ -267,9 +267,9 @@ import Testing
     let (config, issues) = descriptor.resolve([:], path: "stages[0].config")
     #expect(issues.isEmpty)
     let resolved = try #require(config)
-    #expect(resolved.string("pathField") == "path")
-    #expect(resolved.string("field") == "programming_language")
-    #expect(resolved.string("onUnknown") == "keep")
+    #expect(resolved.values["pathField"]?.stringValue == "path")
+    #expect(resolved.values["field"]?.stringValue == "programming_language")
+    #expect(resolved.values["onUnknown"]?.stringValue == "keep")
     guard case .record(let stage) = try descriptor.make(resolved) else {
       Issue.record("expected a record stage")
       return
@@ -280,7 +280,7 @@ import Testing
 
     let (_, bad) = descriptor.resolve(["onUnknown": .string("skip"), "colour": .bool(true)], path: "c")
     #expect(bad.map(\.path).sorted() == ["c.colour", "c.onUnknown"])
-    #expect(throws: PipeError.self) { try descriptor.make(StageConfig(values: ["field": .string("")])) }
+    #expect(throws: PipeError.self) { try descriptor.make(StageConfig(values: ["field": .string("")], keys: descriptor.keys)) }
   }
 
   // MARK: - Tables

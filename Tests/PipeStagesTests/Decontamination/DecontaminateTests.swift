@@ -361,8 +361,8 @@ private let filler =
       ["benchmarks": .array([.string(path)]), "action": .string("flag")], path: "c")
     #expect(none.isEmpty)
     let resolved = try #require(config)
-    #expect(resolved.int("ngrams") == 13)
-    #expect(resolved.strings("fields") == Decontaminate.defaultFields)
+    #expect(resolved.values["ngrams"]?.intValue == 13)
+    #expect(resolved.values["fields"]?.arrayValue?.compactMap(\.stringValue) == Decontaminate.defaultFields)
     guard case .record(let stage) = try descriptor.make(resolved) else {
       Issue.record("expected a record stage")
       return

@@ -237,10 +237,10 @@ struct LanguageIDTests {
     let (config, issues) = descriptor.resolve([:], path: "stages[0].config")
     #expect(issues.isEmpty)
     let resolved = try #require(config)
-    #expect(resolved.double("threshold") == 0.65)
-    #expect(resolved.string("belowThreshold") == "drop")
-    #expect(resolved.strings("languages") == [])
-    #expect(resolved.int("maxChars") == 10_000)
+    #expect(resolved.values["threshold"]?.doubleValue == 0.65)
+    #expect(resolved.values["belowThreshold"]?.stringValue == "drop")
+    #expect(resolved.values["languages"]?.arrayValue?.compactMap(\.stringValue) == [])
+    #expect(resolved.values["maxChars"]?.intValue == 10_000)
     guard case .record(let stage) = try descriptor.make(resolved) else {
       Issue.record("expected a record stage")
       return

@@ -157,11 +157,13 @@ import Testing
     let (config, issues) = descriptor.resolve([:], path: "stages[0].config")
     #expect(issues.isEmpty)
     let resolved = try #require(config)
-    #expect(resolved.int("ngrams") == 5 && resolved.int("bands") == 16 && resolved.int("rows") == 7)
-    guard case .nearDuplicate(let made) = try descriptor.make(resolved) else {
-      Issue.record("expected a near-duplicate stage")
+    #expect(resolved.values["ngrams"]?.intValue == 5 && resolved.values["bands"]?.intValue == 16 && resolved.values["rows"]?.intValue == 7)
+    guard case .steps(let plan) = try descriptor.make(resolved) else {
+      Issue.record("expected a stage with steps")
       return
     }
+    #expect(plan.collect?.name == "signatures" && plan.steps.map(\.name) == ["buckets", "clusters"])
+    let made = try MinHashDedup(options: MinHashDedup.Options(resolved: resolved))
     #expect(made.bandCount == 16 && made.signatureSize == 112)
     #expect(made.dropReason == "near_duplicate")
     #expect(made.clusterSizeField == "duplicate_count")
@@ -172,7 +174,7 @@ import Testing
     let (noScore, _) = descriptor.resolve(["survivor": .string("max_score")], path: "c")
     #expect(throws: PipeError.self) { try descriptor.make(try #require(noScore)) }
     let (noCount, _) = descriptor.resolve(["countField": .string("")], path: "c")
-    guard case .nearDuplicate(let silent) = try descriptor.make(try #require(noCount)) else { return }
+    let silent = try MinHashDedup(options: MinHashDedup.Options(resolved: try #require(noCount)))
     #expect(silent.clusterSizeField == nil)
     let (_, bad) = descriptor.resolve(["signature": .string("sha1"), "minSimilarity": .double(2)], path: "c")
     #expect(bad.map(\.path).sorted() == ["c.minSimilarity", "c.signature"])

@@ -87,7 +87,7 @@ import Testing
     GroupPlan(
       policy: "test", groupBy: "language", tokensField: "tokens", budget: nil, maxEpochs: maxEpochs,
       groups: rates.sorted { $0.key < $1.key }.map { name, rate in
-        GroupPlan.Group(
+        PlannedGroup(
           name: name, records: 0, tokensAvailable: 0, tokensTargeted: 0, rate: rate, shareBefore: 0, shareAfter: 0)
       })
   }

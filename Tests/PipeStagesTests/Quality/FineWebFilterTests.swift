@@ -62,12 +62,12 @@ import Testing
 
   @Test func descriptorDefaults() throws {
     let config = try resolvedConfig(FineWebFilter.descriptor)
-    #expect(config.double("linePunctThr") == 0.12)
-    #expect(config.optional("stopChars") == nil)
-    #expect(config.double("shortLineThr") == 0.67)
-    #expect(config.int("shortLineLength") == 30)
-    #expect(config.double("charDuplicatesRatio") == 0.01)
-    #expect(config.double("newLineRatio") == 0.3)
+    #expect(config.values["linePunctThr"]?.doubleValue == 0.12)
+    #expect(config.values["stopChars"].flatMap { $0 == .null ? nil : $0 } == nil)
+    #expect(config.values["shortLineThr"]?.doubleValue == 0.67)
+    #expect(config.values["shortLineLength"]?.intValue == 30)
+    #expect(config.values["charDuplicatesRatio"]?.doubleValue == 0.01)
+    #expect(config.values["newLineRatio"]?.doubleValue == 0.3)
     #expect(FineWebFilter.descriptor.qualifiedName == "quality.fineweb@1")
   }
 }
