@@ -25,7 +25,7 @@ let package = Package(
 
     .testTarget(name: "PipeCoreTests", dependencies: ["PipeCore"]),
     .testTarget(name: "PipeIOTests", dependencies: ["PipeCore", "PipeIO"]),
-    .testTarget(name: "PipeManifestTests", dependencies: ["PipeCore", "PipeManifest"]),
+    .testTarget(name: "PipeManifestTests", dependencies: ["PipeCore", "PipeIO", "PipeManifest"]),
     .target(
       name: "PipeTestSupport", dependencies: ["PipeLLM"], path: "Tests/PipeTestSupport", exclude: ["llm_server.sh"]),
     .testTarget(name: "PipeLLMTests", dependencies: ["PipeCore", "PipeLLM", "PipeTestSupport"]),

@@ -15,6 +15,9 @@ enum Verify {
     let what: String
   }
 
+  /// How the error of a task verify marked starts.
+  static let marker = "pipe verify:"
+
   static func run(_ arguments: [String]) throws -> CLI.ExitCode {
     let parsed = try Arguments(arguments, options: [], flags: ["--json"], command: "verify")
     try parsed.expectPositionals(1...1, usage: "pipe verify RUN_DIR [--json]")
@@ -35,7 +38,10 @@ enum Verify {
     for (stage, shard, artifact) in try manifest.allArtifacts() {
       artifactsByTask["\(stage)\u{0}\(shard)", default: []].append(artifact)
     }
-    let tasks = try manifest.tasks().filter { $0.status == .done }
+    // Done tasks, and those an earlier verify marked (their files are still to be redone).
+    let tasks = try manifest.tasks().filter {
+      $0.status == .done || ($0.status == .failed && ($0.error ?? "").hasPrefix(Self.marker))
+    }
     for task in tasks {
       func check(_ path: String, bytes: Int?, checksum: String?) {
         files += 1
@@ -87,7 +93,7 @@ enum Verify {
     var marked = Set<String>()
     for problem in problems where marked.insert("\(problem.stage)\u{0}\(problem.shard)").inserted {
       try manifest.markTaskFailed(
-        stage: problem.stage, shard: problem.shard, error: "pipe verify: \(problem.what)", errorFile: problem.path,
+        stage: problem.stage, shard: problem.shard, error: "\(Self.marker) \(problem.what)", errorFile: problem.path,
         errorLine: nil, finishedAt: Date().timeIntervalSince1970)
     }
 
