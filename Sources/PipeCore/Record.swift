@@ -31,6 +31,9 @@ public struct Record: Sendable {
   public private(set) var id: String
   /// The original line, when the record was read from a shard.
   private var raw: [UInt8]
+
+  /// The size of the line the record was read from (or made into, for records made in memory).
+  public var rawByteCount: Int { raw.count }
   /// Top-level members of `raw`.
   private var members: [JSONMember]
   /// Whether `raw` lacks an `id` field, so one must be written.

@@ -23,15 +23,21 @@ public struct StagePlan: Sendable {
   /// Artifacts of other stages this stage reads (a trained model, the plan of the stage it
   /// samples); they run first, and a change in them reruns this stage.
   public var uses: [ArtifactUse]
+  /// Whether the per-shard decisions are cheap lookups into what the steps wrote (the filter
+  /// of a deduplication), so that a later pass that needs the stage's records recomputes them
+  /// from the stage's input rather than have them written and read back.
+  public var recordsAreCheapToRecompute: Bool
 
   /// Creates a plan.
   public init(
-    collect: RecordCollector? = nil, steps: [Step] = [], records: RecordWork, uses: [ArtifactUse] = []
+    collect: RecordCollector? = nil, steps: [Step] = [], records: RecordWork, uses: [ArtifactUse] = [],
+    recordsAreCheapToRecompute: Bool = false
   ) {
     self.collect = collect
     self.steps = steps
     self.records = records
     self.uses = uses
+    self.recordsAreCheapToRecompute = recordsAreCheapToRecompute
   }
 
   /// Every artifact the plan's steps write, by name.

@@ -29,6 +29,8 @@ struct Fusion {
     var inputsHaveExtraDependencies: Bool
     /// Stages that use this stage's artifacts.
     var users: [String]
+    /// Whether a later pass may recompute the stage's records instead of reading them.
+    var cheapToRecompute: Bool
   }
 
   let spec: PipelineSpec
@@ -48,9 +50,11 @@ struct Fusion {
   func owner(_ id: String) -> String? { stages[id]?.streamOwner }
 
   mutating func plan(stages planned: [PlannedStage], directory: ArtifactDirectory, exportShards: [ShardRef]) -> Plan {
-    // 1. Which links join the chain of their input, by stage.
+    // 1. Which links join the chain of their input, by stage, and why records go to disk.
     var parentStage: [String: String] = [:]  // "stage" or "stage:collect" -> the owner stage
     var written = Set<String>()  // owner stages whose records go to disk
+    // Owner stages read again only by the first row of a later chain: (owner, that row's stage).
+    var readByChains: [String: [String]] = [:]
     var consumed = Set<String>()
     for stage in spec.stages {
       guard let shape = stages[stage.id] else { continue }
@@ -66,14 +70,14 @@ struct Fusion {
         if fusable, let upstream {
           parentStage[stage.id + ":collect"] = upstream
         } else if let upstream {
-          written.insert(upstream)
+          readByChains[upstream, default: []].append(stage.id + ":collect")
         }
       }
       if !shape.records.isEmpty, let upstream {
         if fusable && !shape.hasSteps && !shape.usesArtifacts && !shape.isSequential {
           parentStage[stage.id] = upstream
         } else {
-          written.insert(upstream)
+          readByChains[upstream, default: []].append(stage.id)
         }
       }
     }
@@ -81,6 +85,21 @@ struct Fusion {
     for stage in spec.stages {
       guard let shape = stages[stage.id], !shape.records.isEmpty else { continue }
       if stage.materialize || !consumed.contains(stage.id) { written.insert(stage.id) }
+    }
+    // A stage whose decisions are cheap to recompute (a dedup filter) is not written for the
+    // chains that read it again: they read what it was made from, and recompute it on the way
+    // (one level: what it was made from is itself written). Otherwise those chains read it.
+    var replays: [String: String] = [:]  // a chain's first link -> the stage it recomputes
+    for stage in spec.stages {
+      guard let readers = readByChains[stage.id] else { continue }
+      let base = stage.inputs.count == 1 ? owner(stage.inputs[0]) : nil
+      if let shape = stages[stage.id], shape.cheapToRecompute, !written.contains(stage.id), let base,
+        written.contains(base), replays[stage.id] == nil, !shape.inputsHaveExtraDependencies
+      {
+        for reader in readers { replays[reader] = stage.id }
+      } else {
+        written.insert(stage.id)
+      }
     }
 
     // 2. Per shard: each row's parent row, then the chains.
@@ -100,6 +119,14 @@ struct Fusion {
     var children: [TaskKey: [TaskKey]] = [:]
     for key in order {
       if let up = parent[key] { children[up, default: []].append(key) }
+    }
+
+    // The row each recomputing chain's first row recomputes, by that first row.
+    var preludes: [TaskKey: PlannedRow] = [:]
+    for (reader, replayed) in replays {
+      let readerRows = reader.hasSuffix(":collect") ? stages[String(reader.dropLast(8))]?.collect : stages[reader]?.records
+      guard let readerRows, let replayedRows = stages[replayed]?.records else { continue }
+      for (row, recomputed) in zip(readerRows, replayedRows) { preludes[row] = rows[recomputed] }
     }
 
     var tasks: [PlannedTask] = []
@@ -123,10 +150,11 @@ struct Fusion {
         }
         _ = visit(key)
         for member in members { taskOf[member] = key }
-        tasks.append(
-          PlannedTask(
-            key: key, rows: members.compactMap { rows[$0] }, kind: .chain(children: links), dependencies: [],
-            inputBytes: root.shard?.bytes ?? 0))
+        var task = PlannedTask(
+          key: key, rows: members.compactMap { rows[$0] }, kind: .chain(children: links), dependencies: [],
+          inputBytes: root.shard?.bytes ?? 0)
+        if let recomputed = preludes[key] { task.prelude = [recomputed] }
+        tasks.append(task)
       case .step(let step):
         taskOf[key] = key
         let bytes = step.readsInputRecords ? root.dependencies.compactMap { rows[$0]?.shard?.bytes }.reduce(0, +) : 0
@@ -154,9 +182,11 @@ struct Fusion {
           dependencies.append(task)
         }
       }
+      let prelude = tasks[index].prelude
       tasks[index] = PlannedTask(
         key: tasks[index].key, rows: members, kind: tasks[index].kind, dependencies: dependencies,
         inputBytes: tasks[index].inputBytes)
+      tasks[index].prelude = prelude
     }
 
     // 4. Who reads what is written, for deleting intermediates once every reader is done.
@@ -176,6 +206,11 @@ struct Fusion {
           if !(readers[producer]?.contains(task.key) ?? false) { readers[producer, default: []].append(task.key) }
         }
       }
+      // A recomputing chain reads what the recomputed stage was made from.
+      for recomputed in task.prelude {
+        guard let producer = recomputed.shard?.producer, rows[producer]?.materialized == true else { continue }
+        if !(readers[producer]?.contains(task.key) ?? false) { readers[producer, default: []].append(task.key) }
+      }
     }
     var artifactReaders: [String: [TaskKey]] = [:]
     for (id, shape) in stages where !shape.collect.isEmpty || !shape.steps.isEmpty {
@@ -185,6 +220,9 @@ struct Fusion {
       for key in later + using {
         guard let task = taskOf[key], !found.contains(task) else { continue }
         found.append(task)
+      }
+      for task in tasks where task.prelude.contains(where: { $0.stage?.id == id }) && !found.contains(task.key) {
+        found.append(task.key)
       }
       artifactReaders[id] = found
     }

@@ -103,6 +103,10 @@ struct PlannedTask: Sendable {
   let kind: Kind
   /// Other tasks that must be done first.
   var dependencies: [TaskKey]
+  /// Rows of an upstream stage a chain recomputes, silently, in front of its first row: the
+  /// stage's records were not written (cheap to recompute), so the chain reads the shard they
+  /// were made from and makes them again on the way.
+  var prelude: [PlannedRow] = []
   /// Bytes of input, for progress and ETA.
   let inputBytes: Int
 }
@@ -387,7 +391,7 @@ struct Planner {
         isSequential: { if case .stateful? = shape.decisions { return true } else { return false } }(),
         readsInputRecords: shape.plan.steps.contains(where: \.readsInputRecords), streamOwner: shape.streamOwner,
         inputsHaveExtraDependencies: shape.shards.contains { !$0.extraDependencies.isEmpty },
-        users: [])
+        users: [], cheapToRecompute: shape.plan.recordsAreCheapToRecompute)
     }
     for (user, makers) in directory.makers {
       for maker in makers.values { fusion.stages[maker]?.users.append(user) }

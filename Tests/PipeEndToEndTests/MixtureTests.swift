@@ -114,6 +114,27 @@ struct MixtureTests {
     #expect(text.contains("mixture plan of plan (policy temperature), sampled by sample"), "\(text)")
   }
 
+  /// The bundled multilingual pipeline caps groups at four copies, so its temperature plan is
+  /// water-filled over many groups: the floating-point sums there once followed a `Set`'s order,
+  /// which changes from one process to the next, and the plan's last digits with it.
+  @Test func theSamePlanAndRejectsFromEveryProcess() throws {
+    let folder = try E2E.temporaryDirectory("mixture-processes")
+    let pipeline = E2E.repositoryRoot + "/pipelines/multilingual.json"
+    var reference: [String: Data]?
+    for (attempt, workers) in [1, 2, 1, 2].enumerated() {
+      let runDirectory = folder + "/run\(attempt)"
+      let run = try E2E.pipe(["run", pipeline, "--run-dir", runDirectory, "--workers", String(workers)])
+      try #require(run.status == 0, "\(run.stderr)")
+      let files = try E2E.outputs(runDirectory)
+      #expect(files.keys.contains("artifacts/mixture/plan.json"))
+      if let reference {
+        E2E.expectSameFiles(files, reference, "in process \(attempt + 1) with \(workers) worker(s)")
+      } else {
+        reference = files
+      }
+    }
+  }
+
   @Test func badMixturePipelinesAreRejectedAtTheirJSONPath() throws {
     let folder = try E2E.temporaryDirectory("mixture-bad")
     let samples = E2E.repositoryRoot + "/samples/*.jsonl.zst"

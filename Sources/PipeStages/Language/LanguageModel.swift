@@ -50,6 +50,8 @@ public final class LanguageModel: Sendable {
   let scale: Double
   let temperature: Double
   let minNgrams: Double
+  /// The bucket-counting tables, one per thread at a time, reused from text to text.
+  private let tables = ScratchPool { CountingTable() }
 
   // MARK: - Loading
 
@@ -254,68 +256,71 @@ public final class LanguageModel: Sendable {
     var slotCount = 64
     while slotCount < 2 * distinctLimit { slotCount <<= 1 }
     let lanes = rowStride / 16
-    return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: slotCount) { table in
-      withUnsafeTemporaryAllocation(of: UInt32.self, capacity: distinctLimit) { touchedBuffer in
-        guard let slots = table.baseAddress, let touched = touchedBuffer.baseAddress else { return 0 }
-        slots.initialize(repeating: 0, count: slotCount)
-        // `touched` holds the indices of the slots in use, in order of first use.
-        var touchedCount = 0
-        let ngrams = countBuckets(
-          bytes, maxChars: maxChars, slots: slots, slotMask: UInt64(slotCount - 1), touched: touched,
-          touchedCapacity: distinctLimit, touchedCount: &touchedCount, scriptCounts: scriptCounts)
-        return withUnsafeTemporaryAllocation(of: SIMD16<UInt32>.self, capacity: lanes) { laneBuffer in
-          guard let vectors = laneBuffer.baseAddress else { return 0 }
-          vectors.initialize(repeating: .zero, count: lanes)
-          // UInt32 lanes cannot overflow while fewer than 2^32 / 255 n-grams are added; flush
-          // into `sums` before that.
-          let flushLimit = Int(UInt32.max) / 255
-          var pending = 0
-          func flush() {
-            for lane in 0..<lanes {
-              for offset in 0..<16 where lane * 16 + offset < languages.count {
-                sums[lane * 16 + offset] &+= Int(vectors[lane][offset])
-              }
-              vectors[lane] = .zero
+    return tables.with { table in
+      table.reserve(slots: slotCount, touched: distinctLimit)
+      let slots = table.slots
+      let touched = table.touched
+      // `touched` holds the indices of the slots in use, in order of first use; they are zeroed
+      // again on the way out, so the table is empty for the next text without clearing it all.
+      var touchedCount = 0
+      defer {
+        for index in 0..<touchedCount { slots[Int(touched[index])] = 0 }
+      }
+      let ngrams = countBuckets(
+        bytes, maxChars: maxChars, slots: slots, slotMask: UInt64(slotCount - 1), touched: touched,
+        touchedCapacity: distinctLimit, touchedCount: &touchedCount, scriptCounts: scriptCounts)
+      return withUnsafeTemporaryAllocation(of: SIMD16<UInt32>.self, capacity: lanes) { laneBuffer in
+        guard let vectors = laneBuffer.baseAddress else { return 0 }
+        vectors.initialize(repeating: .zero, count: lanes)
+        // UInt32 lanes cannot overflow while fewer than 2^32 / 255 n-grams are added; flush
+        // into `sums` before that.
+        let flushLimit = Int(UInt32.max) / 255
+        var pending = 0
+        func flush() {
+          for lane in 0..<lanes {
+            for offset in 0..<16 where lane * 16 + offset < languages.count {
+              sums[lane * 16 + offset] &+= Int(vectors[lane][offset])
             }
-            pending = 0
+            vectors[lane] = .zero
           }
-          rows.withUnsafeBytes { rows in
-            guard let rowBase = rows.baseAddress else { return }
-            for index in 0..<touchedCount {
-              let slot = slots[Int(touched[index])]
-              // A slot is (bucket + 1) << 32 | count.
-              let bucket = Int(truncatingIfNeeded: slot >> 32) - 1
-              let count = Int(truncatingIfNeeded: slot & 0xFFFF_FFFF)
-              if pending + count > flushLimit { flush() }
-              pending += count
-              let row = rowBase + bucket * rowStride
-              if count == 1 {
-                // Most distinct n-grams of a text occur once; skip the multiplication, which
-                // baseline x86-64 (SSE2) has no single instruction for on 32-bit lanes.
-                for lane in 0..<lanes {
-                  let weights = row.loadUnaligned(fromByteOffset: lane * 16, as: SIMD16<UInt8>.self)
-                  vectors[lane] &+= SIMD16<UInt32>(truncatingIfNeeded: weights)
-                }
-              } else if count <= 257 {
-                // 255 * 257 fits 16 bits, and 16-bit lanes multiply in one instruction.
-                let factor = SIMD16<UInt16>(repeating: UInt16(truncatingIfNeeded: count))
-                for lane in 0..<lanes {
-                  let weights = row.loadUnaligned(fromByteOffset: lane * 16, as: SIMD16<UInt8>.self)
-                  vectors[lane] &+= SIMD16<UInt32>(
-                    truncatingIfNeeded: SIMD16<UInt16>(truncatingIfNeeded: weights) &* factor)
-                }
-              } else {
-                let factor = SIMD16<UInt32>(repeating: UInt32(truncatingIfNeeded: count))
-                for lane in 0..<lanes {
-                  let weights = row.loadUnaligned(fromByteOffset: lane * 16, as: SIMD16<UInt8>.self)
-                  vectors[lane] &+= SIMD16<UInt32>(truncatingIfNeeded: weights) &* factor
-                }
-              }
-            }
-          }
-          flush()
-          return ngrams
+          pending = 0
         }
+        rows.withUnsafeBytes { rows in
+          guard let rowBase = rows.baseAddress else { return }
+          for index in 0..<touchedCount {
+            let slot = slots[Int(touched[index])]
+            // A slot is (bucket + 1) << 32 | count.
+            let bucket = Int(truncatingIfNeeded: slot >> 32) - 1
+            let count = Int(truncatingIfNeeded: slot & 0xFFFF_FFFF)
+            if pending + count > flushLimit { flush() }
+            pending += count
+            let row = rowBase + bucket * rowStride
+            if count == 1 {
+              // Most distinct n-grams of a text occur once; skip the multiplication, which
+              // baseline x86-64 (SSE2) has no single instruction for on 32-bit lanes.
+              for lane in 0..<lanes {
+                let weights = row.loadUnaligned(fromByteOffset: lane * 16, as: SIMD16<UInt8>.self)
+                vectors[lane] &+= SIMD16<UInt32>(truncatingIfNeeded: weights)
+              }
+            } else if count <= 257 {
+              // 255 * 257 fits 16 bits, and 16-bit lanes multiply in one instruction.
+              let factor = SIMD16<UInt16>(repeating: UInt16(truncatingIfNeeded: count))
+              for lane in 0..<lanes {
+                let weights = row.loadUnaligned(fromByteOffset: lane * 16, as: SIMD16<UInt8>.self)
+                vectors[lane] &+= SIMD16<UInt32>(
+                  truncatingIfNeeded: SIMD16<UInt16>(truncatingIfNeeded: weights) &* factor)
+              }
+            } else {
+              let factor = SIMD16<UInt32>(repeating: UInt32(truncatingIfNeeded: count))
+              for lane in 0..<lanes {
+                let weights = row.loadUnaligned(fromByteOffset: lane * 16, as: SIMD16<UInt8>.self)
+                vectors[lane] &+= SIMD16<UInt32>(truncatingIfNeeded: weights) &* factor
+              }
+            }
+          }
+        }
+        flush()
+        return ngrams
       }
     }
   }
@@ -464,5 +469,43 @@ public final class LanguageModel: Sendable {
     }
 
     mutating func f64() -> Double { Double(bitPattern: u64()) }
+  }
+}
+
+/// The open-addressing table of `LanguageModel.accumulate`'s first pass, kept between texts.
+///
+/// Allocating and zeroing a table sized for the worst case cost more than the counting for
+/// short texts (a 128 KB `memset` per 2,000-character document); a kept table is all zeros
+/// between uses because each use zeroes the slots it touched, so any prefix of it is an empty
+/// table of that size.
+final class CountingTable {
+  private(set) var slots: UnsafeMutablePointer<UInt64>
+  private(set) var touched: UnsafeMutablePointer<UInt32>
+  private var slotCapacity = 0
+  private var touchedCapacity = 0
+
+  init() {
+    slots = .allocate(capacity: 1)
+    touched = .allocate(capacity: 1)
+  }
+
+  deinit {
+    slots.deallocate()
+    touched.deallocate()
+  }
+
+  /// Makes room for `slots` slots and `touched` touched indices; the slots stay zero.
+  func reserve(slots slotCount: Int, touched touchedCount: Int) {
+    if slotCount > slotCapacity {
+      slots.deallocate()
+      slots = .allocate(capacity: slotCount)
+      slots.initialize(repeating: 0, count: slotCount)
+      slotCapacity = slotCount
+    }
+    if touchedCount > touchedCapacity {
+      touched.deallocate()
+      touched = .allocate(capacity: touchedCount)
+      touchedCapacity = touchedCount
+    }
   }
 }

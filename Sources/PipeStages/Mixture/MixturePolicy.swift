@@ -153,7 +153,9 @@ public struct MixturePlanner: Sendable {
   /// would pass their limit get the limit, and the rest is shared again among the others.
   static func waterFill(weights: [Double], budget: Double, limits: [Double]) -> [Double] {
     var result = [Double](repeating: 0, count: weights.count)
-    var open = Set(weights.indices.filter { weights[$0] > 0 })
+    // Indices in ascending order, never a Set: floating-point sums depend on the order of their
+    // terms, and a Set's order changes from one process to the next, so the plan would too.
+    var open = weights.indices.filter { weights[$0] > 0 }
     var remaining = budget
     while !open.isEmpty, remaining > 0 {
       let weight = open.reduce(0) { $0 + weights[$1] }
@@ -165,8 +167,8 @@ public struct MixturePlanner: Sendable {
       for index in capped {
         result[index] = limits[index]
         remaining -= limits[index]
-        open.remove(index)
       }
+      open.removeAll { capped.contains($0) }
     }
     return result
   }

@@ -28,7 +28,7 @@ extension ExactDedup {
       ],
       records: .decide { context in
         try DropList(drops: Self.loadDrops(context.open(Self.dropsFile, index: context.index)), reason: stage.dropReason)
-      })
+      }, recordsAreCheapToRecompute: true)
   }
 
   static let keysFile = "keys.bin"

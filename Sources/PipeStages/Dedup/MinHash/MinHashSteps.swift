@@ -47,7 +47,8 @@ extension MinHashDedup {
           context in try NearDuplicateSteps.buildClusters(stage: stage, context: context)
         },
       ],
-      records: .decide { context in try NearDuplicateFilter(stage: stage, context: context) })
+      records: .decide { context in try NearDuplicateFilter(stage: stage, context: context) },
+      recordsAreCheapToRecompute: true)
   }
 
   /// The artifacts' file names.
