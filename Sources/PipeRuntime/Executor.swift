@@ -163,7 +163,10 @@ public enum Executor {
         ?? failures.first.map { "\($0.task): \($0.error)" },
       finishedAt: Date().timeIntervalSince1970)
     // After the run's end is recorded: a failure here (a full disk) is reported, yet loses
-    // nothing, since lookups work without the indexes (by scanning).
+    // nothing, since lookups work without the indexes (by scanning). The tasks' buffers are
+    // handed back to the system first: the index build's sorting is the run's last and often
+    // highest peak of memory, and would otherwise come on top of the heap the tasks left free.
+    releaseFreeHeap()
     try manifest.buildRecordLookupIndexes()
 
     var outputFolder: String? = nil

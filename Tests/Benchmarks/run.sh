@@ -5,12 +5,16 @@
 #   SIZES=small BENCHES="passthrough quality" bash Tests/Benchmarks/run.sh
 #   PEERS=0 ...                                        # skip the (slow) Python peers
 #
-# BENCHES: passthrough quality minhash mole langid (default: all). Peers come from
+# BENCHES: passthrough quality minhash mole langid engine (default: all). Peers come from
 # ../shared/bench/run_peer.sh in the same run: zstd-recompress (with passthrough),
 # dt-quality (with quality), ds-minhash-xxh and dt-minhash-t1 (with minhash).
 # Quality also prints the filters' own time beside datatrove's per-step timers (pipe's
 # tasks.decide_seconds from the last timed run; datatrove's stats.json from the peer's log):
 # both leave out reading, parsing and writing, which the end-to-end figures include.
+# Engine: the 8-stage curation pipeline (normalize, lang.id, gopher, exact and MinHash dedup,
+# tokens, temperature mixture) beside the engine before the open engine, built from commit
+# 915b01b in $WORK (once), run pair by pair (A B A B ...) with 1 and 2 workers: CPU, wall, peak
+# RSS, bytes of data/ and byte identity of the output; then once with keepIntermediates false.
 # Benchmarks, not tests: nothing here asserts a time; it prints figures and ratios.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -18,7 +22,7 @@ B="${BENCH_DIR:-$ROOT/../shared/bench}"
 [ -d "$B" ] || { echo "no peer harness at $B (expected ../shared/bench beside the project)" >&2; exit 2; }
 PY="$B/.venv/bin/python"
 SIZES="${SIZES:-small large}"
-BENCHES="${BENCHES:-passthrough quality minhash mole langid}"
+BENCHES="${BENCHES:-passthrough quality minhash mole langid engine}"
 PEERS="${PEERS:-1}"
 REPS="${REPS:-3}"
 WORK="${WORK:-$ROOT/.build/bench}"
@@ -53,6 +57,33 @@ timed() {
 paired_one_worker() {
   PAIRED=(--vs "$PIPE run $WORK/$1.json --run-dir $WORK/run-paired-$1 --workers 1 --no-progress"
     --vs-prep "rm -rf $WORK/run-paired-$1" --vs-label "one worker, paired")
+}
+
+# The engine before this one, for the engine benchmark: a clone of this repository at that commit.
+BASE_COMMIT=915b01b
+BASE="$WORK/engine-$BASE_COMMIT"
+if [[ " $BENCHES " == *" engine "* ]] && [ ! -x "$BASE/.build/release/pipe" ]; then
+  echo "== building the engine before the open engine ($BASE_COMMIT) in $BASE =="
+  rm -rf "$BASE"
+  git clone -q "$ROOT" "$BASE"
+  git -C "$BASE" checkout -q --detach "$BASE_COMMIT"
+  (cd "$BASE" && swift build -c release --product pipe 2>&1 | tail -1)
+fi
+
+# curation NAME GLOB [EXTRA_KEYS]: the engine benchmark's pipeline in $WORK/NAME.json
+curation() {
+  pipeline "$1" "" "$2" '[
+    { "id": "normalize", "op": "normalize@1", "inputs": ["corpus"] },
+    { "id": "language", "op": "lang.id@1", "inputs": ["normalize"], "config": { "threshold": 0.65, "belowThreshold": "keep" } },
+    { "id": "quality", "op": "quality.gopher@1", "inputs": ["language"],
+      "config": { "minStopWords": 0, "minAvgWordLength": 1, "minAlphaWordsRatio": 0.4, "maxSymbolWordRatio": 0.5 } },
+    { "id": "dedup", "op": "dedup.exact@1", "inputs": ["quality"], "config": { "lowercase": true } },
+    { "id": "near-dedup", "op": "dedup.minhash@1", "inputs": ["dedup"] },
+    { "id": "tokens", "op": "tokens.count@1", "inputs": ["near-dedup"], "config": { "groupBy": "language" } },
+    { "id": "mixture", "op": "mixture.plan@1", "inputs": ["tokens"],
+      "config": { "groupBy": "language", "policy": "temperature", "temperature": 3, "maxEpochs": 4 } },
+    { "id": "sample", "op": "mixture.sample@1", "inputs": ["mixture"] } ], "output": { "from": "sample", "path": "output" }' \
+    "\"seed\": 42, ${3:-}"
 }
 
 for size in $SIZES; do
@@ -127,6 +158,21 @@ for size in $SIZES; do
     echo "== lang.id on $size (one worker) =="
     timed "pipe-langid-$size-w1" "$size" 1 "langid-$size"
   fi
+  if [[ " $BENCHES " == *" engine "* ]]; then
+    curation "curation-$size" "$shards"
+    for workers in 1 2; do
+      label="engine-$size-w$workers"
+      echo "== curation pipeline on $size, $workers worker(s): this engine vs $BASE_COMMIT, pair by pair =="
+      timed "$label" "$size" "$workers" "curation-$size" \
+        --vs "$BASE/.build/release/pipe run $WORK/curation-$size.json --run-dir $WORK/run-before-$label --workers $workers --no-progress" \
+        --vs-prep "rm -rf $WORK/run-before-$label" --vs-label "engine $BASE_COMMIT" \
+        --eval "python3 $ROOT/Tests/Benchmarks/engine_eval.py $WORK/run-$label $WORK/run-before-$label"
+    done
+    curation "curation-lean-$size" "$shards" '"keepIntermediates": false, '
+    echo "== curation pipeline on $size with keepIntermediates false (one run, one worker) =="
+    REPS=1 timed "engine-lean-$size-w1" "$size" 1 "curation-lean-$size" \
+      --eval "python3 $ROOT/Tests/Benchmarks/engine_eval.py --left $WORK/run-engine-lean-$size-w1"
+  fi
 done
 
 echo
@@ -176,6 +222,8 @@ for path in glob.glob(os.path.join(sys.argv[2], "*.jsonl")):
         peers[(r["label"], r["corpus"])] = r
 print(f"{'benchmark':36} {'MB/s':>7} {'docs/s':>9} {'per core':>9} {'RSS MiB':>8}  notes")
 for label, r in latest.items():
+    if label.startswith("engine-"):
+        continue
     wall = r["wall_s"]["median"]
     workers = 2 if label.endswith("-w2") else 1
     docs = r["docs"] / wall
@@ -207,6 +255,33 @@ for label, r in latest.items():
                   f"(peer measured {p.get('when_utc', '?')})")
             if peer == "dt-quality":
                 filters_only(r, p, corpus)
+engine = [(label, r) for label, r in latest.items() if label.startswith("engine-") and "-lean-" not in label]
+if engine:
+    print()
+    print("engine: the curation pipeline, this engine beside the one before it (medians; ratios taken pair by pair)")
+    print(f"{'run':22} {'CPU s':>7} {'before':>7} {'CPU x':>6} {'wall s':>7} {'before':>7} {'RSS MiB':>8} {'before':>7} "
+          f"{'data/ MB':>9} {'before':>7} {'output'}")
+    for label, r in engine:
+        b, e = r["vs"], r.get("eval") or {}
+        cpu_x = 1 / r["ratio_cpu_a_over_b"]["median"] if r.get("ratio_cpu_a_over_b") else float("nan")
+        same = "byte-identical" if e.get("output_identical") else f"DIFFERS: {e.get('output_differing')}"
+        print(f"{label:22} {r['cpu_s']['median']:7.2f} {b['cpu_s']['median']:7.2f} {cpu_x:6.2f} "
+              f"{r['wall_s']['median']:7.2f} {b['wall_s']['median']:7.2f} {r['peak_rss_mib']['median']:8.1f} "
+              f"{b['peak_rss_mib']['median']:7.1f} {e.get('data_bytes', 0) / 1e6:9.1f} "
+              f"{e.get('data_bytes_before', 0) / 1e6:7.1f} {same}")
+        changed = [stage for stage, same in (e.get("rejects_identical_by_stage") or {}).items() if not same]
+        if changed:
+            print(f"{'':22} rejects not byte-identical: {', '.join(changed)}")
+    for label, r in latest.items():
+        if label.startswith("engine-lean-"):
+            size = label.split("-")[2]
+            info = json.load(open(os.path.join(os.path.dirname(sys.argv[2]), "data", size, "corpus_info.json")))
+            compressed = info.get("zst_bytes") or info.get("compressed_bytes") or 0
+            left = (r.get("eval") or {}).get("data_left_bytes", 0)
+            share = f"{left / compressed:.1%} of the input's {compressed / 1e6:.1f} MB compressed" if compressed else ""
+            print(f"{label:22} keepIntermediates false: data/ left after the run {left / 1e6:.1f} MB {share}")
+    print("targets: CPU x >= 1.3; data/ written <= half of before; keepIntermediates false leaves <= 10% of the "
+          "compressed input in data/; peak RSS no higher; output byte-identical")
 left_out = sorted(older - set(latest))
 if left_out:
     print(f"(not run this time, left out: {', '.join(left_out)})")

@@ -136,6 +136,67 @@ import Testing
     #expect(made.dropReason == "duplicate")
   }
 
+  /// Random texts mixing every ASCII byte (the eight-at-a-time path's edges: controls, space,
+  /// `@` `A` `Z` `[` `` ` `` `a` `z` `{`, DEL) with runs long enough for that path and some
+  /// non-ASCII scalars, against the reference, for every combination of options.
+  @Test func randomTextsMatchTheReferenceImplementation() {
+    var generator = SeededRNG(seed: 7)
+    let extra: [Unicode.Scalar] = ["\u{E9}", "\u{301}", "\u{130}", "\u{A0}", "\u{3000}", "中", "Ω", "ẞ"]
+    let stages = [
+      ExactDedup(), ExactDedup(lowercase: true), ExactDedup(collapseWhitespace: false), ExactDedup(nfc: false),
+      ExactDedup(lowercase: true, collapseWhitespace: false, nfc: false),
+    ]
+    for _ in 0..<400 {
+      var scalars = String.UnicodeScalarView()
+      for _ in 0..<Int(generator.next() % 90) {
+        let roll = generator.next() % 20
+        if roll == 0 {
+          scalars.append(extra[Int(generator.next() % UInt64(extra.count))])
+        } else if roll < 4 {
+          scalars.append(Unicode.Scalar(UInt8(generator.next() % 128)))
+        } else if roll < 8 {
+          scalars.append(" ")
+        } else {
+          scalars.append(Unicode.Scalar(UInt8(0x40 + generator.next() % 0x40)))
+        }
+      }
+      let text = String(scalars)
+      for stage in stages {
+        #expect(stage.key(of: text) == referenceKey(text, stage), "\(scalarCodes(text))")
+      }
+    }
+  }
+
+  @Test func asciiWordsLowercaseAndClassifyLikeBytes() {
+    var generator = SeededRNG(seed: 3)
+    for byte in UInt8(0)..<128 {
+      for position in 0..<8 {
+        var bytes = (0..<8).map { _ in UInt8(generator.next() % 128) }
+        bytes[position] = byte
+        let word = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        let lowered = ASCIIWord.lowercased(word)
+        let expected = bytes.map { (0x41...0x5A).contains($0) ? $0 | 0x20 : $0 }
+        #expect((0..<8).map { UInt8(truncatingIfNeeded: lowered >> (8 * $0)) } == expected)
+        #expect((0..<8).map { ASCIIWord.spaces(word) >> (8 * $0) & 0x80 != 0 } == bytes.map { $0 == 0x20 })
+        let adjacentSpaces = (0..<7).contains { bytes[$0] == 0x20 && bytes[$0 + 1] == 0x20 }
+        #expect(
+          ASCIIWord.collapsesToItself(word)
+            == (!bytes.contains { $0 < 0x20 } && bytes[0] != 0x20 && bytes[7] != 0x20 && !adjacentSpaces))
+        #expect(ASCIIWord.isASCII(word))
+      }
+    }
+    // Words of spaces, tabs and letters only: every arrangement of spaces is met.
+    for pattern in 0..<(1 << 16) where pattern % 7 == 0 {
+      let bytes = (0..<8).map { [UInt8(ascii: "a"), 0x20, 0x09, UInt8(ascii: "Q")][(pattern >> (2 * $0)) & 3] }
+      let word = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+      let adjacentSpaces = (0..<7).contains { bytes[$0] == 0x20 && bytes[$0 + 1] == 0x20 }
+      #expect(
+        ASCIIWord.collapsesToItself(word)
+          == (!bytes.contains(0x09) && bytes[0] != 0x20 && bytes[7] != 0x20 && !adjacentSpaces))
+    }
+    #expect(!ASCIIWord.isASCII(0x80))
+  }
+
   @Test func tenMegabyteText() {
     let count = 10 * 1024 * 1024 / 48
     let base = String(repeating: "Some repeated sentence with caf\u{E9} and 中文. ", count: count)

@@ -195,6 +195,42 @@ import Testing
     }
   }
 
+  /// Random texts over the characters the layout pass treats differently (spaces single and in
+  /// runs, tabs, line breaks, controls, DEL, Unicode spaces, letters), for every option: eight
+  /// bytes at a time must give exactly the bytes of the byte-by-byte pass.
+  @Test func wordAtATimeMatchesByteByByte() {
+    let pieces: [String] = [
+      "a", "Z", "word", "longerword", " ", " ", " ", "  ", "\t", "\n", "\r\n", "\u{7}", "\u{7F}", "\u{A0}", "\u{3000}",
+      "é", "中", "\u{85}", "\u{200B}", "x y", "ab cd ef gh",
+    ]
+    var layouts: [TextLayout] = []
+    for bits in 0..<32 {
+      var layout = TextLayout()
+      layout.removeControl = bits & 1 != 0
+      layout.unifySpaces = bits & 2 != 0
+      layout.collapseSpaces = bits & 4 != 0
+      layout.keepIndentation = bits & 8 != 0
+      layout.trimLines = bits & 16 != 0
+      layout.maxBlankLines = bits % 3
+      layouts.append(layout)
+    }
+    var generator = SeededRNG(seed: 11)
+    for _ in 0..<300 {
+      var text = ""
+      for _ in 0..<Int(generator.next() % 40) { text += pieces[Int(generator.next() % UInt64(pieces.count))] }
+      var bytes = utf8(text)
+      bytes.withUnsafeMutableBufferPointer { mutable in
+        let buffer = UnsafeBufferPointer(mutable)
+        for layout in layouts {
+          let fast = layout.apply(to: buffer, quickCheck: false)
+          let slow = layout.apply(to: buffer, quickCheck: false, wordAtATime: false)
+          #expect(fast.bytes == slow.bytes, "\(scalarCodes(text)) \(layout)")
+          #expect(fast.isNormalizationStable == slow.isNormalizationStable)
+        }
+      }
+    }
+  }
+
   // MARK: - Large input
 
   @Test func tenMegabyteText() throws {

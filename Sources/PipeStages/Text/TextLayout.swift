@@ -62,9 +62,14 @@ struct TextLayout: Sendable {
 
   /// Runs the pass over `input`.
   ///
-  /// - Parameter compatibility: which form the quick check tests for (`nil`: no check).
-  func apply(to input: UnsafeBufferPointer<UInt8>, quickCheck compatibility: Bool?) -> Result {
+  /// - Parameters:
+  ///   - compatibility: which form the quick check tests for (`nil`: no check).
+  ///   - wordAtATime: whether runs of printable ASCII are taken eight bytes at a time; off, the
+  ///     pass goes byte by byte, which tests compare against.
+  func apply(to input: UnsafeBufferPointer<UInt8>, quickCheck compatibility: Bool?, wordAtATime: Bool = true) -> Result
+  {
     var pass = Pass(layout: self, input: input, compatibility: compatibility)
+    pass.wordAtATime = wordAtATime
     pass.run()
     return Result(bytes: pass.output.finish(), isNormalizationStable: pass.check?.isStable ?? true)
   }
@@ -83,6 +88,7 @@ struct TextLayout: Sendable {
     var pendingBlankLines = 0
     /// The first `maxBlankLines` of them; only needed when blank lines keep their whitespace.
     var pendingBlankRanges: [Range<Int>] = []
+    var wordAtATime = true
 
     init(layout: TextLayout, input: UnsafeBufferPointer<UInt8>, compatibility: Bool?) {
       self.layout = layout
@@ -163,6 +169,17 @@ struct TextLayout: Sendable {
       var spaceRunStart: Int? = nil
       let end = input.count
       while index < end {
+        // Eight bytes of printable ASCII, single spaces between them included, after a printable
+        // character: kept as they are (a single space collapses to itself). Byte by byte, each
+        // space between words opened and closed a run of whitespace.
+        if wordAtATime, spaceRunStart == nil, end - index >= 8, let base = input.baseAddress {
+          let word = UInt64(littleEndian: UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self))
+          if ASCIIWord.isASCII(word), ASCIIWord.isPlainText(word) {
+            check?.addASCII()
+            index += 8
+            continue
+          }
+        }
         let byte = input[index]
         // ASCII letters, digits and punctuation: the overwhelmingly common case.
         if byte > 0x20, byte < 0x7F {
