@@ -84,7 +84,8 @@ enum Verify {
         let folder = (first.path as NSString).deletingLastPathComponent
         files += 1
         if fileSize(folder + "/manifest.json") == nil {
-          problems.append(Problem(stage: task.stage, shard: task.shard, path: folder + "/manifest.json", what: "missing"))
+          problems.append(
+            Problem(stage: task.stage, shard: task.shard, path: folder + "/manifest.json", what: "missing"))
         }
       }
     }

@@ -313,7 +313,8 @@ public enum PipelineLoader {
           path = "stages[\(draft.index)].inputs"
           maker = draft.inputs.count == 1 ? drafts.first { $0.id == draft.inputs[0] } : nil
           guard let maker, maker.implementation.makes(use.artifact) else {
-            issue(path, "\(draft.op.qualifiedName) reads exactly one stage, \(use.maker), whose \(use.artifact) it uses")
+            issue(
+              path, "\(draft.op.qualifiedName) reads exactly one stage, \(use.maker), whose \(use.artifact) it uses")
             continue
           }
         case .configKey(let key, let id):
@@ -387,7 +388,8 @@ public enum PipelineLoader {
     let keys = Options.keys
     let allowed = (keys.map(\.name) + structural).joined(separator: ", ")
     let (values, found) = ConfigKey.resolve(
-      object, keys: keys, path: path, allowing: structural, unknownKey: { _ in "unknown key (expected one of: \(allowed))" },
+      object, keys: keys, path: path, allowing: structural,
+      unknownKey: { _ in "unknown key (expected one of: \(allowed))" },
       baseDirectory: nil)
     issues += found
     return values.map { Options(resolved: StageConfig(values: $0, keys: keys)) }

@@ -32,7 +32,6 @@ public final class LLMClientPool: Sendable {
     LLMClientPool(sharing: self, cache: cache)
   }
 
-
   /// The client for `endpoint`, created on first use.
   ///
   /// - Throws: `PipeError(.config)` when the endpoint is invalid or its key variable is unset.

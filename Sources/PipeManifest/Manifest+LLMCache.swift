@@ -70,20 +70,20 @@ extension Manifest {
   /// Stores `entry` in the caller's transaction.
   func storeLLMCacheEntry(_ entry: LLMCacheEntry, _ db: Connection) throws {
     try db.run(
-        """
-        INSERT INTO llm_cache (key, endpoint, model, path, request, response, prompt_tokens, completion_tokens,
-          latency_seconds, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (key) DO UPDATE SET
-          endpoint = excluded.endpoint, model = excluded.model, path = excluded.path, request = excluded.request,
-          response = excluded.response, prompt_tokens = excluded.prompt_tokens,
-          completion_tokens = excluded.completion_tokens, latency_seconds = excluded.latency_seconds,
-          created_at = excluded.created_at
-        """,
-        [
-          .text(entry.key), .text(entry.endpoint), .text(entry.model), .text(entry.path), .text(entry.request),
-          .text(entry.response),
-          .int(entry.promptTokens), .int(entry.completionTokens), .real(entry.latencySeconds), .real(entry.createdAt),
-        ])
+      """
+      INSERT INTO llm_cache (key, endpoint, model, path, request, response, prompt_tokens, completion_tokens,
+        latency_seconds, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (key) DO UPDATE SET
+        endpoint = excluded.endpoint, model = excluded.model, path = excluded.path, request = excluded.request,
+        response = excluded.response, prompt_tokens = excluded.prompt_tokens,
+        completion_tokens = excluded.completion_tokens, latency_seconds = excluded.latency_seconds,
+        created_at = excluded.created_at
+      """,
+      [
+        .text(entry.key), .text(entry.endpoint), .text(entry.model), .text(entry.path), .text(entry.request),
+        .text(entry.response),
+        .int(entry.promptTokens), .int(entry.completionTokens), .real(entry.latencySeconds), .real(entry.createdAt),
+      ])
   }
 
   /// Cached responses per endpoint: how many, and their tokens.

@@ -240,7 +240,8 @@ public struct TaskLedger: Sendable {
     var row = TaskCompletion(
       stage: stage, shard: shard, fingerprint: fingerprint, finishedAt: finishedAt, durationSeconds: duration,
       recordsIn: recordsIn, recordsKept: kept, recordsDropped: dropped, recordsEmitted: emitted, bytesIn: bytesIn,
-      outputPath: object["outputPath"]?.stringValue, outputBytes: outputBytes, checksum: object["checksum"]?.stringValue,
+      outputPath: object["outputPath"]?.stringValue, outputBytes: outputBytes,
+      checksum: object["checksum"]?.stringValue,
       rejectsPath: object["rejectsPath"]?.stringValue, dropCounts: drops, artifacts: artifacts, counters: counters,
       mixtureGroups: plan, decideSeconds: object["decideSeconds"]?.doubleValue)
     row.input = object["input"]?.stringValue ?? ""

@@ -196,7 +196,9 @@ class Link {
   @inline(__always)
   func timingDecision<T>(_ decide: () throws -> T) rethrows -> T {
     let started = DispatchTime.now().uptimeNanoseconds
-    defer { result.decideNanoseconds = (result.decideNanoseconds ?? 0) &+ (DispatchTime.now().uptimeNanoseconds &- started) }
+    defer {
+      result.decideNanoseconds = (result.decideNanoseconds ?? 0) &+ (DispatchTime.now().uptimeNanoseconds &- started)
+    }
     return try decide()
   }
 }

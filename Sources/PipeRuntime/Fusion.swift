@@ -15,6 +15,9 @@ import PipeCore
 ///   chain that starts with a global algorithm's filter, a step that reads every record, a
 ///   stage reading several inputs, the export), when nothing reads them at all (a result of
 ///   the pipeline), or when the stage says `"materialize": true`.
+/// - Except a stage whose decisions are cheap to recompute (a dedup filter), read again only by
+///   later chains, whose own input is written: those chains read that input and recompute the
+///   stage in front of their first row, silently (one level). See docs/engine.md.
 struct Fusion {
   /// What fusion needs to know of a stage's rows.
   struct StageRows {
@@ -124,7 +127,8 @@ struct Fusion {
     // The row each recomputing chain's first row recomputes, by that first row.
     var preludes: [TaskKey: PlannedRow] = [:]
     for (reader, replayed) in replays {
-      let readerRows = reader.hasSuffix(":collect") ? stages[String(reader.dropLast(8))]?.collect : stages[reader]?.records
+      let readerRows =
+        reader.hasSuffix(":collect") ? stages[String(reader.dropLast(8))]?.collect : stages[reader]?.records
       guard let readerRows, let replayedRows = stages[replayed]?.records else { continue }
       for (row, recomputed) in zip(readerRows, replayedRows) { preludes[row] = rows[recomputed] }
     }

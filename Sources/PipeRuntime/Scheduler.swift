@@ -205,10 +205,11 @@ final class Scheduler: @unchecked Sendable {
         return .interrupted
       }
       let message = pipeError.map { $0.description } ?? String(describing: error)
-      let where_ = task.rows.count > 1 ? " (in the pass of \(task.rows.map(\.key.stage).joined(separator: ", ")))" : ""
+      let stages = task.rows.map(\.key.stage).joined(separator: ", ")
+      let chainNote = task.rows.count > 1 ? " (in the pass of \(stages))" : ""
       for row in task.rows {
         try? manifest.markTaskFailed(
-          stage: row.key.stage, shard: row.key.shard, error: (pipeError?.message ?? message) + where_,
+          stage: row.key.stage, shard: row.key.shard, error: (pipeError?.message ?? message) + chainNote,
           errorFile: pipeError?.file ?? row.inputDescription, errorLine: pipeError?.line,
           finishedAt: Date().timeIntervalSince1970)
       }
@@ -235,6 +236,10 @@ struct TaskExecution {
     case .chain:
       results = try ChainRunner(task: task, environment: environment, services: stageServices, progress: progress).run()
     case .step:
+      // A step is where a run's memory peaks (sorts, indexes, union-find); the heap the chains
+      // before it freed is handed back first rather than counted under it (a few milliseconds,
+      // for a handful of step tasks per run).
+      releaseFreeHeap()
       results = [try runStep(services: stageServices)]
     case .export(let shards):
       results = [try runExport(shards)]

@@ -100,8 +100,9 @@ final class TaskStepContext: StepContext {
   private var countsSet = false
   private var inputRecords = 0
 
-  init(row: PlannedRow, result: RowResult, environment: TaskEnvironment, services: StageServices, progress: TaskProgress)
-  {
+  init(
+    row: PlannedRow, result: RowResult, environment: TaskEnvironment, services: StageServices, progress: TaskProgress
+  ) {
     self.row = row
     self.result = result
     self.environment = environment

@@ -82,7 +82,8 @@ struct RecordStagesTests {
         let key = keys[Int(rng.next() % UInt64(keys.count))]
         let roll = rng.next() % 6
         let value: JSONValue? =
-          key == "text" ? .string("text \(rng.next() % 3)") : roll == 0 ? nil : roll == 1 ? .double(0.5) : .int(Int64(roll))
+          key == "text"
+          ? .string("text \(rng.next() % 3)") : roll == 0 ? nil : roll == 1 ? .double(0.5) : .int(Int64(roll))
         stage.append((key, value))
       }
       stages.append(stage)

@@ -137,7 +137,9 @@ struct OpenEngineTests {
           "output": { "from": "code", "targetShardBytes": 300000 } }
         """, in: folder, name: name)
     }
-    let fused = try E2E.pipe(["run", try pipeline(materialize: false, name: "fused.json"), "--run-dir", folder + "/fused"])
+    let fused = try E2E.pipe([
+      "run", try pipeline(materialize: false, name: "fused.json"), "--run-dir", folder + "/fused",
+    ])
     #expect(fused.status == 0, "\(fused.stderr)")
     let written = try E2E.pipe(
       ["run", try pipeline(materialize: true, name: "written.json"), "--run-dir", folder + "/written"])
@@ -170,6 +172,74 @@ struct OpenEngineTests {
         "SELECT stage || ' ' || kind || ' ' || count(*) FROM verdicts GROUP BY stage, kind ORDER BY stage, kind;")
     }
     #expect(try verdicts("fused") == verdicts("written"))
+  }
+
+  /// A dedup filter read again by a later pass is recomputed there from its own input rather
+  /// than written: the same outputs, rejects, counts and verdicts as writing every stage, and
+  /// the same bytes after kills inside the recomputing pass, between a ledger and its merge and
+  /// after the Nth task.
+  @Test func recomputedDedupFilterGivesTheSameBytesAndResumes() throws {
+    let folder = try E2E.temporaryDirectory("recompute")
+    func pipeline(materialize: Bool, name: String) throws -> String {
+      let flag = materialize ? #", "materialize": true"# : ""
+      return try E2E.writePipeline(
+        """
+        { "name": "recompute", "seed": 3,
+          "inputs": [{ "id": "samples", "paths": ["\(E2E.repositoryRoot)/samples/*.jsonl.zst"] }],
+          "stages": [
+            { "id": "normalize", "op": "normalize@1", "inputs": ["samples"]\(flag) },
+            { "id": "dedup", "op": "dedup.exact@1", "inputs": ["normalize"], "config": { "lowercase": true }\(flag) },
+            { "id": "near", "op": "dedup.minhash@1", "inputs": ["dedup"]\(flag) },
+            { "id": "tokens", "op": "tokens.count@1", "inputs": ["near"]\(flag) }
+          ],
+          "output": { "from": "tokens", "targetShardBytes": 300000 } }
+        """, in: folder, name: name)
+    }
+    let fusedPipeline = try pipeline(materialize: false, name: "fused.json")
+    let fused = try E2E.pipe(["run", fusedPipeline, "--run-dir", folder + "/fused", "--workers", "2"])
+    try #require(fused.status == 0, "\(fused.stderr)")
+    let written = try E2E.pipe(
+      ["run", try pipeline(materialize: true, name: "written.json"), "--run-dir", folder + "/written"])
+    try #require(written.status == 0, "\(written.stderr)")
+    // dedup's records were not written: near's pass read normalize's and dropped the duplicates again.
+    #expect(!FileManager.default.fileExists(atPath: folder + "/fused/data/dedup"))
+    #expect(FileManager.default.fileExists(atPath: folder + "/fused/data/normalize/part-00000.jsonl.zst"))
+    let inspect = try E2E.pipe(["inspect", folder + "/fused", "--json"])
+    let document = try #require(try JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8)) as? [String: Any])
+    let stages = try #require(document["stages"] as? [[String: Any]])
+    let dedup = try #require(stages.first { $0["id"] as? String == "dedup" })
+    #expect(dedup["output"] as? String == "passed on")
+    #expect(dedup["shardsWritten"] as? Int == 0)
+    let expected = try E2E.outputs(folder + "/fused")
+    E2E.expectSameFiles(
+      expected.filter { !$0.key.hasPrefix("data/") },
+      try E2E.outputs(folder + "/written").filter { !$0.key.hasPrefix("data/") }, "recomputed against written")
+    #expect(expected.keys.contains { $0.hasPrefix("rejects/dedup/") })
+    let counts = { (run: String) in
+      try E2E.sql(
+        folder + "/\(run)/manifest.sqlite",
+        "SELECT stage_id || ':' || SUM(records_in) || '/' || SUM(records_kept) || '/' || SUM(records_dropped) "
+          + "FROM tasks GROUP BY stage_id ORDER BY stage_id;")
+    }
+    #expect(try counts("fused") == counts("written"))
+    let verdicts = { (run: String) in
+      try E2E.sql(
+        folder + "/\(run)/manifest.sqlite",
+        "SELECT stage || ' ' || kind || ' ' || count(*) FROM verdicts GROUP BY stage, kind ORDER BY stage, kind;")
+    }
+    #expect(try verdicts("fused") == verdicts("written"))
+    try EngineTests.expectConservation(folder + "/fused")
+
+    for fault in ["kill-in-task=near:1:20", "kill-in-task=tokens:2:10", "kill-before-merge=12", "kill-after-tasks=14"] {
+      let runDirectory = folder + "/" + fault.replacingOccurrences(of: ":", with: "_")
+      let killed = try E2E.pipe(
+        ["run", fusedPipeline, "--run-dir", runDirectory, "--workers", "2"], environment: ["PIPE_FAULT": fault])
+      #expect(killed.wasSignaled, "\(fault) should have killed the run: \(killed.stderr)")
+      let resumed = try E2E.pipe(["resume", runDirectory, "--workers", "2"])
+      #expect(resumed.status == 0, "\(resumed.stderr)")
+      E2E.expectSameFiles(try E2E.outputs(runDirectory), expected, "after \(fault) and resume")
+      try EngineTests.expectConservation(runDirectory)
+    }
   }
 
   /// `"keepIntermediates": false`: every intermediate is deleted once its readers are done, the
@@ -255,7 +325,10 @@ struct OpenEngineTests {
 
     /// The pid of `pipe` itself: script's child.
     var pipePID: Int32? {
-      let children = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/task/\(process.processIdentifier)/children", encoding: .utf8)) ?? ""
+      let children =
+        (try? String(
+          contentsOfFile: "/proc/\(process.processIdentifier)/task/\(process.processIdentifier)/children",
+          encoding: .utf8)) ?? ""
       return children.split(separator: " ").first.flatMap { Int32($0) }
     }
 
@@ -331,7 +404,9 @@ struct OpenEngineTests {
     let runDirectory = folder + "/run"
     let run = try TerminalRun(
       ["run", pipeline, "--run-dir", runDirectory, "--workers", "2"], environment: ["PIPE_FAULT": "slow-records=400"])
-    _ = TerminalRun.wait(30) { run.text.contains("[") || FileManager.default.fileExists(atPath: runDirectory + "/data") }
+    _ = TerminalRun.wait(30) {
+      run.text.contains("[") || FileManager.default.fileExists(atPath: runDirectory + "/data")
+    }
     Thread.sleep(forTimeInterval: 0.5)
     run.type(0x03)
     #expect(TerminalRun.wait(10) { run.text.contains("received: no new task starts") }, "\(run.text)")

@@ -15,7 +15,8 @@ struct RecordReaderTests {
 
   @Test func entriesKeepTheirLineNumbersAndReasons() throws {
     let path = try Self.shard([
-      #"{"id":"a","text":"one"}"#, "", "   ", #"{"text":"no id"}"#, "{broken", #"{"id":"c"}"#, #"{"id":"d","text":"x"}"#,
+      #"{"id":"a","text":"one"}"#, "", "   ", #"{"text":"no id"}"#, "{broken", #"{"id":"c"}"#,
+      #"{"id":"d","text":"x"}"#,
     ])
     defer { try? FileManager.default.removeItem(atPath: path) }
     let reader = try RecordReader(path: path)

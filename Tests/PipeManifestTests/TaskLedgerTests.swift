@@ -29,9 +29,12 @@ struct TaskLedgerTests {
       PlannedGroup(
         name: "en", records: 3, tokensAvailable: 30, tokensTargeted: 15.5, rate: 0.5, shareBefore: 1, shareAfter: 1)
     ]
-    var second = Fixture.completion(stage: "b", shard: 0, records: 3, artifacts: [
-      ArtifactRow(name: "keys-00000.bin", path: "/run/artifacts/b/keys-00000.bin", bytes: 10, checksum: "xxh64:1", shard: 0)
-    ])
+    var second = Fixture.completion(
+      stage: "b", shard: 0, records: 3,
+      artifacts: [
+        ArtifactRow(
+          name: "keys-00000.bin", path: "/run/artifacts/b/keys-00000.bin", bytes: 10, checksum: "xxh64:1", shard: 0)
+      ])
     second.chain = "a[0]"
     second.kind = "collect"
     let answers = (0..<2).map { index in

@@ -64,7 +64,9 @@ final class MemoryArtifact: ScratchFile, ArtifactInput, MappedArtifact {
     guard offset + buffer.count <= data.count else {
       throw PipeError(.corruptInput, "artifact ends early", file: name)
     }
-    data.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + buffer.count)])) }
+    data.withUnsafeBytes {
+      buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + buffer.count)]))
+    }
   }
 
   func map(offset: Int, count: Int) throws -> any MappedArtifact {

@@ -152,8 +152,7 @@ extension Setting where Value == Int {
 
 extension Setting where Value == Int? {
   /// An integer key that is null unless given, in `range`.
-  public convenience init(_ defaultValue: Int?, in range: ClosedRange<Int>, _ doc: String, affectsOutput: Bool = true)
-  {
+  public convenience init(_ defaultValue: Int?, in range: ClosedRange<Int>, _ doc: String, affectsOutput: Bool = true) {
     self.init(
       type: .int(range), default: .some(defaultValue), required: false, doc: doc, affectsOutput: affectsOutput,
       check: nil)

@@ -27,11 +27,17 @@ public struct StarAgents: StatefulBatchStage {
   /// The op's config keys.
   struct Options: ConfigSchema {
     @Setting(required: "NAME -> {baseURL, model, apiKeyEnv, maxConcurrentRequests, ...}.") var endpoints: JSONObject
-    @Setting(required: "[{name, endpoint, system, rewrite (with {instruction}), temperature, maxTokens, seed}, ...].", described: "an array of agent objects")
+    @Setting(
+      required: "[{name, endpoint, system, rewrite (with {instruction}), temperature, maxTokens, seed}, ...].",
+      described: "an array of agent objects")
     var agents: JSONValue
-    @Setting(.string("all"), described: "\"all\" or an array of pairs", "\"all\" or [[INSTRUCTION_AGENT, RESPONSE_AGENT], ...].")
+    @Setting(
+      .string("all"), described: "\"all\" or an array of pairs",
+      "\"all\" or [[INSTRUCTION_AGENT, RESPONSE_AGENT], ...].")
     var pairs: JSONValue
-    @Setting(required: "Pairs that always run; the first one's sample is the judge's reference.", described: "an array of pairs")
+    @Setting(
+      required: "Pairs that always run; the first one's sample is the judge's reference.",
+      described: "an array of pairs")
     var basePairs: JSONValue
     @Setting(2, in: 1...64, "Pairs sampled per seed (M).") var samplesPerSeed: Int
     @Setting(0.05, in: 0...100, "beta in p <- (p + beta * score) / sum.") var evolutionRate: Double
@@ -39,7 +45,9 @@ public struct StarAgents: StatefulBatchStage {
     @Setting(8, in: 0...1000, "Nearest stored instructions forming the pool.") var memoryTopN: Int
     @Setting(5000, in: 1...1_000_000, "Instructions the memory bank keeps.") var memoryCapacity: Int
     @Setting(0, in: 0...1, "A floor under pair probabilities.") var minPairProbability: Double
-    @Setting(JSONObject(), "{small, large}: each \"ngram\", {\"ngram\": ORDER} or {\"endpoint\": NAME} (prompt log-probabilities).")
+    @Setting(
+      JSONObject(),
+      "{small, large}: each \"ngram\", {\"ngram\": ORDER} or {\"endpoint\": NAME} (prompt log-probabilities).")
     var difficulty: JSONObject
     @Setting(required: "{endpoint, swapPositions (true), maxTokens (128)}.") var judge: JSONObject
     @Setting("{text}", "How a record becomes the seed instruction.") var instruction: String

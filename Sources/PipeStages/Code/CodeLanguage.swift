@@ -62,10 +62,14 @@ public struct CodeLanguage: RecordStage {
     var pathField: String
     @Setting("programming_language", "Metadata key to write the language to; the deciding rule goes to <field>_source.")
     var field: String
-    @Setting("keep", oneOf: UnknownPolicy.allCases.map(\.rawValue), "Keep records with no detectable language (without the fields) or drop them.")
+    @Setting(
+      "keep", oneOf: UnknownPolicy.allCases.map(\.rawValue),
+      "Keep records with no detectable language (without the fields) or drop them.")
     var onUnknown: String
     @Setting(true, "Guess from the text when the path, #! line and modelines say nothing.") var useContent: Bool
-    @Setting(CodeLanguageDetector.defaultMinContentScore, in: 0...1000, "Lowest content score that names a language; higher is stricter (prose-like texts need more).")
+    @Setting(
+      CodeLanguageDetector.defaultMinContentScore, in: 0...1000,
+      "Lowest content score that names a language; higher is stricter (prose-like texts need more).")
     var minContentScore: Double
     @Setting(16 * 1024, in: 256...(1 << 24), "Bytes of text scanned.") var maxBytes: Int
   }

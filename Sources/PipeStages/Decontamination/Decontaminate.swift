@@ -70,12 +70,17 @@ public struct Decontaminate: RecordStage {
 
   /// The op's config keys.
   struct Options: ConfigSchema {
-    @Setting(required: "Benchmark JSONL files, each NAME=PATH or PATH (name = file base name); relative to the pipeline file.")
+    @Setting(
+      required: "Benchmark JSONL files, each NAME=PATH or PATH (name = file base name); relative to the pipeline file.")
     var benchmarks: FileList
-    @Setting(defaultFields, "Fields of each benchmark line to index (top-level keys or dotted paths); missing ones are skipped.")
+    @Setting(
+      defaultFields,
+      "Fields of each benchmark line to index (top-level keys or dotted paths); missing ones are skipped.")
     var fields: [String]
     @Setting(13, in: 1...64, "Tokens per n-gram.") var ngrams: Int
-    @Setting("drop", oneOf: Action.allCases.map(\.rawValue), "drop: reject with reason contaminated; flag: keep and write metadata.contamination.")
+    @Setting(
+      "drop", oneOf: Action.allCases.map(\.rawValue),
+      "drop: reject with reason contaminated; flag: keep and write metadata.contamination.")
     var action: String
     @Setting(1, in: 1...Int.max, "Matching n-grams of one benchmark needed to call a record contaminated.")
     var minMatches: Int

@@ -41,7 +41,9 @@ public struct LLMGenerate: BatchRecordStage {
 
   /// The op's config keys.
   struct Options: ConfigSchema {
-    @Setting(required: "{baseURL, model, apiKeyEnv, maxConcurrentRequests, requestsPerMinute, timeoutSeconds, maxRetries, ...}.")
+    @Setting(
+      required:
+        "{baseURL, model, apiKeyEnv, maxConcurrentRequests, requestsPerMinute, timeoutSeconds, maxRetries, ...}.")
     var endpoint: JSONObject
     @Setting("default", "The endpoint's name in counters and the cache.") var name: String
     @Setting("chat", oneOf: ["chat", "completions"], "Which API to call.") var api: String

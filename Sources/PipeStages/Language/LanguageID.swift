@@ -88,7 +88,9 @@ public struct LanguageID: RecordStage {
   struct Options: ConfigSchema {
     @Setting(0.65, in: 0...1, "Records whose language score is below this are dropped (or kept as und).")
     var threshold: Double
-    @Setting("drop", oneOf: BelowThreshold.allCases.map(\.rawValue), "drop: reject low-score records (language_score_below_threshold); keep: keep them with language und.")
+    @Setting(
+      "drop", oneOf: BelowThreshold.allCases.map(\.rawValue),
+      "drop: reject low-score records (language_score_below_threshold); keep: keep them with language und.")
     var belowThreshold: String
     @Setting([], "ISO 639-1 codes to keep (und allowed); others are dropped as language_not_selected. Empty keeps all.")
     var languages: [String]

@@ -35,7 +35,9 @@ public struct GroupPlan: Sendable, Equatable {
   public var groups: [PlannedGroup]
 
   /// Creates a plan.
-  public init(policy: String, groupBy: String, tokensField: String, budget: Double?, maxEpochs: Int, groups: [PlannedGroup]) {
+  public init(
+    policy: String, groupBy: String, tokensField: String, budget: Double?, maxEpochs: Int, groups: [PlannedGroup]
+  ) {
     self.policy = policy
     self.groupBy = groupBy
     self.tokensField = tokensField

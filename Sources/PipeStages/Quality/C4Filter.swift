@@ -65,12 +65,14 @@ public struct C4Filter: RecordStage {
 
   /// The op's config keys.
   struct Options: ConfigSchema {
-    @Setting(true, "Apply the line rules to lines (C4); false applies them to sentences and joins kept ones with spaces.")
+    @Setting(
+      true, "Apply the line rules to lines (C4); false applies them to sentences and joins kept ones with spaces.")
     var splitParagraph: Bool
     @Setting(true, "Delete citations such as [1], [edit] and [citation needed].") var removeCitations: Bool
     @Setting(true, "Remove lines not ending with . ? ! \" or ', or ending with an ellipsis.")
     var filterNoTerminalPunct: Bool
-    @Setting(5, in: -1...Int.max, "Drop documents whose kept lines hold fewer sentences (too_few_sentences); -1 turns it off.")
+    @Setting(
+      5, in: -1...Int.max, "Drop documents whose kept lines hold fewer sentences (too_few_sentences); -1 turns it off.")
     var minNumSentences: Int
     @Setting(3, in: -1...Int.max, "Remove lines with fewer whitespace-separated words; -1 turns it off.")
     var minWordsPerLine: Int

@@ -50,7 +50,8 @@ public struct FineWebFilter: RecordStage {
 
   /// The op's config keys.
   struct Options: ConfigSchema {
-    @Setting(0.12, in: 0...1, "Drop documents where fewer lines than this share end with a stop character (line_punct_ratio).")
+    @Setting(
+      0.12, in: 0...1, "Drop documents where fewer lines than this share end with a stop character (line_punct_ratio).")
     var linePunctThr: Double
     @Setting(false, "Let documents where no line ends with a stop character pass the line_punct_ratio rule.")
     var linePunctExcludeZero: Bool
@@ -59,11 +60,14 @@ public struct FineWebFilter: RecordStage {
     @Setting(0.67, in: 0...1, "Drop documents where more lines than this share are short (short_line_ratio).")
     var shortLineThr: Double
     @Setting(30, in: 0...Int.max, "The longest line, in characters, that counts as short.") var shortLineLength: Int
-    @Setting(0.01, in: 0...1, "Drop documents where more than this share of characters is in repeated lines (char_dup_ratio).")
+    @Setting(
+      0.01, in: 0...1, "Drop documents where more than this share of characters is in repeated lines (char_dup_ratio).")
     var charDuplicatesRatio: Double
     @Setting(0.3, in: 0...1_000_000, "Drop documents with more newlines per word than this (list_ratio).")
     var newLineRatio: Double
-    @Setting(true, "Count a word per Chinese or Japanese character and cut Thai-like runs into chunks; false splits like datatrove.")
+    @Setting(
+      true,
+      "Count a word per Chinese or Japanese character and cut Thai-like runs into chunks; false splits like datatrove.")
     var splitSpacelessScripts: Bool
   }
 

@@ -65,7 +65,9 @@ public struct Normalize: RecordStage {
 
   /// The op's config keys.
   struct Options: ConfigSchema {
-    @Setting("nfc", oneOf: Form.allCases.map(\.rawValue), "Unicode normalization: \"nfc\" (canonical), \"nfkc\" (also folds ligatures and fullwidth forms) or \"none\".")
+    @Setting(
+      "nfc", oneOf: Form.allCases.map(\.rawValue),
+      "Unicode normalization: \"nfc\" (canonical), \"nfkc\" (also folds ligatures and fullwidth forms) or \"none\".")
     var form: String
     @Setting(true, "Remove C0/C1 control characters (except tab and line breaks), U+200B, U+2060 and U+FEFF.")
     var removeControl: Bool
@@ -75,7 +77,9 @@ public struct Normalize: RecordStage {
     @Setting(true, "With collapseSpaces, keep the spaces and tabs that start a line (code indentation).")
     var keepIndentation: Bool
     @Setting(true, "Remove spaces and tabs at the end of each line.") var trimLines: Bool
-    @Setting(2, in: 0...Int.max, "Keep at most this many consecutive blank lines; blank lines at the start and end are always removed.")
+    @Setting(
+      2, in: 0...Int.max,
+      "Keep at most this many consecutive blank lines; blank lines at the start and end are always removed.")
     var maxBlankLines: Int
   }
 

@@ -280,7 +280,9 @@ import Testing
 
     let (_, bad) = descriptor.resolve(["onUnknown": .string("skip"), "colour": .bool(true)], path: "c")
     #expect(bad.map(\.path).sorted() == ["c.colour", "c.onUnknown"])
-    #expect(throws: PipeError.self) { try descriptor.make(StageConfig(values: ["field": .string("")], keys: descriptor.keys)) }
+    #expect(throws: PipeError.self) {
+      try descriptor.make(StageConfig(values: ["field": .string("")], keys: descriptor.keys))
+    }
   }
 
   // MARK: - Tables

@@ -157,7 +157,9 @@ import Testing
     let (config, issues) = descriptor.resolve([:], path: "stages[0].config")
     #expect(issues.isEmpty)
     let resolved = try #require(config)
-    #expect(resolved.values["ngrams"]?.intValue == 5 && resolved.values["bands"]?.intValue == 16 && resolved.values["rows"]?.intValue == 7)
+    #expect(
+      resolved.values["ngrams"]?.intValue == 5 && resolved.values["bands"]?.intValue == 16
+        && resolved.values["rows"]?.intValue == 7)
     guard case .steps(let plan) = try descriptor.make(resolved) else {
       Issue.record("expected a stage with steps")
       return

@@ -120,4 +120,3 @@ struct SignatureFileTests {
     #expect(throws: PipeError.self) { try SignatureFileHeader(reading: garbage) }
   }
 }
-

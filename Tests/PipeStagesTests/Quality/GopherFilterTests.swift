@@ -180,7 +180,10 @@ import Testing
     #expect(config.values["dup10GramFrac"]?.doubleValue == 0.1)
     #expect(config.values["minDocWords"]?.intValue == 50)
     #expect(config.values["maxDocWords"]?.intValue == 100_000)
-    #expect(config.values["stopWords"]?.arrayValue?.compactMap(\.stringValue) == ["the", "be", "to", "of", "and", "that", "have", "with"])
+    #expect(
+      config.values["stopWords"]?.arrayValue?.compactMap(\.stringValue) == [
+        "the", "be", "to", "of", "and", "that", "have", "with",
+      ])
     let built = GopherFilter(options: GopherFilter.Options(resolved: config))
     #expect(built.repetition == GopherFilter.Repetition())
     #expect(built.quality == GopherFilter.Quality())

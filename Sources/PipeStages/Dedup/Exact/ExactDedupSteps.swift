@@ -27,7 +27,8 @@ extension ExactDedup {
         }
       ],
       records: .decide { context in
-        try DropList(drops: Self.loadDrops(context.open(Self.dropsFile, index: context.index)), reason: stage.dropReason)
+        try DropList(
+          drops: Self.loadDrops(context.open(Self.dropsFile, index: context.index)), reason: stage.dropReason)
       }, recordsAreCheapToRecompute: true)
   }
 

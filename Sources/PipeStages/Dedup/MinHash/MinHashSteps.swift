@@ -153,68 +153,68 @@ enum NearDuplicateSteps {
     var scratch: [ShardBandEntry] = []
     var section: [UInt8] = []
     for band in bands(ofBucketTask: group, bands: stage.bandCount) {
-        var runKey: UInt64 = 0
-        var runFirst: UInt64? = nil
-        var representatives: [(document: UInt64, fingerprints: UnsafePointer<UInt16>?)] = []
-        func visit(_ key: UInt64, _ document: UInt64) throws {
-          visited += 1
-          if let first = runFirst, key == runKey {
-            candidates += 1
-            guard let fingerprints else {
-              try link(first, document)
-              return
-            }
-            if representatives.isEmpty { representatives.append((first, fingerprints.of(first))) }
-            let mine = fingerprints.of(document)
-            var matched = false
-            for representative in representatives {
-              guard let theirs = representative.fingerprints, let mine,
-                fingerprints.similar(theirs, mine, minimum: minimum)
-              else { continue }
-              try link(representative.document, document)
-              matched = true
-            }
-            if !matched && representatives.count < maxRepresentatives {
-              representatives.append((document, mine))
-            }
-          } else {
-            runKey = key
-            runFirst = document
-            representatives.removeAll(keepingCapacity: true)
+      var runKey: UInt64 = 0
+      var runFirst: UInt64? = nil
+      var representatives: [(document: UInt64, fingerprints: UnsafePointer<UInt16>?)] = []
+      func visit(_ key: UInt64, _ document: UInt64) throws {
+        visited += 1
+        if let first = runFirst, key == runKey {
+          candidates += 1
+          guard let fingerprints else {
+            try link(first, document)
+            return
           }
-          if visited % 65536 == 0 { context.reportProgress(records: visited, bytes: 0) }
-        }
-        if sortsInMemory {
-          sorted.removeAll(keepingCapacity: true)
-          sorted.reserveCapacity(bandDocuments)
-          for (shard, (file, header)) in zip(inputs, headers).enumerated() {
-            let bytes = header.documents * SignatureFileHeader.entryBytes
-            if section.count < bytes { section = [UInt8](repeating: 0, count: bytes) }
-            try section.withUnsafeMutableBytes { raw in
-              try file.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<bytes]), at: header.bandOffset(band))
-              let tag = UInt64(shard) << 32
-              for offset in stride(from: 0, to: bytes, by: SignatureFileHeader.entryBytes) {
-                sorted.append(
-                  ShardBandEntry(
-                    key: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)),
-                    document: tag
-                      | UInt64(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 8, as: UInt32.self)))))
-              }
-            }
+          if representatives.isEmpty { representatives.append((first, fingerprints.of(first))) }
+          let mine = fingerprints.of(document)
+          var matched = false
+          for representative in representatives {
+            guard let theirs = representative.fingerprints, let mine,
+              fingerprints.similar(theirs, mine, minimum: minimum)
+            else { continue }
+            try link(representative.document, document)
+            matched = true
           }
-          ShardBandEntry.sort(&sorted, scratch: &scratch)
-          for entry in sorted { try visit(entry.key, entry.document) }
+          if !matched && representatives.count < maxRepresentatives {
+            representatives.append((document, mine))
+          }
         } else {
-          let readers = zip(inputs, headers).map { file, header in
-            BandSectionReader(
-              file: file, offset: header.bandOffset(band), entries: header.documents, bufferBytes: bufferBytes)
+          runKey = key
+          runFirst = document
+          representatives.removeAll(keepingCapacity: true)
+        }
+        if visited % 65536 == 0 { context.reportProgress(records: visited, bytes: 0) }
+      }
+      if sortsInMemory {
+        sorted.removeAll(keepingCapacity: true)
+        sorted.reserveCapacity(bandDocuments)
+        for (shard, (file, header)) in zip(inputs, headers).enumerated() {
+          let bytes = header.documents * SignatureFileHeader.entryBytes
+          if section.count < bytes { section = [UInt8](repeating: 0, count: bytes) }
+          try section.withUnsafeMutableBytes { raw in
+            try file.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<bytes]), at: header.bandOffset(band))
+            let tag = UInt64(shard) << 32
+            for offset in stride(from: 0, to: bytes, by: SignatureFileHeader.entryBytes) {
+              sorted.append(
+                ShardBandEntry(
+                  key: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)),
+                  document: tag
+                    | UInt64(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 8, as: UInt32.self)))))
+            }
           }
-          var merger = try BandMerger(readers)
-          while let (entry, shard) = try merger.next() {
-            try visit(entry.key, UInt64(shard) << 32 | UInt64(entry.document))
-          }
+        }
+        ShardBandEntry.sort(&sorted, scratch: &scratch)
+        for entry in sorted { try visit(entry.key, entry.document) }
+      } else {
+        let readers = zip(inputs, headers).map { file, header in
+          BandSectionReader(
+            file: file, offset: header.bandOffset(band), entries: header.documents, bufferBytes: bufferBytes)
+        }
+        var merger = try BandMerger(readers)
+        while let (entry, shard) = try merger.next() {
+          try visit(entry.key, UInt64(shard) << 32 | UInt64(entry.document))
         }
       }
+    }
     try writer.write(out)
     context.setCounts(recordsIn: visited, kept: visited, dropped: 0)
     context.counters.add("candidate_pairs", candidates)

@@ -45,7 +45,8 @@ public struct CounterfactualGenerate: BatchRecordStage {
     @Setting(nil, "llm: {baseURL, model, apiKeyEnv, maxConcurrentRequests, ...}.") var endpoint: JSONObject?
     @Setting("counterfactual", "llm: the endpoint's name in counters.") var name: String
     @Setting(
-      CounterfactualGenerate.defaultPrompt, "llm: the rewrite prompt ({facet}, {definition}, {text}, {id}, {metadata.KEY}).")
+      CounterfactualGenerate.defaultPrompt,
+      "llm: the rewrite prompt ({facet}, {definition}, {text}, {id}, {metadata.KEY}).")
     var prompt: String
     @Setting(0.7, in: 0...2, "llm: sampling temperature.") var temperature: Double
     @Setting(1024, in: 16...32768, "llm: the most tokens of a rewrite.") var maxTokens: Int

@@ -2,7 +2,8 @@ import PipeCore
 
 /// Config keys the MOLE ops share: which scenario and facets.
 struct ScenarioOptions: ConfigSchema {
-  @Setting("web_article", "Built-in scenario (web_article, code), or the name of the custom scenario given in \"facets\".")
+  @Setting(
+    "web_article", "Built-in scenario (web_article, code), or the name of the custom scenario given in \"facets\".")
   var scenario: String
   @Setting(
     JSONObject(),

@@ -26,7 +26,8 @@ public struct QualityMole: Sendable {
   /// The op's config keys.
   struct Options: ConfigSchema {
     @Setting(required: "The id of the evaluator.train stage whose evaluator to use.") var model: StageID
-    @Setting("quality", "Metadata key of {\"overall\", FACET...}.", check: { $0.isEmpty ? "expected a metadata key" : nil })
+    @Setting(
+      "quality", "Metadata key of {\"overall\", FACET...}.", check: { $0.isEmpty ? "expected a metadata key" : nil })
     var field: String
     @Setting("quality_score", "Metadata key of the overall score; \"\" for none.") var scoreField: String
     @Setting(nil, in: -1e9...1e9, "Drop records whose overall score is below this.") var threshold: Double?
