@@ -320,6 +320,21 @@ extension ArtifactOutput {
   public func write(_ bytes: [UInt8]) throws {
     try bytes.withUnsafeBytes { try write($0) }
   }
+
+  /// Appends the whole content of `source`, 1 MiB at a time.
+  public func append(_ source: any ArtifactInput) throws {
+    var buffer = [UInt8](repeating: 0, count: min(1 << 20, max(1, source.size)))
+    var offset = 0
+    while offset < source.size {
+      let take = min(buffer.count, source.size - offset)
+      try buffer.withUnsafeMutableBytes { raw in
+        let part = UnsafeMutableRawBufferPointer(rebasing: raw[0..<take])
+        try source.read(into: part, at: offset)
+        try write(UnsafeRawBufferPointer(part))
+      }
+      offset += take
+    }
+  }
 }
 
 /// A committed artifact (or a closed scratch file), open for positioned reads.

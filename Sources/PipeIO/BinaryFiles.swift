@@ -127,21 +127,6 @@ public final class BinaryFileWriter: ScratchFile {
     writeback?.wrote(upTo: written, of: fd)
   }
 
-  /// Appends the whole content of `source`.
-  public func append(_ source: any ArtifactInput) throws {
-    var buffer = [UInt8](repeating: 0, count: min(1 << 20, max(1, source.size)))
-    var offset = 0
-    while offset < source.size {
-      let take = min(buffer.count, source.size - offset)
-      try buffer.withUnsafeMutableBytes { raw in
-        let part = UnsafeMutableRawBufferPointer(rebasing: raw[0..<take])
-        try source.read(into: part, at: offset)
-        try write(UnsafeRawBufferPointer(part))
-      }
-      offset += take
-    }
-  }
-
   /// Flushes the file's data to disk.
   public func sync() throws {
     _ = try Sys.retrying(.io, "cannot fsync file", path: path) { fsync(fd) }
@@ -195,21 +180,6 @@ public final class AtomicFileWriter: ArtifactOutput {
     hash.update(raw)
     bytes += raw.count
     try temporary.write(raw)
-  }
-
-  /// Appends the whole content of `source`.
-  public func append(_ source: any ArtifactInput) throws {
-    var buffer = [UInt8](repeating: 0, count: min(1 << 20, max(1, source.size)))
-    var offset = 0
-    while offset < source.size {
-      let take = min(buffer.count, source.size - offset)
-      try buffer.withUnsafeMutableBytes { raw in
-        let part = UnsafeMutableRawBufferPointer(rebasing: raw[0..<take])
-        try source.read(into: part, at: offset)
-        try write(UnsafeRawBufferPointer(part))
-      }
-      offset += take
-    }
   }
 
   /// Flushes, fsyncs and renames the file into place.

@@ -159,19 +159,20 @@ struct OpenEngineTests {
     for run in ["fused", "written"] {
       try EngineTests.expectConservation(folder + "/" + run)
     }
-    let counts = { (run: String) in
-      try E2E.sql(
-        folder + "/\(run)/manifest.sqlite",
-        "SELECT stage_id || ':' || SUM(records_in) || '/' || SUM(records_kept) || '/' || SUM(records_dropped) "
-          + "FROM tasks GROUP BY stage_id ORDER BY stage_id;")
+    try Self.expectSameCountsAndVerdicts(folder + "/fused", folder + "/written")
+  }
+
+  /// Every stage of two runs read, kept and dropped as many records, with the same verdicts.
+  static func expectSameCountsAndVerdicts(_ first: String, _ second: String) throws {
+    for query in [
+      "SELECT stage_id || ':' || SUM(records_in) || '/' || SUM(records_kept) || '/' || SUM(records_dropped) "
+        + "FROM tasks GROUP BY stage_id ORDER BY stage_id;",
+      "SELECT stage || ' ' || kind || ' ' || count(*) FROM verdicts GROUP BY stage, kind ORDER BY stage, kind;",
+    ] {
+      let rows = try E2E.sql(first + "/manifest.sqlite", query)
+      #expect(!rows.isEmpty)
+      #expect(rows == (try E2E.sql(second + "/manifest.sqlite", query)), "\(query)")
     }
-    #expect(try counts("fused") == counts("written"))
-    let verdicts = { (run: String) in
-      try E2E.sql(
-        folder + "/\(run)/manifest.sqlite",
-        "SELECT stage || ' ' || kind || ' ' || count(*) FROM verdicts GROUP BY stage, kind ORDER BY stage, kind;")
-    }
-    #expect(try verdicts("fused") == verdicts("written"))
   }
 
   /// A dedup filter read again by a later pass is recomputed there from its own input rather
@@ -215,19 +216,7 @@ struct OpenEngineTests {
       expected.filter { !$0.key.hasPrefix("data/") },
       try E2E.outputs(folder + "/written").filter { !$0.key.hasPrefix("data/") }, "recomputed against written")
     #expect(expected.keys.contains { $0.hasPrefix("rejects/dedup/") })
-    let counts = { (run: String) in
-      try E2E.sql(
-        folder + "/\(run)/manifest.sqlite",
-        "SELECT stage_id || ':' || SUM(records_in) || '/' || SUM(records_kept) || '/' || SUM(records_dropped) "
-          + "FROM tasks GROUP BY stage_id ORDER BY stage_id;")
-    }
-    #expect(try counts("fused") == counts("written"))
-    let verdicts = { (run: String) in
-      try E2E.sql(
-        folder + "/\(run)/manifest.sqlite",
-        "SELECT stage || ' ' || kind || ' ' || count(*) FROM verdicts GROUP BY stage, kind ORDER BY stage, kind;")
-    }
-    #expect(try verdicts("fused") == verdicts("written"))
+    try Self.expectSameCountsAndVerdicts(folder + "/fused", folder + "/written")
     try EngineTests.expectConservation(folder + "/fused")
 
     for fault in ["kill-in-task=near:1:20", "kill-in-task=tokens:2:10", "kill-before-merge=12", "kill-after-tasks=14"] {
