@@ -6,6 +6,27 @@ import Testing
 @Suite struct TokenEstimatorTests {
   let estimator = TokenEstimator()
 
+  /// Random texts of words, digits, punctuation, spaces and other scripts: reading words at
+  /// once gives exactly the byte-by-byte sum.
+  @Test func wordsAtOnceGiveTheByteByByteSum() {
+    let pieces = [
+      "the", "Tokenization", "snake_case", "x", "42", "3.14", "->", ");", " ", "  ", "\n", "\t", "café", "Привет",
+      "中文", "ภาษา", "😀", "@", "Z_9", "[a]", "`q`", "{}",
+    ]
+    var generator = SeededRNG(seed: 5)
+    for _ in 0..<500 {
+      var text = ""
+      for _ in 0..<Int(generator.next() % 30) { text += pieces[Int(generator.next() % UInt64(pieces.count))] }
+      var bytes = Array(text.utf8)
+      bytes.withUnsafeMutableBufferPointer { buffer in
+        let input = UnsafeBufferPointer(buffer)
+        #expect(
+          TokenEstimator.estimate(input) == TokenEstimator.estimate(input, wordsAtOnce: false),
+          "\(text.debugDescription)")
+      }
+    }
+  }
+
   @Test func pricesEnglishWordsDigitsAndPunctuation() {
     #expect(estimator.count("") == 0)
     #expect(estimator.count("the") == 1)
