@@ -105,6 +105,7 @@ public enum Executor {
     try manifest.removeStages(notIn: plan.stages.map(\.id))
     // Tasks that finished but were not merged when the last process died.
     _ = try Ledgers.recover(plan: plan, layout: layout, manifest: manifest)
+    try Ledgers.removeLeftoverTemporaries(layout: layout)
 
     // Decide what runs: tasks not up to date, forced ones, and everything reading from them.
     let state = try RunState(manifest: manifest)

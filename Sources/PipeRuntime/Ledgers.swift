@@ -69,6 +69,26 @@ enum Ledgers {
     return merged
   }
 
+  /// At the start of a run, under the run lock: deletes the temporary files a killed process
+  /// left in the run's data, rejects and artifact folders (a shard cut short before its
+  /// rename, a step's scratch file). No task is running, so none of them is being written;
+  /// the tasks that wrote them are redone. (A killed export's `.partial` folder is replaced
+  /// when the export is redone.)
+  ///
+  /// - Returns: how many files were deleted.
+  @discardableResult
+  static func removeLeftoverTemporaries(layout: RunLayout) throws -> Int {
+    var removed = 0
+    for folder in ["data", "rejects", "artifacts"].map({ layout.root + "/" + $0 }) {
+      guard let enumerator = FileManager.default.enumerator(atPath: folder) else { continue }
+      for case let relative as String in enumerator where relative.hasSuffix(".tmp") {
+        try removeItemIfPresent(folder + "/" + relative)
+        removed += 1
+      }
+    }
+    return removed
+  }
+
   /// Whether every row of `ledger` is a row of the plan with the same fingerprint, and every
   /// file it names is there with the size it recorded.
   static func matches(_ ledger: TaskLedger, plan: Plan) -> Bool {
