@@ -21,6 +21,19 @@ enum Commands {
       --force STAGE   rerun STAGE and its downstream even if up to date (repeatable; "export"
                       forces the final export)
       --no-progress   no progress line on stderr (it is only drawn on a terminal anyway)
+      --executor E    local (default) or slurm: submit the tasks as Slurm jobs and return
+                      (see "Slurm" below)
+
+    Slurm (--executor slurm): plans as above, then submits one job array per group of tasks
+    (a fused pass over shards, a step), with Slurm dependencies between them, and a final
+    collect job that merges the results into the manifest. The jobs run this same binary,
+    which must be at the same path on the nodes, and the run directory must be on a shared
+    filesystem. Scripts and logs go to RUN_DIR/slurm/.
+      --wait              block until the collect job has ended; exit 0 or 1 as a local run
+      --partition P       --time T       --mem M       passed to sbatch for every job
+      --cpus-per-task N   passed to sbatch, and the workers each task may use
+      --max-parallel N    at most N elements of each array at once (sbatch --array=...%N)
+      --sbatch-arg ARG    any other sbatch option, as an #SBATCH line (repeatable)
 
     Ctrl-C (or SIGTERM) stops starting tasks, gives the running ones a few seconds to finish,
     marks the run interrupted and says how to resume; a second Ctrl-C stops at once.
@@ -29,11 +42,30 @@ enum Commands {
     130 stopped by Ctrl-C, 143 stopped by SIGTERM.
     """,
     "resume": """
-    usage: pipe resume RUN_DIR [--workers N] [--no-progress]
+    usage: pipe resume RUN_DIR [--workers N] [--no-progress] [--executor slurm [SLURM OPTIONS]]
 
     Finishes a failed, killed or interrupted run with the pipeline text the run was started
     with. Done tasks are kept; unfinished ones restart from their input. The result is
-    byte-identical to a run that was never interrupted. Exit codes as for `pipe run`.
+    byte-identical to a run that was never interrupted. With --executor slurm, submits only
+    the tasks that are not done (and their downstream) as Slurm jobs; the options are those
+    of `pipe run`. Exit codes as for `pipe run`.
+    """,
+    "task": """
+    usage: pipe task RUN_DIR STAGE (--index I | --indices I,J,...) --run-id N --pipeline FILE [--workers N]
+
+    Runs task STAGE[I] of a run, as the job scripts of `--executor slurm` do: writes its files
+    and its ledger into the run directory and does not write the manifest (the collect job
+    merges the ledgers). With --indices, runs the tasks one after another. Running a task again
+    rewrites the same bytes. Exit 1 when a task failed (why is in a .failed file beside its
+    ledger, and in the job's log).
+    """,
+    "collect": """
+    usage: pipe collect RUN_DIR --pipeline FILE
+
+    The last job of a Slurm submission: merges the task ledgers into the manifest, records why
+    each task that did not finish did not (failed, or its job was cancelled), cancels the
+    submission's jobs still queued, checks that every count adds up and ends the run. Exit 0
+    when the run succeeded, 1 otherwise.
     """,
     "verify": """
     usage: pipe verify RUN_DIR [--json]
@@ -96,6 +128,8 @@ enum Commands {
     case "verify": return try Verify.run(arguments)
     case "cat": return try cat(arguments)
     case "ops": return try ops(arguments)
+    case "task": return try SlurmCLI.task(arguments)
+    case "collect": return try SlurmCLI.collect(arguments)
     default: throw PipeError(.usage, "unknown command \(command)")
     }
   }
@@ -132,7 +166,8 @@ enum Commands {
 
   static func run(_ arguments: [String]) throws -> CLI.ExitCode {
     let parsed = try Arguments(
-      arguments, options: ["--run-dir", "--workers", "--force"], flags: ["--no-progress"], command: "run")
+      arguments, options: SlurmCLI.options.union(["--run-dir", "--workers", "--force"]),
+      flags: SlurmCLI.flags.union(["--no-progress"]), command: "run")
     try parsed.expectPositionals(1...1, usage: "pipe run PIPELINE.json [--run-dir DIR] [--workers N]")
     let path = parsed.positionals[0]
     let (spec, text) = try loadPipeline(path: path)
@@ -145,11 +180,14 @@ enum Commands {
       spec: spec, pipelinePath: RunLayout.absolute(path), pipelineText: text, runDirectory: runDirectory,
       workers: workers, forcedStages: Set(parsed.values("--force")), command: "run",
       showProgress: showsProgress(parsed), handlesInterrupts: true)
+    if let slurm = try SlurmCLI.options(parsed) { return try SlurmCLI.submit(request, options: slurm) }
     return try execute(request)
   }
 
   static func resume(_ arguments: [String]) throws -> CLI.ExitCode {
-    let parsed = try Arguments(arguments, options: ["--workers"], flags: ["--no-progress"], command: "resume")
+    let parsed = try Arguments(
+      arguments, options: SlurmCLI.options.union(["--workers"]), flags: SlurmCLI.flags.union(["--no-progress"]),
+      command: "resume")
     try parsed.expectPositionals(1...1, usage: "pipe resume RUN_DIR [--workers N]")
     let layout = RunLayout(root: parsed.positionals[0])
     guard FileManager.default.fileExists(atPath: layout.manifestPath) else {
@@ -172,6 +210,7 @@ enum Commands {
     let request = RunRequest(
       spec: spec, pipelinePath: pipelinePath, pipelineText: text, runDirectory: layout.root, workers: workers,
       command: "resume", showProgress: showsProgress(parsed), handlesInterrupts: true)
+    if let slurm = try SlurmCLI.options(parsed) { return try SlurmCLI.submit(request, options: slurm) }
     return try execute(request)
   }
 

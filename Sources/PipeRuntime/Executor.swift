@@ -83,58 +83,11 @@ public enum Executor {
   /// config). Task failures are reported in the outcome.
   public static func run(_ request: RunRequest) throws -> RunOutcome {
     let started = Date()
-    let layout = RunLayout(root: request.runDirectory)
-    // Plan first: a pipeline that cannot be planned must not leave a run directory behind.
-    let plan = try Planner(spec: request.spec, layout: layout).plan()
-    try createDirectories(layout.root)
-    let lock = try DirectoryLock(path: layout.lockPath)
-    defer { lock.release() }
-    let manifest = try Manifest(path: layout.manifestPath)
-    defer { try? manifest.close() }
-
-    try saveCopy(request.pipelineText, to: layout.pipelineCopyPath)
-    let runID = try manifest.startRun(
-      pipelineName: request.spec.name, pipelinePath: request.pipelinePath, pipelineJSON: request.pipelineText,
-      seed: request.spec.seed, workers: request.workers, command: request.command,
-      startedAt: started.timeIntervalSince1970)
-    for (position, stage) in plan.stages.enumerated() {
-      _ = try manifest.recordStage(
-        id: stage.id, op: stage.op, position: position, inputs: stage.inputs, configJSON: stage.configJSON,
-        fingerprint: stage.fingerprint, taskCount: stage.taskCount)
-    }
-    try manifest.removeStages(notIn: plan.stages.map(\.id))
-    // Tasks that finished but were not merged when the last process died.
-    _ = try Ledgers.recover(plan: plan, layout: layout, manifest: manifest)
-    try Ledgers.removeLeftoverTemporaries(layout: layout)
-
-    // Decide what runs: tasks not up to date, forced ones, and everything reading from them.
-    let state = try RunState(manifest: manifest)
-    var mustRun = Set<TaskKey>()
-    for task in plan.tasks {
-      let forced = task.rows.contains { request.forcedStages.contains($0.stage?.id ?? "export") }
-      let dependencyRuns = task.dependencies.contains { mustRun.contains($0) }
-      if forced || dependencyRuns || !state.isUpToDate(task, layout: layout) {
-        mustRun.insert(task.key)
-      }
-    }
-    // A task that must run reads files a done task wrote; with `keepIntermediates: false`
-    // they may have been deleted after use: that task runs again to recompute them (and so on
-    // upstream, to the nearest data that was kept). Its outputs are the same bytes, so nothing
-    // downstream of it reruns for that.
-    let tasksByKey = Dictionary(uniqueKeysWithValues: plan.tasks.map { ($0.key, $0) })
-    var regenerated: [TaskKey] = []
-    var work = Array(mustRun)
-    while let key = work.popLast() {
-      for dependency in tasksByKey[key]?.dependencies ?? [] where !mustRun.contains(dependency) {
-        guard let upstream = tasksByKey[dependency], state.deletedFiles(of: upstream) else { continue }
-        mustRun.insert(dependency)
-        regenerated.append(dependency)
-        work.append(dependency)
-      }
-    }
-    let toRun = plan.tasks.filter { mustRun.contains($0.key) }
-    let intermediates =
-      request.spec.keepIntermediates ? nil : Intermediates(plan: plan, manifest: manifest, toRun: mustRun)
+    let prepared = try prepare(request, started: started)
+    defer { prepared.close() }
+    let (layout, plan, manifest, runID) = (prepared.layout, prepared.plan, prepared.manifest, prepared.runID)
+    let toRun = prepared.toRun
+    let intermediates = prepared.intermediates
     try intermediates?.sweep()
 
     // The record lookup indexes are rebuilt once at the end rather than updated row by row.
@@ -181,8 +134,79 @@ public enum Executor {
     return RunOutcome(
       succeeded: succeeded, tasksRun: scheduler.completed.count, tasksSkipped: plan.tasks.count - toRun.count,
       failures: failures, blocked: scheduler.blocked, ranTasks: scheduler.completed, notRun: scheduler.notRun,
-      interruptedBy: interruptedBy, regenerated: regenerated, outputFolder: outputFolder,
+      interruptedBy: interruptedBy, regenerated: prepared.regenerated, outputFolder: outputFolder,
       outputRecords: outputRecords, runDirectory: layout.root, seconds: Date().timeIntervalSince(started))
+  }
+
+  /// Plans the run, takes the run directory's lock, records the run and its stages in the
+  /// manifest, merges the ledgers of tasks that finished after the last writer died, and
+  /// decides what must run: the part every executor shares.
+  static func prepare(_ request: RunRequest, started: Date) throws -> PreparedRun {
+    let layout = RunLayout(root: request.runDirectory)
+    // Plan first: a pipeline that cannot be planned must not leave a run directory behind.
+    let plan = try Planner(spec: request.spec, layout: layout).plan()
+    try createDirectories(layout.root)
+    let lock = try DirectoryLock(path: layout.lockPath)
+    let manifest: Manifest
+    do {
+      manifest = try Manifest(path: layout.manifestPath)
+    } catch {
+      lock.release()
+      throw error
+    }
+    do {
+      // Jobs of an earlier Slurm submission still queued or running write into this directory.
+      try SlurmSubmission.refuseIfInFlight(layout: layout)
+      try saveCopy(request.pipelineText, to: layout.pipelineCopyPath)
+      let runID = try manifest.startRun(
+        pipelineName: request.spec.name, pipelinePath: request.pipelinePath, pipelineJSON: request.pipelineText,
+        seed: request.spec.seed, workers: request.workers, command: request.command,
+        startedAt: started.timeIntervalSince1970)
+      for (position, stage) in plan.stages.enumerated() {
+        _ = try manifest.recordStage(
+          id: stage.id, op: stage.op, position: position, inputs: stage.inputs, configJSON: stage.configJSON,
+          fingerprint: stage.fingerprint, taskCount: stage.taskCount)
+      }
+      try manifest.removeStages(notIn: plan.stages.map(\.id))
+      // Tasks that finished but were not merged when the last process died.
+      _ = try Ledgers.recover(plan: plan, layout: layout, manifest: manifest)
+      try Ledgers.removeLeftoverTemporaries(layout: layout)
+
+      // Decide what runs: tasks not up to date, forced ones, and everything reading from them.
+      let state = try RunState(manifest: manifest)
+      var mustRun = Set<TaskKey>()
+      for task in plan.tasks {
+        let forced = task.rows.contains { request.forcedStages.contains($0.stage?.id ?? "export") }
+        let dependencyRuns = task.dependencies.contains { mustRun.contains($0) }
+        if forced || dependencyRuns || !state.isUpToDate(task, layout: layout) {
+          mustRun.insert(task.key)
+        }
+      }
+      // A task that must run reads files a done task wrote; with `keepIntermediates: false`
+      // they may have been deleted after use: that task runs again to recompute them (and so on
+      // upstream, to the nearest data that was kept). Its outputs are the same bytes, so nothing
+      // downstream of it reruns for that.
+      let tasksByKey = Dictionary(uniqueKeysWithValues: plan.tasks.map { ($0.key, $0) })
+      var regenerated: [TaskKey] = []
+      var work = Array(mustRun)
+      while let key = work.popLast() {
+        for dependency in tasksByKey[key]?.dependencies ?? [] where !mustRun.contains(dependency) {
+          guard let upstream = tasksByKey[dependency], state.deletedFiles(of: upstream) else { continue }
+          mustRun.insert(dependency)
+          regenerated.append(dependency)
+          work.append(dependency)
+        }
+      }
+      let intermediates =
+        request.spec.keepIntermediates ? nil : Intermediates(plan: plan, manifest: manifest, toRun: mustRun)
+      return PreparedRun(
+        layout: layout, plan: plan, lock: lock, manifest: manifest, runID: runID,
+        toRun: plan.tasks.filter { mustRun.contains($0.key) }, regenerated: regenerated, intermediates: intermediates)
+    } catch {
+      try? manifest.close()
+      lock.release()
+      throw error
+    }
   }
 
   /// `SIGINT` or `SIGTERM`.
@@ -194,10 +218,31 @@ public enum Executor {
     }
   }
 
-  private static func saveCopy(_ text: String, to path: String) throws {
+  static func saveCopy(_ text: String, to path: String) throws {
     let writer = try ShardWriter(path: path)
     try writer.write(Array(text.utf8))
     _ = try writer.commit()
+  }
+}
+
+/// A run planned, locked and recorded, with what must run decided.
+struct PreparedRun {
+  let layout: RunLayout
+  let plan: Plan
+  let lock: DirectoryLock
+  let manifest: Manifest
+  let runID: Int64
+  /// The tasks to run, in plan order.
+  let toRun: [PlannedTask]
+  /// Tasks that run only to recompute intermediates deleted after use.
+  let regenerated: [TaskKey]
+  /// With `keepIntermediates: false`: what deletes intermediates after their last reader.
+  let intermediates: Intermediates?
+
+  /// Closes the manifest and releases the lock.
+  func close() {
+    try? manifest.close()
+    lock.release()
   }
 }
 

@@ -1,0 +1,120 @@
+import Foundation
+import PipeCore
+import PipeIO
+
+/// What one submission to Slurm was: the run it belongs to, its jobs and its tasks. Written to
+/// `RUN_DIR/slurm/submission.json` (and a copy in the round's folder) before the collector is
+/// submitted; read by the collector, by `--wait`, and by any later command on the directory
+/// (which must not start while the jobs still run).
+struct SlurmSubmission: Codable, Equatable {
+  /// One `sbatch`.
+  struct Job: Codable, Equatable {
+    /// Slurm's job id.
+    var id: String
+    /// The task key's stage of its tasks.
+    var stage: String
+    /// Task index = array index + offset.
+    var offset: Int
+    /// Array indices, or the task indices of a plain job.
+    var indices: [Int]
+    /// A plain job (not an array).
+    var plain: Bool
+    /// The job script.
+    var script: String
+  }
+
+  /// A task, by its key.
+  struct Task: Codable, Equatable, Hashable {
+    var stage: String
+    var shard: Int
+  }
+
+  /// 1 for the first submission of the directory, 2 for the next...
+  var round: Int
+  /// The manifest's run id.
+  var runID: Int64
+  /// The pipeline file the run was planned from (relative inputs resolve against it).
+  var pipelinePath: String
+  /// The `pipe` binary the jobs run.
+  var binary: String
+  /// The jobs that run tasks, in submission order.
+  var jobs: [Job]
+  /// The collector job, once submitted.
+  var collector: String?
+  /// The tasks submitted.
+  var tasks: [Task]
+
+  /// The folder of the Slurm files of a run directory.
+  static func folder(_ layout: RunLayout) -> String { layout.root + "/slurm" }
+  /// The latest submission's record.
+  static func path(_ layout: RunLayout) -> String { folder(layout) + "/submission.json" }
+  /// The folder of a round's job scripts.
+  static func roundFolder(_ layout: RunLayout, round: Int) -> String { folder(layout) + "/round-\(round)" }
+  /// The folder of the jobs' logs.
+  static func logFolder(_ layout: RunLayout) -> String { folder(layout) + "/logs" }
+
+  /// A task key's stage as it appears in job names, script and log files (`near-dedup.buckets`,
+  /// `export`: no hidden files).
+  static func fileStem(_ stage: String) -> String {
+    let name = RunLayout.folderName(stage)
+    return name.hasPrefix(".") ? String(name.dropFirst()) : name
+  }
+
+  /// The latest submission of a run directory, if it has one.
+  static func latest(_ layout: RunLayout) throws -> SlurmSubmission? {
+    let path = path(layout)
+    guard let data = FileManager.default.contents(atPath: path) else { return nil }
+    do {
+      return try JSONDecoder().decode(SlurmSubmission.self, from: data)
+    } catch {
+      throw PipeError(
+        .manifest, "cannot read the Slurm submission record: \(error); it is rewritten by the next submission",
+        file: path)
+    }
+  }
+
+  /// Writes the record (temporary file, rename), and a copy into its round's folder.
+  func save(_ layout: RunLayout) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    let data = try encoder.encode(self)
+    for path in [Self.path(layout), Self.roundFolder(layout, round: round) + "/submission.json"] {
+      let writer = try ShardWriter(path: path)
+      try writer.write(Array(data) + [0x0A])
+      _ = try writer.commit()
+    }
+  }
+
+  /// Every job id, the collector's included.
+  var allJobIDs: [String] { jobs.map(\.id) + (collector.map { [$0] } ?? []) }
+
+  /// The job running task `task`, and its log file (Slurm names it when the job starts).
+  func job(of task: Task, layout: RunLayout) -> (id: String, log: String)? {
+    for job in jobs where job.stage == task.stage {
+      let folder = Self.logFolder(layout) + "/" + Self.fileStem(job.stage)
+      if job.plain, job.indices.contains(task.shard) { return (job.id, "\(folder)-\(job.id).log") }
+      if !job.plain, job.indices.contains(task.shard - job.offset) {
+        let element = "\(job.id)_\(task.shard - job.offset)"
+        return (element, "\(folder)-\(element).log")
+      }
+    }
+    return nil
+  }
+
+  /// Throws when jobs of the directory's latest submission are still pending or running: they
+  /// write into it, and the collector will write the manifest.
+  static func refuseIfInFlight(layout: RunLayout, except ownJob: String? = nil) throws {
+    guard let submission = try latest(layout) else { return }
+    // No Slurm here (the directory was copied elsewhere): nothing can be running.
+    guard let active = try? SlurmCommands.activeJobs(submission.allJobIDs.filter { $0 != ownJob }),
+      !active.isEmpty
+    else { return }
+    let ids = Set(active.keys.map { $0.split(separator: "_").first.map(String.init) ?? $0 }).sorted()
+    throw PipeError(
+      .busy,
+      "the run directory has \(active.count) Slurm job(s) of submission \(submission.round) still pending or running "
+        + "(jobs \(ids.joined(separator: ", "))); wait for them (`pipe inspect \(layout.root)`, `squeue`) or "
+        + "cancel them (`scancel \(ids.joined(separator: " "))`), then try again",
+      file: layout.root)
+  }
+}
