@@ -33,6 +33,7 @@ enum Commands {
       --partition P       --time T       --mem M       passed to sbatch for every job
       --cpus-per-task N   passed to sbatch, and the workers each task may use
       --max-parallel N    at most N elements of each array at once (sbatch --array=...%N)
+      --tasks-per-job N   each array element runs N tasks one after another (many small shards)
       --sbatch-arg ARG    any other sbatch option, as an #SBATCH line (repeatable)
 
     Ctrl-C (or SIGTERM) stops starting tasks, gives the running ones a few seconds to finish,

@@ -9,6 +9,7 @@ enum SlurmCLI {
   /// Options that take a value.
   static let options: Set<String> = [
     "--executor", "--partition", "--max-parallel", "--time", "--mem", "--cpus-per-task", "--sbatch-arg",
+    "--tasks-per-job",
   ]
   /// Flags.
   static let flags: Set<String> = ["--wait"]
@@ -31,7 +32,9 @@ enum SlurmCLI {
     return SlurmOptions(
       partition: parsed.value("--partition"), maxParallel: try parsed.int("--max-parallel", range: 1...1_000_000),
       time: parsed.value("--time"), memory: parsed.value("--mem"),
-      cpusPerTask: try parsed.int("--cpus-per-task", range: 1...4096), sbatchArguments: parsed.values("--sbatch-arg"),
+      cpusPerTask: try parsed.int("--cpus-per-task", range: 1...4096),
+      tasksPerJob: try parsed.int("--tasks-per-job", range: 1...1_000_000) ?? 1,
+      sbatchArguments: parsed.values("--sbatch-arg"),
       wait: parsed.flags.contains("--wait"), binary: try currentBinary())
   }
 

@@ -307,7 +307,10 @@ final class DecideLink: Link {
       writer = try ShardWriter(path: path, compressionLevel: environment.compressionLevel)
     }
     if row.outputPath != nil, !silent {
-      let spill = environment.layout.ledger(stage: row.key.stage, shard: row.key.shard) + ".provenance.tmp"
+      let ledger = environment.layout.ledger(stage: row.key.stage, shard: row.key.shard)
+      let folder = environment.scratchFolder(beside: (ledger as NSString).deletingLastPathComponent)
+      let spill = folder + "/" + RunLayout.folderName(row.key.stage) + "-" + (ledger as NSString).lastPathComponent
+        + ".\(ProcessInfo.processInfo.processIdentifier).provenance.tmp"
       try createDirectories((spill as NSString).deletingLastPathComponent)
       result.provenance = ProvenanceSpool(spillPath: spill, memoryLimit: spoolLimit)
     }

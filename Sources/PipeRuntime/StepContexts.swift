@@ -16,6 +16,14 @@ struct TaskEnvironment: Sendable {
   let compressionLevel: Int
   let cancellation: Cancellation
   let runID: Int64
+  /// Where spill and scratch files go instead of the run directory: a Slurm job's node-local
+  /// `$TMPDIR`. Nil on one machine (they go beside the files they become part of).
+  var scratchFolder: String? = nil
+
+  /// The folder for a task's spill and scratch files, `beside` unless a scratch folder is set.
+  func scratchFolder(beside: String) -> String {
+    scratchFolder ?? beside
+  }
 }
 
 /// Set when a run is asked to stop; long loops check it and throw `PipeError(.cancelled)`.
@@ -172,10 +180,10 @@ final class TaskStepContext: StepContext {
   }
 
   func scratch(_ name: String) throws -> any ScratchFile {
-    let folder = environment.layout.artifactFolder(stage: row.key.stage)
+    let folder = environment.scratchFolder(beside: environment.layout.artifactFolder(stage: row.key.stage))
     try createDirectories(folder)
-    let file = try BinaryFileWriter(
-      path: "\(folder)/\(name)-\(RunLayout.number(row.key.shard)).\(ProcessInfo.processInfo.processIdentifier).tmp")
+    let stem = RunLayout.folderName(row.key.stage) + "-" + name + "-" + RunLayout.number(row.key.shard)
+    let file = try BinaryFileWriter(path: "\(folder)/\(stem).\(ProcessInfo.processInfo.processIdentifier).tmp")
     scratchFiles.append(file)
     return file
   }

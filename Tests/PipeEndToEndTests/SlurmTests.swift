@@ -318,6 +318,29 @@ struct SlurmTests {
     #expect(try E2E.sql(runDirectory + "/manifest.sqlite", counts) == countsBefore)
   }
 
+  /// `--tasks-per-job 3` over four shards: one element runs shards 0-2 in turn, another
+  /// shard 3; spill and scratch files go to the job's `$TMPDIR`; the bytes are the local ones.
+  @Test func severalTasksPerElementGiveTheSameBytes() throws {
+    try SlurmCluster.require()
+    let folder = try E2E.temporaryDirectory("slurm-per-job")
+    let pipeline = try EngineTests.samplesPipeline(in: folder)
+    let local = try E2E.pipe(["run", pipeline, "--run-dir", folder + "/local", "--workers", "2"])
+    #expect(local.status == 0, "\(local.stderr)")
+    try FileManager.default.createDirectory(atPath: folder + "/node-tmp", withIntermediateDirectories: true)
+    let runDirectory = folder + "/slurm"
+    let slurm = try SlurmCluster.run(
+      ["run", pipeline, "--run-dir", runDirectory, "--tasks-per-job", "3"],
+      environment: ["TMPDIR": folder + "/node-tmp"])
+    #expect(slurm.status == 0, "\(slurm.stderr)")
+    let script = try String(contentsOfFile: runDirectory + "/slurm/round-1/001-normalize.sh", encoding: .utf8)
+    #expect(script.contains("#SBATCH --array=0-1\n"))
+    #expect(script.contains("0) tasks=0,1,2 ;;"))
+    #expect(script.contains("1) tasks=3 ;;"))
+    E2E.expectSameFiles(
+      try SlurmCluster.results(runDirectory), try SlurmCluster.results(folder + "/local"), "3 per job")
+    try EngineTests.expectConservation(runDirectory)
+  }
+
   /// A second `pipe run` on a directory whose jobs are still queued is refused.
   @Test func aRunDirectoryWithJobsInFlightIsRefused() throws {
     try SlurmCluster.require()

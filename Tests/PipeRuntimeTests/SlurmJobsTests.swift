@@ -65,4 +65,18 @@ struct SlurmJobsTests {
     #expect(SlurmJobs.dependency(of: index, groups: groups, submitted: submitted) == "afterok:10:11:12")
     #expect(SlurmJobs.dependency(of: first[0], groups: groups, submitted: submitted) == nil)
   }
+
+  /// Three tasks per element: 12 shards are 4 elements per record group; the single index is
+  /// one element; arrays still stay under MaxArraySize (elements, not tasks).
+  @Test func severalTasksPerElement() throws {
+    let groups = SlurmJobs.groups(of: try Self.tasks(shards: 12))
+    let jobs = SlurmJobs.jobs(of: groups, maxArraySize: 3, tasksPerJob: 3)
+    let first = jobs.filter { $0.group == 0 }
+    #expect(first.map(\.offset) == [0, 3])
+    #expect(first.map(\.indices) == [[0, 1, 2], [0]])
+    #expect(first.compactMap(\.elements) == [[[0, 1, 2], [3, 4, 5], [6, 7, 8]], [[9, 10, 11]]])
+    #expect(first.flatMap(\.taskIndices) == Array(0..<12))
+    let index = try #require(jobs.first { $0.group == 1 })
+    #expect(index.elements == [[0]])
+  }
 }

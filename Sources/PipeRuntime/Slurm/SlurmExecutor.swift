@@ -15,6 +15,9 @@ public struct SlurmOptions: Sendable {
   public var memory: String?
   /// `--cpus-per-task` of every job; also the workers a job's task may use.
   public var cpusPerTask: Int?
+  /// Tasks each array element runs, one after another (fewer, longer elements for runs of
+  /// many small shards).
+  public var tasksPerJob: Int
   /// More `#SBATCH` lines, as given.
   public var sbatchArguments: [String]
   /// Block until the collector has finished, and report like a local run.
@@ -26,13 +29,15 @@ public struct SlurmOptions: Sendable {
   /// Creates options.
   public init(
     partition: String? = nil, maxParallel: Int? = nil, time: String? = nil, memory: String? = nil,
-    cpusPerTask: Int? = nil, sbatchArguments: [String] = [], wait: Bool = false, binary: String
+    cpusPerTask: Int? = nil, tasksPerJob: Int = 1, sbatchArguments: [String] = [], wait: Bool = false,
+    binary: String
   ) {
     self.partition = partition
     self.maxParallel = maxParallel
     self.time = time
     self.memory = memory
     self.cpusPerTask = cpusPerTask
+    self.tasksPerJob = tasksPerJob
     self.sbatchArguments = sbatchArguments
     self.wait = wait
     self.binary = binary
@@ -93,7 +98,7 @@ public enum SlurmExecutor {
 
     let maxArraySize = try SlurmCommands.maxArraySize()
     let groups = SlurmJobs.groups(of: toRun)
-    let jobs = SlurmJobs.jobs(of: groups, maxArraySize: maxArraySize)
+    let jobs = SlurmJobs.jobs(of: groups, maxArraySize: maxArraySize, tasksPerJob: options.tasksPerJob)
     try createDirectories(outcome.scriptFolder)
     try createDirectories(outcome.logFolder)
     // The tasks show as running from now on (`pipe inspect`); the collector marks each done
@@ -125,8 +130,9 @@ public enum SlurmExecutor {
         submitted[job.group, default: []].append((job.offset, id))
         submission.jobs.append(
           SlurmSubmission.Job(
-            id: id, stage: group.stage, offset: job.offset, indices: job.indices, plain: job.isPlain, script: script))
-        let indices = job.isPlain ? job.indices : job.indices.map { $0 + job.offset }
+            id: id, stage: group.stage, offset: job.offset, indices: job.indices, plain: job.isPlain,
+            elements: job.elements, script: script))
+        let indices = job.taskIndices
         outcome.jobLines.append(
           "\(id)  \(group.stage)  \(job.isPlain ? "one job, in order:" : "array of") \(indices.count) task(s) "
             + "[\(SlurmJobs.arrayExpression(indices))]")
@@ -197,13 +203,14 @@ public enum SlurmExecutor {
     options: SlurmOptions
   ) -> String {
     let logBase = SlurmSubmission.logFolder(layout) + "/" + SlurmSubmission.fileStem(group.stage)
-    let taskIndices = job.isPlain ? job.indices : job.indices.map { $0 + job.offset }
+    let taskIndices = job.taskIndices
     var lines = [
       "#!/bin/sh",
       "# Written by `pipe \(request.command) --executor slurm` for run \(runID) of pipeline \(request.spec.name).",
       "# Runs task \(group.stage)[i] for i in \(SlurmJobs.arrayExpression(taskIndices))"
         + (job.isPlain
-          ? ", one after another (each reads the state the one before left)." : ", one array element each."),
+          ? ", one after another (each reads the state the one before left)."
+          : job.elements != nil ? ", several per array element (the case below)." : ", one array element each."),
       "# Each task writes its files and its ledger into the run directory; the collect job merges the",
       "# ledgers into the manifest. Running it again (sbatch this file) rewrites the same bytes.",
       "#SBATCH --job-name=pipe-\(request.spec.name)-\(SlurmSubmission.fileStem(group.stage))",
@@ -223,7 +230,16 @@ public enum SlurmExecutor {
     var command = [quoted(options.binary), "task", quoted(layout.root), quoted(group.stage)]
     command += ["--run-id", String(runID), "--pipeline", quoted(request.pipelinePath)]
     if let cpus = options.cpusPerTask { command += ["--workers", String(cpus)] }
-    if job.isPlain {
+    if let elements = job.elements {
+      // Each array index runs its own list of tasks.
+      lines.append("case \"$SLURM_ARRAY_TASK_ID\" in")
+      for (index, tasks) in zip(job.indices, elements) {
+        lines.append("  \(index)) tasks=\(tasks.map(String.init).joined(separator: ",")) ;;")
+      }
+      lines.append("  *) echo \"pipe: no tasks for array index $SLURM_ARRAY_TASK_ID\" >&2; exit 2 ;;")
+      lines.append("esac")
+      command += ["--indices", "\"$tasks\""]
+    } else if job.isPlain {
       command += ["--indices", job.indices.map(String.init).joined(separator: ",")]
     } else {
       command += ["--index", "\"$((SLURM_ARRAY_TASK_ID + \(job.offset)))\""]
@@ -272,9 +288,15 @@ public enum SlurmExecutor {
     let tasks = Dictionary(uniqueKeysWithValues: plan.tasks.map { ($0.key, $0) })
     let manifest = try Manifest.openReadOnly(path: layout.manifestPath)
     defer { try? manifest.close() }
-    let environment = TaskEnvironment(
+    var environment = TaskEnvironment(
       layout: layout, plan: plan, seed: spec.seed, workers: max(1, workers), faults: FaultPlan.fromEnvironment(),
       compressionLevel: spec.shardCompressionLevel, cancellation: Cancellation(), runID: runID)
+    // Spill and scratch files on the node's own disk when Slurm (or the site) gives one.
+    if let folder = ProcessInfo.processInfo.environment["TMPDIR"], !folder.isEmpty,
+      FileManager.default.isWritableFile(atPath: folder)
+    {
+      environment.scratchFolder = folder
+    }
     let services = RunServices(manifest: manifest)
     var failures: [(task: String, error: String)] = []
     for index in indices {

@@ -35,6 +35,16 @@ struct JobSpec: Equatable, Sendable {
   let indices: [Int]
   /// A plain job (not an array) that runs `indices` one after another.
   let isPlain: Bool
+  /// With several tasks per array element (`--tasks-per-job`): the task indices of each array
+  /// index, in the order of `indices` (`offset` then counts elements, not tasks).
+  var elements: [[Int]]? = nil
+
+  /// Every task index it runs.
+  var taskIndices: [Int] {
+    if isPlain { return indices }
+    if let elements { return elements.flatMap { $0 } }
+    return indices.map { $0 + offset }
+  }
 }
 
 /// Pure planning of a Slurm submission: which tasks form which job arrays and how they wait
@@ -97,12 +107,27 @@ enum SlurmJobs {
   /// The `sbatch` calls of `groups`, in submission order: each group's indices split so that
   /// no array index reaches `maxArraySize` (ranges of `maxArraySize` task indices, each with
   /// its offset; two groups over the same indices split the same way, which `aftercorr` needs).
-  static func jobs(of groups: [JobGroup], maxArraySize: Int) -> [JobSpec] {
-    precondition(maxArraySize >= 1)
+  /// With `tasksPerJob` above 1, each array element runs that many consecutive tasks of its
+  /// group, and the arrays count elements.
+  static func jobs(of groups: [JobGroup], maxArraySize: Int, tasksPerJob: Int = 1) -> [JobSpec] {
+    precondition(maxArraySize >= 1 && tasksPerJob >= 1)
     var jobs: [JobSpec] = []
     for (number, group) in groups.enumerated() {
       if group.sequential {
         jobs.append(JobSpec(group: number, offset: 0, indices: group.indices, isPlain: true))
+        continue
+      }
+      if tasksPerJob > 1 {
+        let units = stride(from: 0, to: group.indices.count, by: tasksPerJob).map {
+          Array(group.indices[$0..<min($0 + tasksPerJob, group.indices.count)])
+        }
+        for start in stride(from: 0, to: units.count, by: maxArraySize) {
+          let end = min(start + maxArraySize, units.count)
+          jobs.append(
+            JobSpec(
+              group: number, offset: start, indices: Array(0..<(end - start)), isPlain: false,
+              elements: Array(units[start..<end])))
+        }
         continue
       }
       var current: (offset: Int, indices: [Int])? = nil

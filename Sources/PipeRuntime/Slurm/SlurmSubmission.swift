@@ -19,6 +19,8 @@ struct SlurmSubmission: Codable, Equatable {
     var indices: [Int]
     /// A plain job (not an array).
     var plain: Bool
+    /// With several tasks per element: each array index's tasks, in the order of `indices`.
+    var elements: [[Int]]?
     /// The job script.
     var script: String
   }
@@ -93,6 +95,11 @@ struct SlurmSubmission: Codable, Equatable {
     for job in jobs where job.stage == task.stage {
       let folder = Self.logFolder(layout) + "/" + Self.fileStem(job.stage)
       if job.plain, job.indices.contains(task.shard) { return (job.id, "\(folder)-\(job.id).log") }
+      if let elements = job.elements {
+        guard let position = elements.firstIndex(where: { $0.contains(task.shard) }) else { continue }
+        let element = "\(job.id)_\(job.indices[position])"
+        return (element, "\(folder)-\(element).log")
+      }
       if !job.plain, job.indices.contains(task.shard - job.offset) {
         let element = "\(job.id)_\(task.shard - job.offset)"
         return (element, "\(folder)-\(element).log")
