@@ -309,8 +309,8 @@ final class DecideLink: Link {
     if row.outputPath != nil, !silent {
       let ledger = environment.layout.ledger(stage: row.key.stage, shard: row.key.shard)
       let folder = environment.scratchFolder(beside: (ledger as NSString).deletingLastPathComponent)
-      let spill = folder + "/" + RunLayout.folderName(row.key.stage) + "-" + (ledger as NSString).lastPathComponent
-        + ".\(ProcessInfo.processInfo.processIdentifier).provenance.tmp"
+      let name = RunLayout.folderName(row.key.stage) + "-" + (ledger as NSString).lastPathComponent
+      let spill = folder + "/" + name + ".\(ProcessInfo.processInfo.processIdentifier).provenance.tmp"
       try createDirectories((spill as NSString).deletingLastPathComponent)
       result.provenance = ProvenanceSpool(spillPath: spill, memoryLimit: spoolLimit)
     }
