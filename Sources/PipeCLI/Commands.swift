@@ -57,7 +57,8 @@ enum Commands {
     Runs task STAGE[I] of a run, as the job scripts of `--executor slurm` do: writes its files
     and its ledger into the run directory and does not write the manifest (the collect job
     merges the ledgers). With --indices, runs the tasks one after another. Running a task again
-    rewrites the same bytes. Exit 1 when a task failed (why is in a .failed file beside its
+    rewrites the same bytes. --llm-share K gives each LLM endpoint 1/K of its
+    maxConcurrentRequests and requestsPerMinute (K elements of the array run at once). Exit 1 when a task failed (why is in a .failed file beside its
     ledger, and in the job's log).
     """,
     "collect": """
@@ -360,6 +361,10 @@ enum Commands {
     }
     text += "export@1 (the pipeline's \"output\": from, path, targetShardBytes, compressionLevel)\n"
     text += "    reshards a stage's output by size and writes manifest.json with counts and SHA-256\n"
+    text += "\nLLM endpoints: maxConcurrentRequests and requestsPerMinute are limits for the whole run. With\n"
+    text += "--executor slurm, each array element that may run at the same time as the others of its job\n"
+    text += "gets an equal share (at least one request in flight); stages whose state chains from shard to\n"
+    text += "shard (Star-Agents) and training run as one job, with the whole limits.\n"
     print(text, terminator: "")
     return .success
   }

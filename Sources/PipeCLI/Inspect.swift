@@ -184,6 +184,7 @@ enum Inspect {
         ])
       }
       document["failedTasks"] = .array(failed.map { .object(taskObject($0)) })
+      if let slurm = try SlurmProgress.read(runDirectory: layout.root) { document["slurm"] = slurmJSON(slurm) }
       print(JSONValue.object(document).jsonText)
       return .success
     }
@@ -193,6 +194,9 @@ enum Inspect {
         "run \(run.id) of pipeline \(run.pipelineName) (\(run.command), \(run.workers) worker(s)): \(run.status.rawValue)\n"
     }
     text += "run directory: \(layout.root)\n\n"
+    if let slurm = try SlurmProgress.read(runDirectory: layout.root) {
+      text += slurmLines(slurm).joined(separator: "\n") + "\n\n"
+    }
     text += table(selected).joined(separator: "\n") + "\n"
     // Per-group totals get tables of their own below; the rest fit on a line per stage.
     let counted = selected.compactMap { summary -> (String, [StageCounter])? in
@@ -244,6 +248,42 @@ enum Inspect {
     }
     print(text, terminator: "")
     return .success
+  }
+
+  /// The tasks of a Slurm submission in flight, per task stage (the table above it shows the
+  /// manifest, which the collector fills in at the end).
+  static func slurmLines(_ progress: SlurmProgress) -> [String] {
+    var lines = [
+      "Slurm submission \(progress.round) in progress; the manifest is filled in by the collect job "
+        + "\(progress.collector ?? "?") (\(progress.collectorState?.lowercased() ?? "not listed")) when every job has ended:"
+    ]
+    let rows =
+      [["TASKS OF", "JOBS", "DONE", "RUNNING", "PENDING", "FAILED"]]
+      + progress.stages.map {
+        [$0.stage, $0.jobs.joined(separator: ","), "\($0.done)", "\($0.running)", "\($0.pending)", "\($0.failed)"]
+      }
+    let widths = (0..<6).map { column in rows.map { $0[column].count }.max() ?? 0 }
+    for row in rows {
+      lines.append(
+        "  "
+          + row.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }
+          .joined(separator: "  ").trimmingCharacters(in: .whitespaces))
+    }
+    return lines
+  }
+
+  static func slurmJSON(_ progress: SlurmProgress) -> JSONValue {
+    .object([
+      "submission": .int(Int64(progress.round)), "collector": progress.collector.map { .string($0) } ?? .null,
+      "collectorState": progress.collectorState.map { .string($0) } ?? .null,
+      "stages": .array(
+        progress.stages.map {
+          .object([
+            "stage": .string($0.stage), "jobs": .array($0.jobs.map { .string($0) }), "done": .int(Int64($0.done)),
+            "running": .int(Int64($0.running)), "pending": .int(Int64($0.pending)), "failed": .int(Int64($0.failed)),
+          ])
+        }),
+    ])
   }
 
   static func taskObject(_ task: TaskRow) -> JSONObject {

@@ -105,7 +105,8 @@ enum SlurmCLI {
   /// `pipe task RUN_DIR STAGE --index I --run-id N --pipeline FILE`.
   static func task(_ arguments: [String]) throws -> CLI.ExitCode {
     let parsed = try Arguments(
-      arguments, options: ["--index", "--indices", "--run-id", "--pipeline", "--workers"], flags: [], command: "task")
+      arguments, options: ["--index", "--indices", "--run-id", "--pipeline", "--workers", "--llm-share"], flags: [],
+      command: "task")
     let usage = "pipe task RUN_DIR STAGE (--index I | --indices I,J,...) --run-id N --pipeline FILE"
     try parsed.expectPositionals(2...2, usage: usage)
     guard let pipelinePath = parsed.value("--pipeline"), let runID = parsed.value("--run-id").flatMap({ Int64($0) })
@@ -123,7 +124,7 @@ enum SlurmCLI {
     let workers = try parsed.int("--workers", range: 1...1024) ?? 1
     let failures = try SlurmExecutor.runTasks(
       spec: spec, runDirectory: parsed.positionals[0], runID: runID, stage: parsed.positionals[1], indices: indices,
-      workers: workers)
+      workers: workers, llmShare: try parsed.int("--llm-share", range: 1...1_000_000) ?? 1)
     for failure in failures { CLI.printError("pipe task: \(failure.task) failed: \(failure.error)") }
     if failures.isEmpty { print("pipe task: \(indices.count) task(s) of \(parsed.positionals[1]) done") }
     return failures.isEmpty ? .success : .failure

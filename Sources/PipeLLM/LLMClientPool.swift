@@ -9,13 +9,21 @@ public final class LLMClientPool: Sendable {
   private let cache: (any LLMCache)?
   private let environment: [String: String]?
   private let registry: ClientRegistry
+  /// How many processes share each endpoint's limits (1 on one machine).
+  private let limitShare: Int
 
   /// Creates a pool whose clients use `cache`.
   ///
-  /// - Parameter environment: where API key variables are read; `nil` for the process's.
-  public init(cache: (any LLMCache)?, environment: [String: String]? = nil) {
+  /// - Parameters:
+  ///   - environment: where API key variables are read; `nil` for the process's.
+  ///   - limitShare: how many processes call the same endpoints at once (a Slurm array's
+  ///     elements): each endpoint's `maxConcurrentRequests` and `requestsPerMinute` are limits
+  ///     for all of them together, so this process gets that share of each (at least one
+  ///     request in flight).
+  public init(cache: (any LLMCache)?, environment: [String: String]? = nil, limitShare: Int = 1) {
     self.cache = cache
     self.environment = environment
+    self.limitShare = max(1, limitShare)
     registry = ClientRegistry()
   }
 
@@ -23,6 +31,16 @@ public final class LLMClientPool: Sendable {
     self.cache = cache
     environment = pool.environment
     registry = pool.registry
+    limitShare = pool.limitShare
+  }
+
+  /// `endpoint` with this process's share of its limits.
+  public func shared(_ endpoint: Endpoint) -> Endpoint {
+    guard limitShare > 1 else { return endpoint }
+    var share = endpoint
+    share.maxConcurrentRequests = max(1, endpoint.maxConcurrentRequests / limitShare)
+    share.requestsPerMinute = endpoint.requestsPerMinute.map { $0 / Double(limitShare) }
+    return share
   }
 
   /// A pool whose clients share this pool's (limits, connections, statistics) but answer from
@@ -39,7 +57,7 @@ public final class LLMClientPool: Sendable {
     // Two stages may name the same endpoint with different limits; they get different clients.
     let key = "\(endpoint)"
     if let client = registry.clients.withLock({ $0[key] }) { return client.with(cache: cache) }
-    let client = try LLMClient(endpoint: endpoint, cache: nil, environment: environment)
+    let client = try LLMClient(endpoint: shared(endpoint), cache: nil, environment: environment)
     let shared = registry.clients.withLock { clients in
       if let existing = clients[key] { return existing }
       clients[key] = client

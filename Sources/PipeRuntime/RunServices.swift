@@ -13,9 +13,10 @@ final class RunServices: Sendable {
   let cache: RunLLMCache
   private let pool: LLMClientPool
 
-  init(manifest: Manifest) {
+  /// - Parameter llmShare: how many processes share each LLM endpoint's limits.
+  init(manifest: Manifest, llmShare: Int = 1) {
     cache = RunLLMCache(manifest: manifest)
-    pool = LLMClientPool(cache: cache)
+    pool = LLMClientPool(cache: cache, limitShare: llmShare)
   }
 
   /// The services of one task, and its cache (for its ledger).

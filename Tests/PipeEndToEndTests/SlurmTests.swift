@@ -212,6 +212,8 @@ struct SlurmTests {
       encoding: .utf8)
     #expect(script.contains("#SBATCH --array=0-4%2"))
     #expect(script.contains("$((SLURM_ARRAY_TASK_ID + 5))"))
+    // Two elements at once share each LLM endpoint's limits.
+    #expect(script.contains("--llm-share 2"))
   }
 
   /// A failure injected in one task: the run fails naming it, nothing downstream is left

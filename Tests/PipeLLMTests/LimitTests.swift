@@ -27,6 +27,32 @@ struct LimitTests {
     #expect(server.maxInFlight == 2)
   }
 
+  /// A pool shared by three processes (a Slurm array's elements) gives each a third of the
+  /// endpoint's limits, at least one request in flight.
+  @Test func aSharedPoolDividesTheLimits() throws {
+    let server = try ScriptedHTTPServer { _, _ in .json(chatAnswer("ok"), delay: 0.25) }
+    var endpoint = testEndpoint(server, maxConcurrentRequests: 6)
+    endpoint.requestsPerMinute = 600
+    let pool = LLMClientPool(cache: nil, limitShare: 3)
+    #expect(pool.shared(endpoint).maxConcurrentRequests == 2)
+    #expect(pool.shared(endpoint).requestsPerMinute == 200)
+    #expect(LLMClientPool(cache: nil, limitShare: 10).shared(endpoint).maxConcurrentRequests == 1)
+    #expect(LLMClientPool(cache: nil).shared(endpoint) == endpoint)
+    endpoint.requestsPerMinute = nil
+    let client = try pool.client(for: endpoint)
+    let group = DispatchGroup()
+    for index in 0..<6 {
+      group.enter()
+      Thread {
+        _ = try? client.send(hello(seed: index))
+        group.leave()
+      }.start()
+    }
+    #expect(group.wait(timeout: .now() + 20) == .success)
+    #expect(server.requestCount == 6)
+    #expect(server.maxInFlight == 2)
+  }
+
   /// Waiting for a free slot must not eat into an attempt's timeout: four calls through one
   /// slot take four answer times, but each attempt only one.
   @Test func queueingForASlotIsNotPartOfTheTimeout() throws {

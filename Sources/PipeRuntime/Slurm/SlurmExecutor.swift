@@ -230,6 +230,11 @@ public enum SlurmExecutor {
     var command = [quoted(options.binary), "task", quoted(layout.root), quoted(group.stage)]
     command += ["--run-id", String(runID), "--pipeline", quoted(request.pipelinePath)]
     if let cpus = options.cpusPerTask { command += ["--workers", String(cpus)] }
+    // An LLM endpoint's limits hold for the whole run: each element that may run at the same
+    // time as the others of its group gets its share.
+    let elements = group.sequential ? 1 : group.indices.count.dividedRoundingUp(by: options.tasksPerJob)
+    let share = min(options.maxParallel ?? elements, elements)
+    if share > 1 { command += ["--llm-share", String(share)] }
     if let elements = job.elements {
       // Each array index runs its own list of tasks.
       lines.append("case \"$SLURM_ARRAY_TASK_ID\" in")
@@ -281,7 +286,8 @@ public enum SlurmExecutor {
   ///
   /// - Returns: the failures, as `(task, message)`.
   public static func runTasks(
-    spec: PipelineSpec, runDirectory: String, runID: Int64, stage: String, indices: [Int], workers: Int
+    spec: PipelineSpec, runDirectory: String, runID: Int64, stage: String, indices: [Int], workers: Int,
+    llmShare: Int = 1
   ) throws -> [(task: String, error: String)] {
     let layout = RunLayout(root: runDirectory)
     let plan = try Planner(spec: spec, layout: layout).plan()
@@ -297,7 +303,7 @@ public enum SlurmExecutor {
     {
       environment.scratchFolder = folder
     }
-    let services = RunServices(manifest: manifest)
+    let services = RunServices(manifest: manifest, llmShare: llmShare)
     var failures: [(task: String, error: String)] = []
     for index in indices {
       let key = TaskKey(stage: stage, shard: index)
@@ -461,4 +467,8 @@ public enum SlurmExecutor {
     try manifest.buildRecordLookupIndexes()
     return result
   }
+}
+
+extension Int {
+  fileprivate func dividedRoundingUp(by divisor: Int) -> Int { (self + divisor - 1) / divisor }
 }

@@ -125,3 +125,77 @@ struct SlurmSubmission: Codable, Equatable {
       file: layout.root)
   }
 }
+
+/// Where the tasks of a Slurm submission stand while its jobs run, read from the ledgers and
+/// failure records in the run directory and from `squeue`: what `pipe inspect` shows before
+/// the collector has merged anything.
+public struct SlurmProgress: Sendable {
+  /// One task stage's tasks.
+  public struct Stage: Sendable {
+    /// The task key's stage.
+    public var stage: String
+    /// Its job ids.
+    public var jobs: [String]
+    /// Tasks whose ledger is written.
+    public var done = 0
+    /// Tasks whose element Slurm lists as running.
+    public var running = 0
+    /// Tasks whose element Slurm lists as pending.
+    public var pending = 0
+    /// Tasks that failed (a failure record), or whose element ended without a ledger.
+    public var failed = 0
+  }
+
+  /// The submission's number.
+  public var round: Int
+  /// The collector's job id and its Slurm state (nil when Slurm no longer lists it).
+  public var collector: String?
+  public var collectorState: String?
+  /// Per task stage, in submission order.
+  public var stages: [Stage]
+
+  /// The progress of a run directory's latest submission while any of its jobs is pending or
+  /// running; nil when it has none (or no submission).
+  public static func read(runDirectory: String) throws -> SlurmProgress? {
+    let layout = RunLayout(root: runDirectory)
+    guard let submission = try SlurmSubmission.latest(layout),
+      let active = try? SlurmCommands.activeJobs(submission.allJobIDs), !active.isEmpty
+    else { return nil }
+    var stages: [Stage] = []
+    var position: [String: Int] = [:]
+    for job in submission.jobs {
+      if let index = position[job.stage] {
+        stages[index].jobs.append(job.id)
+      } else {
+        position[job.stage] = stages.count
+        stages.append(Stage(stage: job.stage, jobs: [job.id]))
+      }
+    }
+    for task in submission.tasks {
+      guard let index = position[task.stage] else { continue }
+      let key = TaskKey(stage: task.stage, shard: task.shard)
+      if fileSize(layout.ledger(stage: key.stage, shard: key.shard)) != nil {
+        stages[index].done += 1
+        continue
+      }
+      if fileSize(SlurmExecutor.failureRecord(layout: layout, key: key)) != nil {
+        stages[index].failed += 1
+        continue
+      }
+      let element = submission.job(of: task, layout: layout)?.id ?? ""
+      // A pending array Slurm has not split yet is listed once, as `ID_[0-3]`.
+      let state =
+        active[element]
+        ?? active.first { $0.key.hasPrefix((element.split(separator: "_").first.map(String.init) ?? "") + "_[") }?
+        .value
+      switch state {
+      case "RUNNING", "COMPLETING", "CONFIGURING": stages[index].running += 1
+      case "PENDING", "REQUEUED", "SUSPENDED": stages[index].pending += 1
+      default: stages[index].failed += 1
+      }
+    }
+    return SlurmProgress(
+      round: submission.round, collector: submission.collector,
+      collectorState: submission.collector.flatMap { active[$0] }, stages: stages)
+  }
+}

@@ -161,6 +161,11 @@ public final class LanguageModel: Sendable {
   /// Loaded lazily; Swift initializes a static once, thread-safely.
   private static let sharedResult: Result<LanguageModel, PipeError> = {
     do {
+      if let path = try locate() { return .success(try load(path: path)) }
+      // `make dist` appends the model to the binary, so that one file runs on a cluster node.
+      if let bytes = EmbeddedFiles.read(resourceName) {
+        return .success(try LanguageModel(bytes: bytes, path: "\(resourceName) embedded in the pipe binary"))
+      }
       return .success(try load(path: try defaultPath()))
     } catch let error as PipeError {
       return .failure(error)
@@ -176,6 +181,16 @@ public final class LanguageModel: Sendable {
   /// the process with `fatalError` when the bundle is missing (a binary copied without it);
   /// here that is a config error telling the user what to set.
   static func defaultPath() throws -> String {
+    if let path = try locate() { return path }
+    throw PipeError(
+      .config,
+      "cannot find the language model: no *_PipeStages.resources/\(resourceName) beside the executable "
+        + "(\(Bundle.main.bundleURL.path)) nor embedded in it (make dist); set \(pathVariable) to the path of "
+        + "langid.bin")
+  }
+
+  /// `PIPE_LANGID_MODEL`, else the model in the resource bundle, else nil.
+  private static func locate() throws -> String? {
     if let path = ProcessInfo.processInfo.environment[pathVariable], !path.isEmpty {
       return path
     }
@@ -191,10 +206,7 @@ public final class LanguageModel: Sendable {
         if fileManager.fileExists(atPath: candidate) { return candidate }
       }
     }
-    throw PipeError(
-      .config,
-      "cannot find the language model: no *_PipeStages.resources/\(resourceName) beside the executable "
-        + "(\(Bundle.main.bundleURL.path)); set \(pathVariable) to the path of langid.bin")
+    return nil
   }
 
   // MARK: - Classifying
