@@ -148,8 +148,9 @@ public struct SlurmProgress: Sendable {
 
   /// The submission's number.
   public var round: Int
-  /// The collector's job id and its Slurm state (nil when Slurm no longer lists it).
+  /// The collector's job id.
   public var collector: String?
+  /// The collector's Slurm state (nil when Slurm no longer lists it).
   public var collectorState: String?
   /// Per task stage, in submission order.
   public var stages: [Stage]
