@@ -2,22 +2,59 @@
 SWIFT ?= swift
 PIPE := .build/release/pipe
 APT_PACKAGES := libzstd-dev libsqlite3-dev pkg-config zstd sqlite3
+# The static Foundation includes FoundationNetworking, which links libcurl (-lcurl).
+DIST_APT_PACKAGES := libcurl4-openssl-dev
+DIST_BUILD := .build/dist
 
-.PHONY: all deps build demo run test lint format bench clean langid-model quality-agreement mixture-check llm-server llm-server-stop
+.PHONY: all deps dist-deps build dist demo run test lint format bench clean langid-model quality-agreement mixture-check llm-server llm-server-stop slurm slurm-stop
 
 all: build
 
-# Installs the C libraries' headers and tools when missing; a no-op when present.
-deps:
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+# Installs the Debian packages $(1) that are missing; a no-op when all are present.
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
+endef
+
+# Installs the C libraries' headers and tools when missing; a no-op when present.
+deps:
+	$(call apt_install,$(APT_PACKAGES))
+
+dist-deps: deps
+	$(call apt_install,$(DIST_APT_PACKAGES))
 
 build: deps
 	$(SWIFT) build -c release --product pipe
+
+# One file to copy to a cluster: dist/pipe, a release binary with the Swift runtime, Foundation,
+# Dispatch and SQLite linked in, and the language-ID model appended to its end (EmbeddedFiles:
+# the file, its name, then the name's length as UInt32 LE, 4 zero bytes, the file's length as
+# UInt64 LE and PIPEFILE). SQLite is linked statically through a pkg-config file of our own
+# whose -L folder holds only libsqlite3.a; zstd stays dynamic because libcurl loads
+# libzstd.so.1 anyway. Not stripped: strip would drop the appended model, and the symbols
+# (22 MB) are what names functions and lines in a crash backtrace. Built in its own folder so
+# the normal release build stays as it is.
+DIST_STATIC := $(CURDIR)/$(DIST_BUILD)/static
+dist: dist-deps
+	@mkdir -p $(DIST_STATIC); libdir="$$(pkg-config --variable=libdir sqlite3)"; \
+	test -f "$$libdir/libsqlite3.a" || { echo "no $$libdir/libsqlite3.a (libsqlite3-dev)"; exit 1; }; \
+	ln -sf "$$libdir/libsqlite3.a" $(DIST_STATIC)/libsqlite3.a; \
+	printf 'Name: SQLite\nDescription: SQLite, linked statically\nVersion: %s\nLibs: -L%s -lsqlite3\nCflags: -I%s\n' \
+	  "$$(pkg-config --modversion sqlite3)" $(DIST_STATIC) "$$(pkg-config --variable=includedir sqlite3)" \
+	  > $(DIST_STATIC)/sqlite3.pc
+	PKG_CONFIG_PATH=$(DIST_STATIC) $(SWIFT) build -c release --static-swift-stdlib --product pipe --scratch-path $(DIST_BUILD)
+	@set -e; bin="$$($(SWIFT) build -c release --static-swift-stdlib --scratch-path $(DIST_BUILD) --show-bin-path)"; \
+	model="$$bin/pipe_PipeStages.resources/langid.bin"; name=langid.bin; \
+	rm -rf dist; mkdir -p dist; cp "$$bin/pipe" dist/pipe.tmp; \
+	cat "$$model" >> dist/pipe.tmp; printf %s "$$name" >> dist/pipe.tmp; \
+	perl -e 'print pack("V x4 Q< a8", length $$ARGV[1], -s $$ARGV[0], "PIPEFILE")' "$$model" "$$name" >> dist/pipe.tmp; \
+	mv dist/pipe.tmp dist/pipe; \
+	echo "dist/pipe: $$(stat -c %s dist/pipe) bytes ($$(numfmt --to=iec-i --suffix=B --round=nearest $$(stat -c %s dist/pipe))), langid.bin appended"; \
+	echo "ldd dist/pipe:"; ldd dist/pipe
 
 # The main job: the multilingual pipeline on the bundled samples.
 demo: build
@@ -30,7 +67,7 @@ run: demo
 # The whole test suite (unit, integration and end-to-end tests of the built binary).
 # The integration tests use the real local model server (make llm-server); they start it
 # themselves when PIPE_LLM_URL is unset, and PIPE_LLM_URL=skip skips them.
-test: deps
+test: deps slurm
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --parallel
 
@@ -41,6 +78,15 @@ llm-server:
 
 llm-server-stop:
 	bash Tests/PipeTestSupport/llm_server.sh stop
+
+# A real two-node Slurm cluster on this machine (Debian's slurmctld, slurmd, munge) for the
+# Slurm executor's tests; start is a no-op when it already runs with the same settings. The
+# tests want MaxArraySize=5, so that arrays over more shards must be split.
+slurm:
+	PIPE_SLURM_MAX_ARRAY_SIZE=5 bash Tests/PipeTestSupport/slurm_local.sh start
+
+slurm-stop:
+	bash Tests/PipeTestSupport/slurm_local.sh stop
 
 lint:
 	$(SWIFT) format lint --strict -r Sources Tests Package.swift
@@ -66,4 +112,4 @@ quality-agreement: build
 	../shared/bench/.venv/bin/python Tests/Benchmarks/quality_agreement.py
 
 clean:
-	rm -rf .build runs
+	rm -rf .build runs dist

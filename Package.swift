@@ -27,7 +27,8 @@ let package = Package(
     .testTarget(name: "PipeIOTests", dependencies: ["PipeCore", "PipeIO"]),
     .testTarget(name: "PipeManifestTests", dependencies: ["PipeCore", "PipeIO", "PipeManifest"]),
     .target(
-      name: "PipeTestSupport", dependencies: ["PipeLLM"], path: "Tests/PipeTestSupport", exclude: ["llm_server.sh"]),
+      name: "PipeTestSupport", dependencies: ["PipeLLM"], path: "Tests/PipeTestSupport",
+      exclude: ["llm_server.sh", "slurm_local.sh"]),
     .testTarget(name: "PipeLLMTests", dependencies: ["PipeCore", "PipeLLM", "PipeTestSupport"]),
     .testTarget(
       name: "PipeStagesTests", dependencies: ["PipeCore", "PipeStages"],
