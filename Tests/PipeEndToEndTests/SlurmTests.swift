@@ -216,10 +216,15 @@ struct SlurmTests {
     #expect(script.contains("--llm-share 2"))
   }
 
-  /// A failure injected in one task: the run fails naming it, nothing downstream is left
-  /// pending in Slurm, and `pipe resume --executor slurm` submits only that task and its
-  /// downstream and ends with the bytes of an uninterrupted run.
-  @Test func aFailedTaskIsNamedAndResumeSubmitsOnlyWhatIsMissing() throws {
+  /// A failure injected in one task (a shard's fused pass, or the dedup index step): the run
+  /// fails naming it, nothing downstream is left pending in Slurm, and `pipe resume --executor
+  /// slurm` submits only that task and its downstream (first script of round 2: that task's
+  /// array) and ends with the bytes of an uninterrupted run.
+  @Test(arguments: [
+    (task: "normalize", shard: 2, firstScript: "001-normalize.sh"),
+    (task: "dedup:index", shard: 0, firstScript: "001-dedup.index.sh"),
+  ])
+  func aFailedTaskIsNamedAndResumeSubmitsOnlyWhatIsMissing(task: String, shard: Int, firstScript: String) throws {
     try SlurmCluster.require()
     let folder = try E2E.temporaryDirectory("slurm-fail")
     let pipeline = try EngineTests.samplesPipeline(in: folder)
@@ -227,27 +232,29 @@ struct SlurmTests {
     #expect(local.status == 0, "\(local.stderr)")
     let runDirectory = folder + "/slurm"
     let failed = try SlurmCluster.run(
-      ["run", pipeline, "--run-dir", runDirectory], environment: ["PIPE_FAULT": "fail-in-task=normalize:2"])
+      ["run", pipeline, "--run-dir", runDirectory], environment: ["PIPE_FAULT": "fail-in-task=\(task):\(shard)"])
     #expect(failed.status == 1, "\(failed.stdout)\(failed.stderr)")
-    #expect(failed.stderr.contains("normalize[2]"), "\(failed.stderr)")
+    #expect(failed.stderr.contains("\(task)[\(shard)]"), "\(failed.stderr)")
     #expect(failed.stderr.contains("fault injected"), "\(failed.stderr)")
     #expect(try SlurmCluster.activeJobs(runDirectory).isEmpty, "jobs left pending after the failure")
     let status = try E2E.sql(runDirectory + "/manifest.sqlite", "SELECT status FROM runs ORDER BY id DESC LIMIT 1;")
     #expect(status == ["failed"])
     let error = try E2E.sql(
-      runDirectory + "/manifest.sqlite", "SELECT error FROM tasks WHERE stage_id = 'normalize' AND shard = 2;")
-    #expect(error.first?.contains("fault injected") == true)
+      runDirectory + "/manifest.sqlite", "SELECT error FROM tasks WHERE stage_id = '\(task)' AND shard = \(shard);")
+    #expect(error.first?.contains("fault injected") == true, "\(error)")
+    let inspect = try E2E.pipe(["inspect", runDirectory])
+    #expect(inspect.stdout.contains("failed tasks:"), "\(inspect.stdout)")
 
     let resumed = try SlurmCluster.run(["resume", runDirectory])
     #expect(resumed.status == 0, "\(resumed.stderr)")
-    // Round 2 ran the failed pass on shard 2 and what reads it: the index and the filter
-    // passes over all shards (the index changed), and the export; nothing of shards 0, 1, 3's
-    // first pass.
+    // Round 2 ran the failed task and what reads it: the index and the filter passes over all
+    // shards (the index changed), and the export; no first pass of another shard.
     let jobs = try SlurmCluster.jobs(runDirectory)
-    #expect(jobs.filter { $0.stage == "normalize" }.map(\.indices) == [[2]])
+    let firstPass = jobs.filter { $0.stage == "normalize" }.map(\.indices)
+    #expect(firstPass == (task == "normalize" ? [[shard]] : []))
     #expect(jobs.contains { $0.stage == "dedup:index" })
-    let script = try String(contentsOfFile: runDirectory + "/slurm/round-2/001-normalize.sh", encoding: .utf8)
-    #expect(script.contains("#SBATCH --array=2\n"))
+    let script = try String(contentsOfFile: runDirectory + "/slurm/round-2/" + firstScript, encoding: .utf8)
+    #expect(script.contains("#SBATCH --array=\(shard)\n"))
     E2E.expectSameFiles(
       try SlurmCluster.results(runDirectory), try SlurmCluster.results(folder + "/local"), "after resume on Slurm")
     try EngineTests.expectConservation(runDirectory)
@@ -355,6 +362,13 @@ struct SlurmTests {
     let again = try E2E.pipe(["resume", runDirectory])
     #expect(again.status == 2)
     #expect(again.stderr.contains("still pending or running"), "\(again.stderr)")
+    // inspect shows the submission in flight: every task pending, with its jobs.
+    let inspect = try E2E.pipe(["inspect", runDirectory])
+    #expect(inspect.status == 0)
+    #expect(inspect.stdout.contains("Slurm submission 1 in progress"), "\(inspect.stdout)")
+    let normalizeJob = try #require(try SlurmCluster.jobs(runDirectory).first { $0.stage == "normalize" })
+    let row = inspect.stdout.split(separator: "\n").first { $0.hasPrefix("  normalize ") }.map(String.init) ?? ""
+    #expect(row.split(separator: " ") == ["normalize", Substring(normalizeJob.id), "0", "0", "4", "0"], "\(row)")
     let collector = try #require(try SlurmCluster.submission(runDirectory)["collector"] as? String)
     _ = try E2E.shellOutput("/usr/bin/scancel", try SlurmCluster.jobs(runDirectory).map(\.id) + [collector])
   }

@@ -172,7 +172,7 @@ public enum SlurmExecutor {
       let active = try SlurmCommands.activeJobs([job])
       if active.isEmpty { return }
       Thread.sleep(forTimeInterval: interval)
-      interval = min(interval * 1.5, 2)
+      interval = min(interval * 1.5, 1)
     }
   }
 
