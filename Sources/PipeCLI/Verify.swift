@@ -26,6 +26,7 @@ enum Verify {
       throw PipeError(.input, "no manifest here: is this a run directory made by `pipe run`?", file: layout.root)
     }
     // Verify marks tasks in the manifest, so it needs the run directory to itself.
+    try SlurmExecutor.refuseIfJobsInFlight(runDirectory: layout.root)
     let lock = try DirectoryLock(path: layout.lockPath)
     defer { lock.release() }
     let manifest = try Manifest(path: layout.manifestPath)

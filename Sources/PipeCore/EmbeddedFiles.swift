@@ -23,7 +23,8 @@ public enum EmbeddedFiles {
       let bytes = [UInt8](trailer)
       let nameLength = littleEndian(bytes[0..<4])
       let fileLength = littleEndian(bytes[8..<16])
-      guard end >= 24 + nameLength + fileLength else { return nil }
+      // Subtractions, not a sum: a damaged trailer's lengths could overflow it.
+      guard nameLength <= end - 24, fileLength <= end - 24 - nameLength else { return nil }
       let nameStart = end - 24 - nameLength
       let fileStart = nameStart - fileLength
       guard (try? handle.seek(toOffset: nameStart)) != nil, let nameData = try? handle.read(upToCount: Int(nameLength))

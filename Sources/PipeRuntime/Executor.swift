@@ -146,6 +146,9 @@ public enum Executor {
     // Plan first: a pipeline that cannot be planned must not leave a run directory behind.
     let plan = try Planner(spec: request.spec, layout: layout).plan()
     try createDirectories(layout.root)
+    // Jobs of an earlier Slurm submission still queued or running write into this directory
+    // (checked before taking the lock, which their collect job will need).
+    try SlurmSubmission.refuseIfInFlight(layout: layout)
     let lock = try DirectoryLock(path: layout.lockPath)
     let manifest: Manifest
     do {
@@ -155,8 +158,6 @@ public enum Executor {
       throw error
     }
     do {
-      // Jobs of an earlier Slurm submission still queued or running write into this directory.
-      try SlurmSubmission.refuseIfInFlight(layout: layout)
       try saveCopy(request.pipelineText, to: layout.pipelineCopyPath)
       let runID = try manifest.startRun(
         pipelineName: request.spec.name, pipelinePath: request.pipelinePath, pipelineJSON: request.pipelineText,

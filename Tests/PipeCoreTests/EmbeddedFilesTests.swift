@@ -22,6 +22,10 @@ struct EmbeddedFilesTests {
     lying.removeFirst(100)
     try Data(lying).write(to: URL(fileURLWithPath: path))
     #expect(EmbeddedFiles.read("langid.bin", executable: path) == nil)
+    // A damaged trailer whose lengths would overflow a sum is rejected, not a crash.
+    let huge = [UInt8](repeating: 0xFF, count: 16) + EmbeddedFiles.magic
+    try Data(program + huge).write(to: URL(fileURLWithPath: path))
+    #expect(EmbeddedFiles.read("langid.bin", executable: path) == nil)
   }
 
   /// The layout `make dist` writes with Python's struct.pack('<IIQ', ...) + b'PIPEFILE'.

@@ -212,8 +212,8 @@ struct SlurmTests {
       encoding: .utf8)
     #expect(script.contains("#SBATCH --array=0-4%2"))
     #expect(script.contains("$((SLURM_ARRAY_TASK_ID + 5))"))
-    // Two elements at once share each LLM endpoint's limits.
-    #expect(script.contains("--llm-share 2"))
+    // `%2` throttles each of the 3 arrays: 6 elements at once share each LLM endpoint's limits.
+    #expect(script.contains("--llm-share 6"))
   }
 
   /// A failure injected in one task (a shard's fused pass, or the dedup index step): the run
@@ -348,6 +348,35 @@ struct SlurmTests {
     E2E.expectSameFiles(
       try SlurmCluster.results(runDirectory), try SlurmCluster.results(folder + "/local"), "3 per job")
     try EngineTests.expectConservation(runDirectory)
+  }
+
+  /// A forced rerun whose task fails ends failed, although the task's row from the first run
+  /// says done with the same fingerprint: only this run's ledgers count.
+  @Test func aForcedRerunThatFailsIsNotReportedDone() throws {
+    try SlurmCluster.require()
+    let folder = try E2E.temporaryDirectory("slurm-forced")
+    let pipeline = try EngineTests.samplesPipeline(in: folder)
+    let runDirectory = folder + "/slurm"
+    let first = try SlurmCluster.run(["run", pipeline, "--run-dir", runDirectory])
+    #expect(first.status == 0, "\(first.stderr)")
+    let forced = try SlurmCluster.run(
+      ["run", pipeline, "--run-dir", runDirectory, "--force", "length"],
+      environment: ["PIPE_FAULT": "fail-in-task=normalize:1"])
+    #expect(forced.status == 1, "\(forced.stdout)\(forced.stderr)")
+    #expect(forced.stderr.contains("normalize[1]"), "\(forced.stderr)")
+    let status = try E2E.sql(runDirectory + "/manifest.sqlite", "SELECT status FROM runs ORDER BY id DESC LIMIT 1;")
+    #expect(status == ["failed"])
+  }
+
+  /// A run directory whose path a `#SBATCH --output` line cannot hold is refused up front.
+  @Test func aRunDirectoryWithASpaceIsRefused() throws {
+    try SlurmCluster.require()
+    let folder = try E2E.temporaryDirectory("slurm-space")
+    let pipeline = try EngineTests.samplesPipeline(in: folder)
+    let result = try E2E.pipe(["run", pipeline, "--run-dir", folder + "/my run", "--executor", "slurm"])
+    #expect(result.status == 2)
+    #expect(result.stderr.contains("whitespace"), "\(result.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: folder + "/my run"))
   }
 
   /// A second `pipe run` on a directory whose jobs are still queued is refused.

@@ -13,6 +13,9 @@ enum SlurmCommands {
 
   /// Runs `command` (found on `PATH`) with `arguments`.
   static func run(_ command: String, _ arguments: [String]) throws -> Output {
+    guard isInstalled(command) else {
+      throw PipeError(.io, "\(command) is not on PATH: is Slurm's client installed on this machine?")
+    }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = [command] + arguments
@@ -43,9 +46,10 @@ enum SlurmCommands {
     var data = Data()
   }
 
-  /// Whether `sbatch` is on `PATH`.
-  static var isAvailable: Bool {
-    (try? run("sbatch", ["--version"]))?.status == 0
+  /// Whether `command` is an executable on `PATH`.
+  static func isInstalled(_ command: String) -> Bool {
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+    return path.split(separator: ":").contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(command)") }
   }
 
   /// The cluster's `MaxArraySize` (array indices must stay below it), from `scontrol show config`.
@@ -75,9 +79,20 @@ enum SlurmCommands {
   /// pending or running: job id (`123` or `123_4`) to state.
   static func activeJobs(_ ids: [String]) throws -> [String: String] {
     guard !ids.isEmpty else { return [:] }
-    let output = try run("squeue", ["-h", "-r", "-j", ids.joined(separator: ","), "-o", "%i %T"])
-    // squeue fails for ids it no longer knows (older than MinJobAge): none of them is active.
-    guard output.status == 0 else { return [:] }
+    var output = try run("squeue", ["-h", "-r", "-j", ids.joined(separator: ","), "-o", "%i %T"])
+    // A busy slurmctld can time out: ask again before giving up.
+    for delay in [1.0, 3.0, 9.0] where output.status != 0 && !output.stderr.contains("Invalid job id") {
+      Thread.sleep(forTimeInterval: delay)
+      output = try run("squeue", ["-h", "-r", "-j", ids.joined(separator: ","), "-o", "%i %T"])
+    }
+    guard output.status == 0 else {
+      // squeue refuses a single id it no longer knows (older than MinJobAge): it is not active.
+      if output.stderr.contains("Invalid job id") { return [:] }
+      throw PipeError(
+        .io,
+        "squeue cannot say whether jobs \(ids.joined(separator: ",")) still run: \(output.stderr.trimmed); "
+          + "try again when slurmctld answers")
+    }
     var states: [String: String] = [:]
     for line in output.stdout.split(separator: "\n") {
       let parts = line.split(separator: " ")

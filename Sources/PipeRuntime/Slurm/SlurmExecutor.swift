@@ -77,6 +77,13 @@ public enum SlurmExecutor {
   /// Plans `request`, submits what is not up to date, and (with `options.wait`) waits for the
   /// collector.
   public static func submit(_ request: RunRequest, options: SlurmOptions) throws -> SlurmSubmitOutcome {
+    guard SlurmCommands.isInstalled("sbatch") else {
+      throw PipeError(.usage, "--executor slurm: sbatch is not on PATH; run this on a machine with Slurm's client")
+    }
+    try checkScriptSafe(RunLayout(root: request.runDirectory).root, "the run directory")
+    for value in [options.partition, options.time, options.memory].compactMap({ $0 }) + options.sbatchArguments {
+      try checkScriptSafe(value, "an sbatch option")
+    }
     let started = Date()
     let prepared = try Executor.prepare(request, started: started)
     var closed = false
@@ -101,6 +108,10 @@ public enum SlurmExecutor {
     let jobs = SlurmJobs.jobs(of: groups, maxArraySize: maxArraySize, tasksPerJob: options.tasksPerJob)
     try createDirectories(outcome.scriptFolder)
     try createDirectories(outcome.logFolder)
+    // Failure records of an earlier submission say nothing about this one.
+    for task in toRun {
+      try removeItemIfPresent(failureRecord(layout: layout, key: task.key))
+    }
     // The tasks' rows are written by the collector (done from their ledgers, or failed); until
     // then `pipe inspect` shows the submission's progress from the ledgers and Slurm. (Marking
     // every row running here took 2 s for 20,000 rows.)
@@ -117,7 +128,8 @@ public enum SlurmExecutor {
           outcome.scriptFolder + "/" + String(format: "%03d", number + 1) + "-" + SlurmSubmission.fileStem(group.stage)
           + (job.isPlain || job.offset == 0 ? "" : "-\(job.offset)") + ".sh"
         let text = jobScript(
-          job: job, group: group, dependency: SlurmJobs.dependency(of: job, groups: groups, submitted: submitted),
+          job: job, group: group, arrays: jobs.filter { $0.group == job.group }.count,
+          dependency: SlurmJobs.dependency(of: job, groups: groups, submitted: submitted),
           request: request, layout: layout, runID: prepared.runID, options: options)
         try writeScript(text, to: script)
         let id = try SlurmCommands.submit(script: script)
@@ -126,6 +138,9 @@ public enum SlurmExecutor {
           SlurmSubmission.Job(
             id: id, stage: group.stage, offset: job.offset, indices: job.indices, plain: job.isPlain,
             elements: job.elements, script: script))
+        // Recorded after every sbatch: an interrupted submission still leaves the jobs it made
+        // where the next command (which refuses while they run) and `scancel` can find them.
+        try submission.save(layout)
         let indices = job.taskIndices
         outcome.jobLines.append(
           "\(id)  \(group.stage)  \(job.isPlain ? "one job, in order:" : "array of") \(indices.count) task(s) "
@@ -165,6 +180,42 @@ public enum SlurmExecutor {
     return outcome
   }
 
+  /// The run lock, waited for: the collect job must not give up because a `pipe inspect`-like
+  /// command (`pipe verify`) or a refused `pipe run` holds it for a moment.
+  static func waitForLock(_ layout: RunLayout) throws -> DirectoryLock {
+    let deadline = Date().addingTimeInterval(600)
+    var delay = 0.5
+    while true {
+      do {
+        return try DirectoryLock(path: layout.lockPath)
+      } catch let error as PipeError where error.code == .busy && Date() < deadline {
+        Thread.sleep(forTimeInterval: delay)
+        delay = min(delay * 2, 15)
+      }
+    }
+  }
+
+  /// Refuses text that would break a job script line: `#SBATCH` lines are not a shell, so a
+  /// newline, a quote or whitespace in a path, or `%` (Slurm's file-name pattern) cannot be
+  /// escaped there.
+  static func checkScriptSafe(_ text: String, _ what: String) throws {
+    if text.contains(where: { $0.isNewline }) {
+      throw PipeError(.usage, "\(what) contains a line break: \(text.debugDescription)")
+    }
+    if what == "the run directory", text.contains(where: { $0.isWhitespace || $0 == "%" || $0 == "\"" || $0 == "'" }) {
+      throw PipeError(
+        .usage,
+        "the run directory \(text) contains whitespace, a quote or %, which Slurm's #SBATCH --output lines cannot "
+          + "hold; choose a run directory without them (--run-dir)")
+    }
+  }
+
+  /// Throws when jobs of the run directory's latest Slurm submission are pending or running
+  /// (their files and their collect job's manifest writes would race with the caller's).
+  public static func refuseIfJobsInFlight(runDirectory: String) throws {
+    try SlurmSubmission.refuseIfInFlight(layout: RunLayout(root: runDirectory))
+  }
+
   /// Polls Slurm until `job` is neither pending nor running.
   static func waitFor(_ job: String, layout: RunLayout) throws {
     var interval = 0.2
@@ -193,8 +244,8 @@ public enum SlurmExecutor {
   }
 
   static func jobScript(
-    job: JobSpec, group: JobGroup, dependency: String?, request: RunRequest, layout: RunLayout, runID: Int64,
-    options: SlurmOptions
+    job: JobSpec, group: JobGroup, arrays: Int, dependency: String?, request: RunRequest, layout: RunLayout,
+    runID: Int64, options: SlurmOptions
   ) -> String {
     let logBase = SlurmSubmission.logFolder(layout) + "/" + SlurmSubmission.fileStem(group.stage)
     let taskIndices = job.taskIndices
@@ -226,8 +277,9 @@ public enum SlurmExecutor {
     if let cpus = options.cpusPerTask { command += ["--workers", String(cpus)] }
     // An LLM endpoint's limits hold for the whole run: each element that may run at the same
     // time as the others of its group gets its share.
+    // `%N` throttles each array on its own, and a group split under MaxArraySize is several.
     let elements = group.sequential ? 1 : group.indices.count.dividedRoundingUp(by: options.tasksPerJob)
-    let share = min(options.maxParallel ?? elements, elements)
+    let share = min(options.maxParallel.map { $0 * arrays } ?? elements, elements)
     if share > 1 { command += ["--llm-share", String(share)] }
     if let elements = job.elements {
       // Each array index runs its own list of tasks.
@@ -380,7 +432,7 @@ public enum SlurmExecutor {
   /// run (succeeded only when every submitted task is done and every count adds up).
   public static func collect(spec: PipelineSpec, runDirectory: String) throws -> Collected {
     let layout = RunLayout(root: runDirectory)
-    let lock = try DirectoryLock(path: layout.lockPath)
+    let lock = try waitForLock(layout)
     defer { lock.release() }
     guard let submission = try SlurmSubmission.latest(layout) else {
       throw PipeError(.input, "no Slurm submission in this run directory", file: layout.root)
@@ -405,8 +457,12 @@ public enum SlurmExecutor {
     for item in submission.tasks {
       let key = TaskKey(stage: item.stage, shard: item.shard)
       guard let task = tasks[key] else { continue }
-      if state.isUpToDate(task, layout: layout) {
+      // Done in this run: a row done with the same fingerprint from an earlier run is the old
+      // result of a task that ran again (forced, or recomputing a deleted intermediate).
+      let doneNow = task.rows.allSatisfy { state.rows[$0.key]?.runID == submission.runID }
+      if doneNow && state.isUpToDate(task, layout: layout) {
         result.done += 1
+        try removeItemIfPresent(failureRecord(layout: layout, key: key))
         continue
       }
       unfinished.insert(key)

@@ -112,10 +112,11 @@ struct SlurmSubmission: Codable, Equatable {
   /// write into it, and the collector will write the manifest.
   static func refuseIfInFlight(layout: RunLayout, except ownJob: String? = nil) throws {
     guard let submission = try latest(layout) else { return }
-    // No Slurm here (the directory was copied elsewhere): nothing can be running.
-    guard let active = try? SlurmCommands.activeJobs(submission.allJobIDs.filter { $0 != ownJob }),
-      !active.isEmpty
-    else { return }
+    // No Slurm client here (the directory was copied elsewhere): nothing of it can run here.
+    guard SlurmCommands.isInstalled("squeue") else { return }
+    // An squeue that cannot answer stops the command: going on could rewrite files jobs write.
+    let active = try SlurmCommands.activeJobs(submission.allJobIDs.filter { $0 != ownJob })
+    guard !active.isEmpty else { return }
     let ids = Set(active.keys.map { $0.split(separator: "_").first.map(String.init) ?? $0 }).sorted()
     throw PipeError(
       .busy,
@@ -159,7 +160,7 @@ public struct SlurmProgress: Sendable {
   /// running; nil when it has none (or no submission).
   public static func read(runDirectory: String) throws -> SlurmProgress? {
     let layout = RunLayout(root: runDirectory)
-    guard let submission = try SlurmSubmission.latest(layout),
+    guard let submission = try SlurmSubmission.latest(layout), SlurmCommands.isInstalled("squeue"),
       let active = try? SlurmCommands.activeJobs(submission.allJobIDs), !active.isEmpty
     else { return nil }
     var stages: [Stage] = []
