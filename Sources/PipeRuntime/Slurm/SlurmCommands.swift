@@ -79,11 +79,12 @@ enum SlurmCommands {
   /// pending or running: job id (`123` or `123_4`) to state.
   static func activeJobs(_ ids: [String]) throws -> [String: String] {
     guard !ids.isEmpty else { return [:] }
-    var output = try run("squeue", ["-h", "-r", "-j", ids.joined(separator: ","), "-o", "%i %T"])
+    let arguments = ["-h", "-r", "-j", ids.joined(separator: ","), "-o", "%i %T"]
+    var output = try run("squeue", arguments)
     // A busy slurmctld can time out: ask again before giving up.
     for delay in [1.0, 3.0, 9.0] where output.status != 0 && !output.stderr.contains("Invalid job id") {
       Thread.sleep(forTimeInterval: delay)
-      output = try run("squeue", ["-h", "-r", "-j", ids.joined(separator: ","), "-o", "%i %T"])
+      output = try run("squeue", arguments)
     }
     guard output.status == 0 else {
       // squeue refuses a single id it no longer knows (older than MinJobAge): it is not active.

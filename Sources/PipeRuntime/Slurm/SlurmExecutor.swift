@@ -154,7 +154,7 @@ public enum SlurmExecutor {
         to: collectorPath)
       let collector = try SlurmCommands.submit(script: collectorPath)
       submission.collector = collector
-      try submission.save(layout)
+      try submission.save(layout, withRoundCopy: true)
       outcome.collector = collector
       outcome.jobLines.append("\(collector)  collect  merges the results into the manifest when every job has ended")
     } catch {
@@ -318,9 +318,7 @@ public enum SlurmExecutor {
   }
 
   private static func writeScript(_ text: String, to path: String) throws {
-    let writer = try ShardWriter(path: path)
-    try writer.write(Array(text.utf8))
-    _ = try writer.commit()
+    _ = try writeFileAtomically(Array(text.utf8), to: path)
     chmod(path, 0o755)
   }
 
@@ -399,9 +397,7 @@ public enum SlurmExecutor {
     var host: String
 
     func save(to path: String) throws {
-      let writer = try ShardWriter(path: path)
-      try writer.write(Array(try JSONEncoder().encode(self)))
-      _ = try writer.commit()
+      _ = try writeFileAtomically(Array(try JSONEncoder().encode(self)), to: path)
     }
 
     static func read(_ path: String) -> TaskFailure? {

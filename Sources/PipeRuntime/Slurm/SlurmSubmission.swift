@@ -75,15 +75,15 @@ struct SlurmSubmission: Codable, Equatable {
     }
   }
 
-  /// Writes the record (temporary file, rename), and a copy into its round's folder.
-  func save(_ layout: RunLayout) throws {
+  /// Writes the record (temporary file, rename); with `withRoundCopy`, once the submission is
+  /// complete, a copy into its round's folder too.
+  func save(_ layout: RunLayout, withRoundCopy: Bool = false) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    let data = try encoder.encode(self)
-    for path in [Self.path(layout), Self.roundFolder(layout, round: round) + "/submission.json"] {
-      let writer = try ShardWriter(path: path)
-      try writer.write(Array(data) + [0x0A])
-      _ = try writer.commit()
+    let bytes = Array(try encoder.encode(self)) + [0x0A]
+    _ = try writeFileAtomically(bytes, to: Self.path(layout))
+    if withRoundCopy {
+      _ = try writeFileAtomically(bytes, to: Self.roundFolder(layout, round: round) + "/submission.json")
     }
   }
 
@@ -185,12 +185,8 @@ public struct SlurmProgress: Sendable {
         continue
       }
       let element = submission.job(of: task, layout: layout)?.id ?? ""
-      // A pending array Slurm has not split yet is listed once, as `ID_[0-3]`.
-      let state =
-        active[element]
-        ?? active.first { $0.key.hasPrefix((element.split(separator: "_").first.map(String.init) ?? "") + "_[") }?
-        .value
-      switch state {
+      // squeue -r lists every element of an array on its own line.
+      switch active[element] {
       case "RUNNING", "COMPLETING", "CONFIGURING": stages[index].running += 1
       case "PENDING", "REQUEUED", "SUSPENDED": stages[index].pending += 1
       default: stages[index].failed += 1
