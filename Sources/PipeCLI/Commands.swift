@@ -9,7 +9,8 @@ import PipeStages
 enum Commands {
   static let help: [String: String] = [
     "run": """
-    usage: pipe run PIPELINE.json [--run-dir DIR] [--workers N] [--force STAGE]... [--no-progress]
+    usage: pipe run PIPELINE.json [--run-dir DIR] [--workers N] [--force STAGE]... [--set STAGE.KEY=VALUE]...
+                    [--no-progress]
 
     Runs a pipeline. Tasks already done with the same fingerprint (op@version, config, seed,
     inputs) are skipped; a stage whose config changed reruns with everything downstream of it.
@@ -21,6 +22,10 @@ enum Commands {
       --force STAGE   rerun STAGE and its downstream even if up to date (repeatable; "export"
                       forces the final export)
       --no-progress   no progress line on stderr (it is only drawn on a terminal anyway)
+      --set STAGE.KEY=VALUE
+                      sets a config key of a stage for this run (repeatable); KEY may be a
+                      dotted path (judge.maxTokens), VALUE is JSON, or a string when it is not
+                      JSON. The run keeps the edited pipeline, so `pipe resume` continues it
       --executor E    local (default) or slurm: submit the tasks as Slurm jobs and return
                       (see "Slurm" below)
 
@@ -164,15 +169,62 @@ enum Commands {
       expandGlob: { pattern, base in try Glob.expand(pattern, relativeTo: base) })
   }
 
+  /// The pipeline text with `--set STAGE.KEY=VALUE` settings applied to the stages' configs.
+  ///
+  /// - Throws: `PipeError(.usage)` naming the setting that has no `=`, no key, or an unknown stage.
+  static func applySettings(_ settings: [String], to text: String, path: String) throws -> String {
+    guard var document = (try? JSONValue.parse(Array(text.utf8)))?.objectValue,
+      var stages = document["stages"]?.arrayValue
+    else { throw PipeError(.config, "expected an object with a \"stages\" array", file: path) }
+    for setting in settings {
+      guard let equals = setting.firstIndex(of: "=") else {
+        throw PipeError(.usage, "--set \(setting): expected STAGE.KEY=VALUE")
+      }
+      let keyPath = setting[..<equals].split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+      let rawValue = String(setting[setting.index(after: equals)...])
+      guard keyPath.count >= 2, !keyPath.contains(where: \.isEmpty) else {
+        throw PipeError(.usage, "--set \(setting): expected STAGE.KEY=VALUE (a stage id, then a config key)")
+      }
+      let ids = stages.compactMap { $0.objectValue?["id"]?.stringValue }
+      guard let index = stages.firstIndex(where: { $0.objectValue?["id"]?.stringValue == keyPath[0] }),
+        var stage = stages[index].objectValue
+      else {
+        throw PipeError(
+          .usage, "--set \(setting): no stage \"\(keyPath[0])\" in \(path) (stages: \(ids.joined(separator: ", ")))")
+      }
+      // A value that is not JSON is a string, so `--set s.field=label` needs no quotes.
+      let value = (try? JSONValue.parse(Array(rawValue.utf8))) ?? .string(rawValue)
+      func set(_ keys: ArraySlice<String>, in object: JSONObject) -> JSONObject {
+        var object = object
+        guard let key = keys.first else { return object }
+        if keys.count == 1 {
+          object[key] = value
+        } else {
+          object[key] = .object(set(keys.dropFirst(), in: object[key]?.objectValue ?? JSONObject()))
+        }
+        return object
+      }
+      stage["config"] = .object(set(keyPath.dropFirst(), in: stage["config"]?.objectValue ?? JSONObject()))
+      stages[index] = .object(stage)
+    }
+    document["stages"] = .array(stages)
+    return JSONValue.object(document).jsonText + "\n"
+  }
+
   // MARK: - run / resume
 
   static func run(_ arguments: [String]) throws -> CLI.ExitCode {
     let parsed = try Arguments(
-      arguments, options: SlurmCLI.options.union(["--run-dir", "--workers", "--force"]),
+      arguments, options: SlurmCLI.options.union(["--run-dir", "--workers", "--force", "--set"]),
       flags: SlurmCLI.flags.union(["--no-progress"]), command: "run")
-    try parsed.expectPositionals(1...1, usage: "pipe run PIPELINE.json [--run-dir DIR] [--workers N]")
+    try parsed.expectPositionals(
+      1...1, usage: "pipe run PIPELINE.json [--run-dir DIR] [--workers N] [--force STAGE] [--set STAGE.KEY=VALUE]")
     let path = parsed.positionals[0]
-    let (spec, text) = try loadPipeline(path: path)
+    var (spec, text) = try loadPipeline(path: path)
+    if !parsed.values("--set").isEmpty {
+      text = try applySettings(parsed.values("--set"), to: text, path: path)
+      spec = try validatePipeline(text: text, bytes: Array(text.utf8), path: path)
+    }
     for stage in parsed.values("--force") where spec.stage(stage) == nil && stage != "export" {
       throw PipeError(.usage, "--force \(stage): no such stage in \(path)")
     }

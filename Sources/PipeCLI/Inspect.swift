@@ -174,6 +174,7 @@ enum Inspect {
         "runDirectory": .string(layout.root), "stages": .array(stages),
         "mixturePlans": planJSON(try planReports(manifest, summaries: selected)),
         "llm": llmJSON(llmUsage(selected)),
+        "agents": agentsJSON(try agentsReports(manifest, summaries: selected)),
         "trainingReports": .object(JSONObject(try trainingReports(manifest, summaries: selected))),
       ]
       if let run {
@@ -226,6 +227,8 @@ enum Inspect {
     if !groupTable.isEmpty { text += groupTable.joined(separator: "\n") + "\n" }
     let training = trainingLines(try trainingReports(manifest, summaries: selected))
     if !training.isEmpty { text += training.joined(separator: "\n") + "\n" }
+    let agents = agentsLines(try agentsReports(manifest, summaries: selected))
+    if !agents.isEmpty { text += agents.joined(separator: "\n") + "\n" }
     let llmTable = llmLines(llmUsage(selected))
     if !llmTable.isEmpty { text += llmTable.joined(separator: "\n") + "\n" }
     if let stage = parsed.value("--stage") {

@@ -73,6 +73,27 @@ public struct OutputSpec: Sendable {
   public let targetShardBytes: Int
   /// zstd level of output shards.
   public let compressionLevel: Int
+  /// The chat-format copy written beside the records, if asked for.
+  public let chat: ChatExport?
+}
+
+/// The export's copy of instruction data in the chat convention that fine-tuning tools read:
+/// one `{"id", "messages": [{"role": "user", ...}, {"role": "assistant", ...}], "metadata"}`
+/// per line, in `chat-NNNNN.jsonl` files beside the record shards (uncompressed, as those tools
+/// expect). The metadata keeps the record's provenance, minus the fields that became turns.
+public struct ChatExport: Sendable, Equatable {
+  /// Where a turn's text comes from: `text`, or `metadata.KEY`.
+  public let user: String
+  /// Where the answer comes from.
+  public let assistant: String
+  /// A fixed system message put first, if any.
+  public let system: String?
+
+  /// The fields a chat export may read.
+  static func problem(field: String) -> String? {
+    field == "text" || (field.hasPrefix("metadata.") && field.count > 9)
+      ? nil : "expected \"text\" or \"metadata.KEY\", got \"\(field)\""
+  }
 }
 
 /// A pipeline file with problems; `issues` lists every one, by JSON path.
@@ -356,9 +377,32 @@ public enum PipelineLoader {
         {
           issue("output.from", "\"\(from)\" is not a stage id")
         } else if let options {
+          var chat: ChatExport? = nil
+          if !options.chat.isEmpty {
+            let known = ["user", "assistant", "system"]
+            for key in options.chat.keys where !known.contains(key) {
+              issue("output.chat.\(key)", "unknown key (known: \(known.joined(separator: ", ")))")
+            }
+            func field(_ key: String, _ fallback: String) -> String {
+              guard let value = options.chat[key] else { return fallback }
+              guard let text = value.stringValue else {
+                issue("output.chat.\(key)", "expected \"text\" or \"metadata.KEY\", got \(value.typeDescription)")
+                return fallback
+              }
+              if let problem = ChatExport.problem(field: text) { issue("output.chat.\(key)", problem) }
+              return text
+            }
+            let system = options.chat["system"]
+            if let system, system.stringValue == nil, system != .null {
+              issue("output.chat.system", "expected a string (the system message), got \(system.typeDescription)")
+            }
+            chat = ChatExport(
+              user: field("user", "metadata.instruction"), assistant: field("assistant", "metadata.response"),
+              system: system?.stringValue)
+          }
           output = OutputSpec(
             from: options.from, path: options.path, targetShardBytes: options.targetShardBytes,
-            compressionLevel: options.compressionLevel)
+            compressionLevel: options.compressionLevel, chat: chat)
         }
       } else {
         issue("output", "expected an object, got \(value.typeDescription)")
@@ -494,6 +538,11 @@ struct OutputOptions: ConfigSchema {
   var path: String
   @Setting(128 << 20, in: 1024...Int.max, "Target uncompressed bytes per output shard.") var targetShardBytes: Int
   @Setting(3, in: 1...19, "zstd level of output shards.") var compressionLevel: Int
+  @Setting(
+    JSONObject(),
+    "Also write the records as chat conversations (chat-NNNNN.jsonl): {user, assistant, system}; user and "
+      + "assistant are \"text\" or \"metadata.KEY\" (default metadata.instruction and metadata.response).")
+  var chat: JSONObject
 }
 
 extension StageImplementation {

@@ -29,6 +29,9 @@ public struct ChatMessage: Sendable, Equatable {
   public static func user(_ content: String) -> ChatMessage { ChatMessage(role: .user, content: content) }
   /// An assistant message.
   public static func assistant(_ content: String) -> ChatMessage { ChatMessage(role: .assistant, content: content) }
+
+  /// `{"role": ..., "content": ...}`.
+  var json: JSONValue { .object(["role": .string(role.rawValue), "content": .string(content)]) }
 }
 
 /// How the answer must be formatted.
@@ -100,7 +103,7 @@ public struct ChatRequest: LLMRequest, Equatable {
     body.merge(extraParameters)
     body["model"] = .string(model)
     body["messages"] = .array(
-      messages.map { .object(["role": .string($0.role.rawValue), "content": .string($0.content)]) })
+      messages.map(\.json))
     body.setIfPresent("temperature", temperature.map { .double($0) })
     body.setIfPresent("top_p", topP.map { .double($0) })
     body.setIfPresent("max_tokens", maxTokens.map { .int(Int64($0)) })

@@ -30,13 +30,19 @@ public struct Endpoint: Sendable, Equatable {
   public var backoffBaseSeconds: Double
   /// The longest wait between attempts; also caps a server's `Retry-After`.
   public var backoffMaxSeconds: Double
+  /// How many failed attempts in a row (connection, timeout, 5xx, 429), across all calls, open
+  /// the circuit: calls then fail at once instead of each spending its retries on a server that
+  /// is down; 0 never opens it.
+  public var circuitBreakerFailures: Int
+  /// How long an open circuit stays open before one attempt may probe the server again.
+  public var circuitBreakerSeconds: Double
 
   /// Creates an endpoint; call `validate()` before use.
   public init(
     name: String, baseURL: String, model: String, apiKeyEnvironmentVariable: String? = nil,
     maxConcurrentRequests: Int = 4, requestsPerMinute: Double? = nil, timeoutSeconds: Double = 120,
     totalTimeoutSeconds: Double? = nil, maxRetries: Int = 4, backoffBaseSeconds: Double = 1,
-    backoffMaxSeconds: Double = 60
+    backoffMaxSeconds: Double = 60, circuitBreakerFailures: Int = 8, circuitBreakerSeconds: Double = 30
   ) {
     self.name = name
     self.baseURL = baseURL
@@ -49,6 +55,8 @@ public struct Endpoint: Sendable, Equatable {
     self.maxRetries = maxRetries
     self.backoffBaseSeconds = backoffBaseSeconds
     self.backoffMaxSeconds = backoffMaxSeconds
+    self.circuitBreakerFailures = circuitBreakerFailures
+    self.circuitBreakerSeconds = circuitBreakerSeconds
   }
 
   /// Every problem with this config, each saying which field is wrong and what to write instead.
@@ -85,6 +93,12 @@ public struct Endpoint: Sendable, Equatable {
     if !(backoffMaxSeconds >= backoffBaseSeconds && backoffMaxSeconds.isFinite) {
       add("backoffMaxSeconds is \(backoffMaxSeconds); use a number >= backoffBaseSeconds (\(backoffBaseSeconds))")
     }
+    if circuitBreakerFailures < 0 || circuitBreakerFailures > 1_000_000 {
+      add("circuitBreakerFailures is \(circuitBreakerFailures); use 0 (never open) or a count such as 8")
+    }
+    if !(circuitBreakerSeconds >= 0 && circuitBreakerSeconds.isFinite) {
+      add("circuitBreakerSeconds is \(circuitBreakerSeconds); use a number of seconds >= 0 such as 30")
+    }
     return problems
   }
 
@@ -104,6 +118,18 @@ public struct Endpoint: Sendable, Equatable {
     while path.hasSuffix("/") { path.removeLast() }
     parts.path = path.isEmpty ? "/v1" : path
     return parts.string ?? baseURL
+  }
+
+  /// The server's root, where llama.cpp's own endpoints live (`/tokenize`, `/completion`):
+  /// the API root without its trailing `/v1`.
+  public var serverRootURL: String {
+    let api = normalizedBaseURL
+    return api.hasSuffix("/v1") ? String(api.dropLast(3)) : api
+  }
+
+  /// The URL of `path`: below the API root, or below the server's root when it starts with `/`.
+  func url(of path: String) -> String {
+    path.hasPrefix("/") ? serverRootURL + path : normalizedBaseURL + "/" + path
   }
 
   /// The API key from `environment`, or `nil` when no variable is named.

@@ -108,7 +108,7 @@ public final class LLMClient: Sendable {
       case .success(let answer):
         guard let json = try? JSONValue.parse(answer.body), let response = try? Request.parseResponse(json) else {
           throw LLMError(
-            kind: .malformedResponse, endpointName: endpoint.name, path: apiPath("/" + Request.path), statusCode: nil,
+            kind: .malformedResponse, endpointName: endpoint.name, path: apiPath(Request.path), statusCode: nil,
             message: "a shared answer no longer parses", attempts: 0)
         }
         return LLMReply(response: response, cacheKey: key, isCached: true, attempts: 0, latencySeconds: answer.latency)
@@ -170,13 +170,29 @@ public final class LLMClient: Sendable {
   private func exchange<Request: LLMRequest>(_: Request.Type, bodyText: String) throws(LLMError) -> (
     response: Request.Response, answer: String, attempts: Int, latency: Double
   ) {
-    let path = "/" + Request.path
+    let path = Request.path
     let started = clock.now()
     var attempt = 0
     while true {
       attempt += 1
+      if let open = shared.openCircuit(now: clock.now()) {
+        throw LLMError(
+          kind: .circuitOpen, endpointName: endpoint.name, path: apiPath(path), statusCode: nil,
+          message:
+            "not sent: \(open.failures) attempts in a row failed (last: \(open.lastError)); the circuit stays open "
+            + "for \(Self.format(seconds: endpoint.circuitBreakerSeconds)) s. Check that the server is up; a stage "
+            + "fails its task, and `pipe resume` redoes it once the server is back",
+          attempts: attempt - 1)
+      }
       let failure: AttemptFailure
-      switch attemptOnce(path: Request.path, bodyText: bodyText, attempt: attempt) {
+      let outcome = attemptOnce(path: Request.path, bodyText: bodyText, attempt: attempt)
+      switch outcome {
+      case .success: shared.recordAttempt(failure: nil, now: clock.now(), endpoint: endpoint)
+      case .failure(let error):
+        shared.recordAttempt(
+          failure: Self.isRetryable(error) ? error.error : nil, now: clock.now(), endpoint: endpoint)
+      }
+      switch outcome {
       case .success(let answer):
         let text = String(decoding: answer.body, as: UTF8.self)
         do {
@@ -237,7 +253,7 @@ public final class LLMClient: Sendable {
     }
     shared.counters.withLock { $0.requestsSent += 1 }
     let fullPath = apiPath(path)
-    guard let url = URL(string: endpoint.normalizedBaseURL + "/" + path) else {
+    guard let url = URL(string: endpoint.url(of: path)) else {
       return .failure(
         AttemptFailure(error: error(.http4xx, fullPath, nil, "cannot form a URL from baseURL", attempt)))
     }
@@ -308,10 +324,9 @@ public final class LLMClient: Sendable {
       attempts: attempt)
   }
 
-  /// The URL path of an API path (`/v1/chat/completions`), for messages.
+  /// The URL path of a request path (`/v1/chat/completions`, `/tokenize`), for messages.
   private func apiPath(_ path: String) -> String {
-    let rootPath = URLComponents(string: endpoint.normalizedBaseURL)?.path ?? ""
-    return rootPath + (path.hasPrefix("/") ? path : "/" + path)
+    URLComponents(string: endpoint.url(of: path))?.path ?? path
   }
 
   /// `scheme://host:port` of the server, for messages (no path, no credentials).
@@ -331,12 +346,43 @@ public final class LLMClient: Sendable {
 /// What the clients of one endpoint share, whatever cache each answers from.
 final class SharedClientState: Sendable {
   let counters: Mutex<LLMStatistics>
+  /// The circuit breaker: failed attempts in a row, and until when the circuit is open.
+  private let breaker = Mutex<(failures: Int, openUntil: Double?, lastError: String)>((0, nil, ""))
   /// Requests being sent right now, by cache key: an identical request arriving meanwhile
   /// waits for that answer instead of paying for a second one.
   let inFlight = Mutex<[String: PendingAnswer]>([:])
 
   init(endpointName: String) {
     counters = Mutex(LLMStatistics(endpointName: endpointName))
+  }
+
+  /// The failures that opened the circuit when it is open at `now`; `nil` when an attempt may
+  /// be made. Once the open time has passed, attempts go through again, and the next failure
+  /// reopens it at once.
+  func openCircuit(now: Double) -> (failures: Int, lastError: String)? {
+    breaker.withLock { state in
+      guard let until = state.openUntil else { return nil }
+      if now < until { return (state.failures, state.lastError) }
+      state.openUntil = nil
+      return nil
+    }
+  }
+
+  /// Counts an attempt: a success closes the circuit, an endpoint failure (`failure` not `nil`)
+  /// adds to the run of failures and opens it at the endpoint's threshold.
+  func recordAttempt(failure: LLMError?, now: Double, endpoint: Endpoint) {
+    breaker.withLock { state in
+      guard let failure else {
+        state = (0, nil, "")
+        return
+      }
+      state.failures += 1
+      state.lastError = "\(failure.kind.rawValue): \(failure.message.prefix(160))"
+      let threshold = endpoint.circuitBreakerFailures
+      if threshold > 0, state.failures >= threshold, state.openUntil == nil {
+        state.openUntil = now + endpoint.circuitBreakerSeconds
+      }
+    }
   }
 }
 

@@ -20,12 +20,24 @@ public struct LLMError: Error, CustomStringConvertible, Sendable {
     case malformedResponse = "malformed_response"
     /// Every attempt failed with a retryable error; `cause` holds the last one.
     case retriesExhausted = "retries_exhausted"
+    /// Not sent: the endpoint's circuit breaker is open after a run of failed attempts.
+    case circuitOpen = "circuit_open"
 
     /// Whether another attempt may succeed.
     public var isRetryable: Bool {
       switch self {
       case .http5xx, .rateLimited, .timeout, .connection: return true
-      case .http4xx, .malformedResponse, .retriesExhausted: return false
+      case .http4xx, .malformedResponse, .retriesExhausted, .circuitOpen: return false
+      }
+    }
+
+    /// Whether the failure is the endpoint's (down, overloaded, unreachable) rather than the
+    /// request's: a stage fails its task on these, so that a resume redoes the work once the
+    /// endpoint is back, instead of rejecting the record.
+    public var isEndpointFailure: Bool {
+      switch self {
+      case .http5xx, .rateLimited, .timeout, .connection, .retriesExhausted, .circuitOpen: return true
+      case .http4xx, .malformedResponse: return false
       }
     }
   }

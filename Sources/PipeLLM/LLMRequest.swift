@@ -5,7 +5,8 @@ public protocol LLMRequest: Sendable {
   /// The parsed answer.
   associatedtype Response: ReportsTokenUsage
 
-  /// The path below the API root (`chat/completions`).
+  /// The path below the API root (`chat/completions`), or, starting with `/`, below the
+  /// server's root (llama.cpp's own `/tokenize`).
   static var path: String { get }
 
   /// The JSON body for `model`. Sampling parameters left `nil` are omitted, so the server's

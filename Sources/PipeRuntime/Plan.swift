@@ -363,11 +363,19 @@ struct Planner {
     var exportShards: [ShardRef] = []
     if let output = spec.output {
       exportShards = streams[output.from] ?? []
-      let configText = Fingerprint.canonical([
+      var exportConfig: JSONObject = [
         "from": .string(output.from), "path": .string(output.path),
         "targetShardBytes": .int(Int64(output.targetShardBytes)),
         "compressionLevel": .int(Int64(output.compressionLevel)),
-      ])
+      ]
+      // Added only when set, so the fingerprints of exports without it stay as they were.
+      if let chat = output.chat {
+        exportConfig["chat"] = .object([
+          "user": .string(chat.user), "assistant": .string(chat.assistant),
+          "system": chat.system.map { .string($0) } ?? .null,
+        ])
+      }
+      let configText = Fingerprint.canonical(exportConfig)
       let fingerprint = Fingerprint.of(["export", configText] + exportShards.map(\.fingerprint))
       let key = TaskKey(stage: Self.exportStageID, shard: 0)
       add(

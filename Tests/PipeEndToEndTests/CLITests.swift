@@ -57,17 +57,36 @@ struct CLITests {
       // Pipelines that call the local model server (make llm-server) need it up; with
       // PIPE_LLM_URL=skip they are validated only.
       let text = try String(contentsOfFile: file, encoding: .utf8)
-      let needsServer = text.contains("127.0.0.1:8765")
-      if needsServer, LiveServer.isEnabled { _ = try LiveServer.baseURL.get() }
+      let needsServer = text.contains("127.0.0.1:87")
       let validate = try E2E.pipe(["validate", file])
       #expect(validate.status == 0, "\(file): \(validate.stderr)")
       if needsServer && !LiveServer.isEnabled { continue }
+      // The small variant of a pipeline made for the real models (make models): every endpoint
+      // on the test server, and two seeds.
+      let settings = needsServer ? try Self.smallVariant(text, url: try LiveServer.baseURL.get()) : []
       let runDirectory = try E2E.temporaryDirectory("pipelines")
-      let run = try E2E.pipe(["run", file, "--run-dir", runDirectory, "--workers", "2"])
+      let run = try E2E.pipe(["run", file, "--run-dir", runDirectory, "--workers", "2"] + settings)
       #expect(run.status == 0, "\(file): \(run.stderr)")
       #expect(run.stdout.contains("run directory: \(runDirectory)"))
       try EngineTests.expectConservation(runDirectory)
+      if text.contains(#""chat""#) { try ChatExportCheck.expectReadable(runDirectory + "/output") }
     }
+  }
+
+  /// `--set` arguments that point every endpoint of `pipeline` at `url` and synthesize from
+  /// two seeds only.
+  static func smallVariant(_ pipeline: String, url: String) throws -> [String] {
+    let document = try #require(try JSONSerialization.jsonObject(with: Data(pipeline.utf8)) as? [String: Any])
+    var settings: [String] = []
+    for stage in document["stages"] as? [[String: Any]] ?? [] {
+      guard let id = stage["id"] as? String, let config = stage["config"] as? [String: Any] else { continue }
+      for name in (config["endpoints"] as? [String: Any] ?? [:]).keys.sorted() {
+        settings += ["--set", "\(id).endpoints.\(name).baseURL=\(url)"]
+      }
+      if config["endpoint"] is [String: Any] { settings += ["--set", "\(id).endpoint.baseURL=\(url)"] }
+      if (stage["op"] as? String ?? "").hasPrefix("agents.star") { settings += ["--set", "\(id).maxSeeds=2"] }
+    }
+    return settings
   }
 
   @Test func resumeUpgradesAManifestFromAnOlderPipe() throws {

@@ -24,13 +24,14 @@ struct LLMGenerateTests {
     return content
   }
 
-  /// Answers "Q: x" with "A: X" (upper-cased); texts with FAIL always get 500, texts with
-  /// GARBAGE get a body that is not JSON, and the first two requests of all get 429.
+  /// Answers "Q: x" with "A: X" (upper-cased); texts with FAIL always get 400 (a request the
+  /// server refuses, such as one too long for its context), texts with GARBAGE get a body that
+  /// is not JSON, and the first two requests of all get 429.
   static func server() throws -> ScriptedHTTPServer {
     try ScriptedHTTPServer { index, request in
       let question = Self.question(request)
       if index < 2 { return .json(#"{"error":{"message":"slow down"}}"#, status: 429, headers: ["Retry-After": "0"]) }
-      if question.contains("FAIL") { return .json(#"{"error":{"message":"boom"}}"#, status: 500) }
+      if question.contains("FAIL") { return .json(#"{"error":{"message":"too long"}}"#, status: 400) }
       if question.contains("GARBAGE") { return .json("this is not json") }
       return .json(Self.chatAnswer("A: " + question.dropFirst(3).uppercased()))
     }
@@ -73,16 +74,17 @@ struct LLMGenerateTests {
     #expect(kept.contains { $0.contains(#""answer":"A: QUESTION NUMBER 3""#) })
     let rejects = try E2E.readLines(reference + "/rejects/gen/part-00000.jsonl.zst")
     #expect(rejects.count == 2)
-    #expect(rejects.contains { $0.contains("llm_retries_exhausted") && $0.contains("q5") })
+    #expect(rejects.contains { $0.contains("llm_http_4xx") && $0.contains("q5") })
     #expect(rejects.contains { $0.contains("llm_malformed_response") && $0.contains("q8") })
-    // 12 records: 2 rejected for 429 first, FAIL tried 3 times, the others once.
-    #expect(server.requestCount == 2 + 3 + 11)
+    // 12 records: 2 refused with 429 first and retried, FAIL sent once (a 400 is not retried),
+    // the others once.
+    #expect(server.requestCount == 2 + 1 + 11)
     let inspect = try E2E.pipe(["inspect", reference])
     #expect(inspect.stdout.contains("LLM calls:"), "\(inspect.stdout)")
     let counters = try E2E.sql(
       reference + "/manifest.sqlite", "SELECT name || '=' || value FROM counters WHERE stage = 'gen' ORDER BY name")
     #expect(counters.contains("llm.scripted.calls=12"), "\(counters)")
-    #expect(counters.contains("llm.scripted.failures.retries_exhausted=1"), "\(counters)")
+    #expect(counters.contains("llm.scripted.failures.http_4xx=1"), "\(counters)")
     #expect(counters.contains("llm.scripted.failures.malformed_response=1"), "\(counters)")
 
     // A second run of the same pipeline into a fresh directory would send everything again;
@@ -94,7 +96,7 @@ struct LLMGenerateTests {
     let rerun = try E2E.pipe(["run", pipeline, "--run-dir", reference])
     #expect(rerun.status == 0)
     // Only the two failed records are asked again (failures are never cached).
-    #expect(server.requestCount - before <= 2 * 3)
+    #expect(server.requestCount - before == 2)
     let cached = try E2E.sql(
       reference + "/manifest.sqlite",
       "SELECT value FROM counters WHERE stage = 'gen' AND name = 'llm.scripted.cache_hits'")
@@ -117,7 +119,7 @@ struct LLMGenerateTests {
     #expect(sentBeforeKill >= 4)
     let resumed = try E2E.pipe(["resume", killed])
     #expect(resumed.status == 0, "\(resumed.stderr)")
-    #expect(killedServer.requestCount == 2 + 3 + 11, "requests sent again after the resume")
+    #expect(killedServer.requestCount == 2 + 1 + 11, "requests sent again after the resume")
     E2E.expectSameFiles(
       try E2E.outputs(killed).filter { $0.key.hasPrefix("data/") },
       try E2E.outputs(reference).filter { $0.key.hasPrefix("data/") }, "after a kill and resume")

@@ -26,6 +26,29 @@ struct LiveServerTests {
     #expect(stats.requestsSent == 1 && stats.succeeded == 1 && stats.totalLatencySeconds > 0)
   }
 
+  /// Teacher forcing gives the log-probabilities the model reported while generating the same
+  /// text: the basis of IFD from real models.
+  @Test func teacherForcedLogprobsEqualThoseOfGeneration() throws {
+    let client = try LLMClient(endpoint: LiveServer.endpoint())
+    let prompt = try TeacherForcing.prompt([.user("Name three colours of the rainbow.")], client: client).response
+      .prompt
+    #expect(prompt.contains("Name three colours of the rainbow."))
+    let generated = try client.send(
+      CompletionRequest(prompt: prompt, maxTokens: 24, temperature: 0, logprobs: 1, seed: 1)
+    ).response
+    let reported = try #require(generated.tokenLogprobs).compactMap(\.logprob)
+    #expect(reported.count >= 5)
+    let forced = try TeacherForcing.logprobs(of: generated.text, after: prompt, client: client)
+    #expect(forced.logprobs.count == reported.count)
+    for (forcedValue, reportedValue) in zip(forced.logprobs, reported) {
+      #expect(abs(forcedValue - reportedValue) < 1e-3, "forced \(forcedValue), generated \(reportedValue)")
+    }
+    // Another text after the same prompt gets its own, lower-probability values.
+    let other = try TeacherForcing.logprobs(of: "Zebra quantum teapot sideways.", after: prompt, client: client)
+    let mean = { (values: [Double]) in values.reduce(0, +) / Double(values.count) }
+    #expect(mean(other.logprobs) < mean(forced.logprobs) - 1)
+  }
+
   /// llama.cpp answers `/v1/completions` log-probabilities in the chat shape
   /// (`logprobs.content[]`) and only for generated tokens, even with `echo`.
   @Test func completionWithLogprobs() throws {

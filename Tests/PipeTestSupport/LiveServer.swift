@@ -24,6 +24,43 @@ public enum LiveServer {
       backoffMaxSeconds: 2)
   }
 
+  /// Starts a server of its own for one test, on `port` with `slots` slots (one makes every
+  /// answer independent of what else is in flight, so runs are byte-identical), and returns
+  /// its base URL. Tests that stop and restart a server use one of these, never the shared one.
+  public static func startDedicated(port: Int, model: String = "smollm2", slots: Int = 1) throws -> String {
+    let (status, stdout, stderr) = try script("start", model: model, port: port, slots: slots)
+    let url = stdout.split(separator: "\n").last.map(String.init) ?? ""
+    guard status == 0, url.hasPrefix("http") else {
+      throw LiveServerUnavailable("llm_server.sh start \(model) on port \(port) failed: \(stderr.suffix(1500))")
+    }
+    return url
+  }
+
+  /// Stops the server `startDedicated` started on `port`.
+  public static func stopDedicated(port: Int, model: String = "smollm2") throws {
+    let (status, _, stderr) = try script("stop", model: model, port: port, slots: 1)
+    guard status == 0 else { throw LiveServerUnavailable("llm_server.sh stop on port \(port): \(stderr)") }
+  }
+
+  private static func script(_ command: String, model: String, port: Int, slots: Int) throws -> (
+    Int32, String, String
+  ) {
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("llm_server.sh")
+    let output = FileManager.default.temporaryDirectory.appendingPathComponent("pipe-llm-\(port)-\(getpid()).out")
+    let errors = output.appendingPathExtension("err")
+    defer {
+      try? FileManager.default.removeItem(at: output)
+      try? FileManager.default.removeItem(at: errors)
+    }
+    let status = try run(
+      ["/usr/bin/env", "PIPE_LLM_PORT=\(port)", "PIPE_LLM_SLOTS=\(slots)", "/bin/bash", script.path, command, model],
+      stdout: output.path, stderr: errors.path)
+    return (
+      status, (try? String(contentsOf: output, encoding: .utf8)) ?? "",
+      (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
+    )
+  }
+
   private static func locate() -> Result<String, LiveServerUnavailable> {
     if let url = ProcessInfo.processInfo.environment["PIPE_LLM_URL"], !url.isEmpty { return .success(url) }
     let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("llm_server.sh")

@@ -18,10 +18,14 @@ public struct StarAgents: StatefulBatchStage {
   /// The configuration.
   public let config: StarAgentsConfig
   private let embedder: HashedEmbedder
+  private let judge: PairwiseJudge
 
   init(config: StarAgentsConfig) {
     self.config = config
     embedder = HashedEmbedder(dimensions: config.embeddingDimensions)
+    judge = PairwiseJudge(
+      endpoint: config.judge, swapPositions: config.swapPositions, maxTokens: config.judgeMaxTokens,
+      style: config.version >= 2 ? .explainFirst : .verdictOnly)
   }
 
   /// The op's config keys.
@@ -47,22 +51,39 @@ public struct StarAgents: StatefulBatchStage {
     @Setting(0, in: 0...1, "A floor under pair probabilities.") var minPairProbability: Double
     @Setting(
       JSONObject(),
-      "{small, large}: each \"ngram\", {\"ngram\": ORDER} or {\"endpoint\": NAME} (prompt log-probabilities).")
+      "{small, large}: each \"ngram\", {\"ngram\": ORDER} or {\"endpoint\": NAME, \"logprobs\": \"forced\" or "
+        + "\"echo\"} (forced: teacher forcing on llama.cpp's server, the default of version 2).")
     var difficulty: JSONObject
-    @Setting(required: "{endpoint, swapPositions (true), maxTokens (128)}.") var judge: JSONObject
+    @Setting(required: "{endpoint, swapPositions (true), maxTokens (512 in version 2, 128 in 1)}.")
+    var judge: JSONObject
     @Setting("{text}", "How a record becomes the seed instruction.") var instruction: String
     @Setting(256, in: 16...4096, "Dimensions of the hashed embedding.") var embeddingDimensions: Int
     @Setting(nil, "An endpoint name for /v1/embeddings of seed instructions; null for the built-in hashed embedder.")
     var embeddings: String?
     @Setting(8, in: 1...256, "Seeds per batch (the n-gram scorers' reference).") var batchSize: Int
+    @Setting(
+      nil, in: 1...Int.max,
+      "The most seeds to synthesize from, in input order; later records are rejects (seed_limit). null: all.")
+    var maxSeeds: Int?
   }
 
-  /// The op's name, version and config schema.
+  /// The op's name, version and config schema: the first judge prompt (a bare verdict) and
+  /// echo log-probabilities.
   public static let descriptor = OpDescriptor(
     name: "agents.star", version: 1,
     summary: "Star-Agents: sample agent pairs per seed, score by difficulty x judged quality, keep the best, evolve.",
     options: Options.self,
-    make: { options in .statefulBatch(StarAgents(config: try StarAgentsConfig(options: options))) })
+    make: { options in .statefulBatch(StarAgents(config: try StarAgentsConfig(options: options, version: 1))) })
+
+  /// Version 2: the judge explains before its verdict (small models judge at chance
+  /// otherwise), endpoint difficulty comes from forced decoding, and the output records how
+  /// every comparison went.
+  public static let descriptorVersion2 = OpDescriptor(
+    name: "agents.star", version: 2,
+    summary:
+      "Star-Agents with an explain-then-verdict judge and teacher-forced dual-model IFD from real model endpoints.",
+    options: Options.self,
+    make: { options in .statefulBatch(StarAgents(config: try StarAgentsConfig(options: options, version: 2))) })
 
   /// Seeds per call.
   public var batchSize: Int { config.batchSize }
@@ -88,6 +109,11 @@ public struct StarAgents: StatefulBatchStage {
     let scorers = OfflineScorers(reference: reference, small: config.small, large: config.large)
     var outcomes: [BatchOutcome] = []
     for (record, seed) in zip(batch, seeds) {
+      if let limit = config.maxSeeds, saved.seeds >= limit {
+        outcomes.append(.drop(reason: "seed_limit", detail: "maxSeeds (\(limit)) seeds were synthesized already"))
+        continue
+      }
+      saved.seeds += 1
       guard let seed, !seed.isEmpty else {
         outcomes.append(.drop(reason: "seed_instruction_missing", detail: "the instruction template gave nothing"))
         continue
@@ -133,11 +159,20 @@ public struct StarAgents: StatefulBatchStage {
         let response = try self.answer(instruction, by: self.config.agents[job.index.response], context: context)
         return .success(Candidate(pair: job.pair, pairIndex: job.index, instruction: instruction, response: response))
       } catch let error as LLMError {
-        return .failure(AgentFailure(reason: "llm_" + error.kind.rawValue, detail: error.description))
+        return .failure(
+          AgentFailure(
+            reason: "llm_" + error.kind.rawValue, detail: error.description,
+            endpointFailure: error.kind.isEndpointFailure ? error : nil))
       } catch let error as AgentFailure {
         return .failure(error)
       } catch {
         return .failure(AgentFailure(reason: "llm_error", detail: "\(error)"))
+      }
+    }
+    // An endpoint that is down fails the task: resume redoes the seed once it is back.
+    for case .failure(let failure) in generated {
+      if let outage = failure.endpointFailure {
+        throw EndpointOutage.taskError(outage, context: context, during: "generating candidates")
       }
     }
     // Without the base pair's sample there is nothing to judge against: the seed is a reject.
@@ -152,37 +187,71 @@ public struct StarAgents: StatefulBatchStage {
     }
 
     // Difficulty and quality of every candidate, concurrently.
-    let scored = Concurrently.map(candidates.count) {
-      index -> (small: Double, large: Double, judge: Double, verdicts: [String], fallback: Bool) in
-      let candidate = candidates[index]
-      let small = self.ifd(candidate, scorer: self.config.small, offline: scorers.small, context: context)
-      let large = self.ifd(candidate, scorer: self.config.large, offline: scorers.large, context: context)
-      if candidate.pair == nil { return (small.value, large.value, 0.5, [], small.fellBack || large.fellBack) }
-      let (judge, verdicts) = self.judge(candidate, against: base, context: context)
-      return (small.value, large.value, judge, verdicts, small.fellBack || large.fellBack)
+    let results = Concurrently.map(candidates.count) { index -> Result<CandidateScores, LLMError> in
+      do {
+        let candidate = candidates[index]
+        let small = try self.ifd(candidate, scorer: self.config.small, offline: scorers.small, context: context)
+        let large = try self.ifd(candidate, scorer: self.config.large, offline: scorers.large, context: context)
+        let judgement =
+          candidate.pair == nil
+          ? Judgement(value: 0.5, readings: [])
+          : try self.judge.compare(
+            question: candidate.instruction, candidate: candidate.response, reference: base.response,
+            context: context)
+        return .success(CandidateScores(small: small, large: large, judgement: judgement))
+      } catch let error as LLMError {
+        return .failure(error)
+      } catch {
+        return .failure(
+          LLMError(kind: .malformedResponse, endpointName: "?", path: "?", message: "\(error)"))
+      }
     }
+    for case .failure(let error) in results {
+      throw EndpointOutage.taskError(error, context: context, during: "scoring candidates")
+    }
+    let scored = results.compactMap { try? $0.get() }
     let engineCandidates = zip(candidates, scored).map { candidate, score in
-      StarAgentsEngine.Candidate(pair: candidate.pair, ifdSmall: score.small, ifdLarge: score.large, judge: score.judge)
+      StarAgentsEngine.Candidate(
+        pair: candidate.pair, ifdSmall: score.small.value, ifdLarge: score.large.value, judge: score.judgement.value)
     }
     let (scores, difficulty, best) = StarAgentsEngine.score(engineCandidates)
     let winner = best ?? 0
     let probabilities = engine.probabilities
     engine.evolve(zip(candidates, scores).compactMap { candidate, score in candidate.pair.map { ($0, score) } })
     if let pair = candidates[winner].pair { engine.remember(embedding: embedding, pair: pair) }
-    if scored.contains(where: \.fallback) { context.counters.add("difficulty_offline_fallback") }
+    for score in scored {
+      for ifd in [score.small, score.large] where ifd.fallback != nil {
+        context.counters.add("difficulty_offline_fallback")
+      }
+      context.counters.add("judge_readings", score.judgement.readings.count)
+      context.counters.add("judge_unparsable", score.judgement.unparsable)
+      if let agree = score.judgement.positionsAgree {
+        context.counters.add("judge_swapped_comparisons")
+        if agree { context.counters.add("judge_swap_agreed") }
+      }
+    }
     context.counters.add("winner." + config.pairName(candidates[winner].pairIndex))
 
     let chosen = candidates[winner]
     let chosenScore = scored[winner]
     let candidateInfo: [JSONValue] = candidates.indices.map { index in
-      .object([
+      var info: JSONObject = [
         "pair": .string(config.pairName(candidates[index].pairIndex)), "base": .bool(candidates[index].pair == nil),
-        "ifdSmall": .double(scored[index].small), "ifdLarge": .double(scored[index].large),
-        "difficulty": .double(difficulty[index]), "quality": .double(scored[index].judge),
-        "verdicts": .array(scored[index].verdicts.map { .string($0) }), "score": .double(scores[index]),
-      ])
+        "ifdSmall": .double(scored[index].small.value), "ifdLarge": .double(scored[index].large.value),
+        "difficulty": .double(difficulty[index]), "quality": .double(scored[index].judgement.value),
+        "verdicts": .array(scored[index].judgement.readings.map { .string($0.verdict) }),
+        "score": .double(scores[index]),
+      ]
+      let fallbacks = [scored[index].small.fallback, scored[index].large.fallback].compactMap { $0 }
+      if !fallbacks.isEmpty { info["difficultyFallback"] = .string(fallbacks.joined(separator: "; ")) }
+      if config.version >= 2, candidates[index].pair != nil {
+        info["response"] = .string(candidates[index].response)
+        info["judgements"] = .array(scored[index].judgement.readings.map(\.json))
+      }
+      return .object(info)
     }
     let probability = chosen.pair.map { probabilities[$0] }
+    let fellBack = [chosenScore.small, chosenScore.large].compactMap(\.fallback)
     var output = record
     output.text = chosen.response
     output.setMetadata("instruction", .string(chosen.instruction))
@@ -193,24 +262,40 @@ public struct StarAgents: StatefulBatchStage {
         "seed": .string(record.id), "seedInstruction": .string(seed),
         "pair": .string(config.pairName(chosen.pairIndex)), "base": .bool(chosen.pair == nil),
         "pairProbability": probability.map { .double($0) } ?? .null,
-        "difficulty": .double(difficulty[winner]), "quality": .double(chosenScore.judge),
-        "score": .double(scores[winner]), "verdicts": .array(chosenScore.verdicts.map { .string($0) }),
-        "ifdSmall": .double(chosenScore.small), "ifdLarge": .double(chosenScore.large),
+        "difficulty": .double(difficulty[winner]), "quality": .double(chosenScore.judgement.value),
+        "score": .double(scores[winner]),
+        "verdicts": .array(chosenScore.judgement.readings.map { .string($0.verdict) }),
+        "ifdSmall": .double(chosenScore.small.value), "ifdLarge": .double(chosenScore.large.value),
         "difficultyScorers": .string(
-          chosenScore.fallback
-            ? "offline n-gram (an endpoint gave no prompt log-probabilities)"
-            : "small: \(config.small.label); large: \(config.large.label)"),
+          fellBack.isEmpty
+            ? "small: \(config.small.label); large: \(config.large.label)"
+            : "offline n-gram (\(fellBack.joined(separator: "; ")))"),
         "candidates": .array(candidateInfo),
       ]))
+    let verdicts = chosenScore.judgement.readings.map(\.verdict)
     let detail =
       "seed \(record.id): pair \(config.pairName(chosen.pairIndex))\(chosen.pair == nil ? " (base)" : "")"
-      + ", difficulty \(format(difficulty[winner])), quality \(format(chosenScore.judge))"
-      + (chosenScore.verdicts.isEmpty ? "" : " (\(chosenScore.verdicts.joined(separator: ", ")))")
+      + ", difficulty \(format(difficulty[winner])), quality \(format(chosenScore.judgement.value))"
+      + (verdicts.isEmpty ? "" : " (\(verdicts.joined(separator: ", ")))")
       + ", score \(format(scores[winner])) of \(candidates.count) candidates"
     return .keepExplained(output, detail: detail)
   }
 
   private func format(_ value: Double) -> String { String(format: "%.3f", value) }
+
+  /// A candidate's IFD under both models and the judge's preference for it.
+  private struct CandidateScores: Sendable {
+    var small: IFDScore
+    var large: IFDScore
+    var judgement: Judgement
+  }
+
+  /// An IFD value and, when the configured endpoint could not give it, why the offline n-gram
+  /// value stands in.
+  private struct IFDScore: Sendable {
+    var value: Double
+    var fallback: String?
+  }
 
   // MARK: - Calls
 
@@ -268,55 +353,39 @@ public struct StarAgents: StatefulBatchStage {
       context: context)
   }
 
+  /// The candidate's IFD under `scorer`: from the endpoint when it is one, else (or when the
+  /// endpoint cannot give log-probabilities) from the offline n-gram model, saying why.
+  ///
+  /// - Throws: `LLMError` when the endpoint itself fails (the task fails).
   private func ifd(
     _ candidate: Candidate, scorer: StarAgentsConfig.Scorer, offline: NGramScorer, context: StageContext
-  ) -> (value: Double, fellBack: Bool) {
-    if case .endpoint(let endpoint) = scorer,
-      let value = try? PromptLogprobs.ifd(
-        instruction: candidate.instruction, response: candidate.response, endpoint: endpoint, context: context)
-    {
-      return (value, false)
+  ) throws -> IFDScore {
+    guard case .endpoint(let endpoint, let method) = scorer else {
+      return IFDScore(value: offline.ifd(instruction: candidate.instruction, response: candidate.response))
     }
-    let value = offline.ifd(instruction: candidate.instruction, response: candidate.response)
-    if case .endpoint = scorer { return (value, true) }
-    return (value, false)
-  }
-
-  /// The judge's preference for `candidate` over the base sample: 1, 0 or 0.5 per reading,
-  /// averaged over both positions when `swapPositions` is set; an unparsable verdict counts
-  /// as a tie and is counted.
-  private func judge(_ candidate: Candidate, against base: Candidate, context: StageContext) -> (Double, [String]) {
-    var values: [Double] = []
-    var verdicts: [String] = []
-    for swapped in config.swapPositions ? [false, true] : [false] {
-      let (first, second) = swapped ? (base.response, candidate.response) : (candidate.response, base.response)
-      let prompt = JudgePrompt.user(question: candidate.instruction, first: first, second: second)
-      guard
-        let text = try? chat(
-          [.system(JudgePrompt.system), .user(prompt)], agent: config.judge, temperature: 0,
-          maxTokens: config.judgeMaxTokens, seed: 0, context: context)
-      else {
-        values.append(0.5)
-        verdicts.append("error")
-        continue
+    let reason: String
+    do {
+      let value: Double
+      switch method {
+      case .forced:
+        value = try ForcedIFD.value(
+          instruction: candidate.instruction, response: candidate.response, endpoint: endpoint, context: context)
+      case .echo:
+        value = try PromptLogprobs.ifd(
+          instruction: candidate.instruction, response: candidate.response, endpoint: endpoint, context: context)
       }
-      switch JudgeVerdict.parse(text) {
-      case .first?:
-        values.append(swapped ? 0 : 1)
-        verdicts.append("[[A]]")
-      case .second?:
-        values.append(swapped ? 1 : 0)
-        verdicts.append("[[B]]")
-      case .tie?:
-        values.append(0.5)
-        verdicts.append("[[C]]")
-      case nil:
-        context.counters.add("judge_unparsable")
-        values.append(0.5)
-        verdicts.append("unparsable")
-      }
+      return IFDScore(value: value)
+    } catch let error as LLMError {
+      if error.kind.isEndpointFailure { throw error }
+      reason = "\(endpoint.name): \(error.kind.rawValue)"
+    } catch let failure as TeacherForcing.Failure {
+      reason = failure.description
+    } catch let failure as AgentFailure {
+      reason = failure.detail
     }
-    return (values.reduce(0, +) / Double(max(1, values.count)), verdicts)
+    context.counters.add("difficulty_fallback." + endpoint.name)
+    return IFDScore(
+      value: offline.ifd(instruction: candidate.instruction, response: candidate.response), fallback: reason)
   }
 }
 
@@ -324,22 +393,8 @@ public struct StarAgents: StatefulBatchStage {
 struct AgentFailure: Error, Sendable {
   var reason: String
   var detail: String
-}
-
-/// The judge's prompts, after the FastChat pairwise format the paper used.
-enum JudgePrompt {
-  static let system =
-    "Please act as an impartial judge and evaluate the quality of the responses provided by two AI assistants "
-    + "to the user question displayed below. Choose the assistant that follows the user's instructions and "
-    + "answers the question better, considering helpfulness, relevance, accuracy, depth, creativity and level "
-    + "of detail. Avoid any position bias: the order of the responses must not influence you, nor their length. "
-    + "Be as objective as possible. After a brief explanation, output your final verdict strictly in this "
-    + "format: \"[[A]]\" if assistant A is better, \"[[B]]\" if assistant B is better, and \"[[C]]\" for a tie."
-
-  static func user(question: String, first: String, second: String) -> String {
-    "[User Question]\n\(question)\n\n[The Start of Assistant A's Answer]\n\(first)\n[The End of Assistant A's Answer]"
-      + "\n\n[The Start of Assistant B's Answer]\n\(second)\n[The End of Assistant B's Answer]"
-  }
+  /// Set when the endpoint itself failed: the task fails instead of the seed being rejected.
+  var endpointFailure: LLMError? = nil
 }
 
 /// The two offline n-gram models of a batch: the small one over the first half of the seeds,
@@ -355,6 +410,39 @@ struct OfflineScorers: Sendable {
     }
     self.small = NGramScorer(order: order(small, 2), reference: Array(reference.prefix(max(1, reference.count / 2))))
     self.large = NGramScorer(order: order(large, 3), reference: reference)
+  }
+}
+
+/// IFD by teacher forcing on a llama.cpp-compatible server: the response's token
+/// log-probabilities after the model's chat template with the instruction as the user's
+/// message (PPL(R | I)) and with an empty user message (PPL(R)); IFD = PPL(R | I) / PPL(R).
+/// The empty message keeps the "assistant answers" framing in both, so the ratio measures what
+/// the instruction itself tells the model.
+enum ForcedIFD {
+  static func value(instruction: String, response: String, endpoint: Endpoint, context: StageContext) throws -> Double {
+    let client = try LLMConfig.client(for: endpoint, context: context)
+    func call<Response>(_ make: () throws -> LLMReply<Response>) throws -> LLMReply<Response> {
+      do {
+        return try make()
+      } catch let error as LLMError {
+        LLMCounters.failure(error, endpoint: endpoint.name, context: context)
+        throw error
+      }
+    }
+    func logprobs(after messages: [ChatMessage]) throws -> [Double] {
+      let prompt = try call { try TeacherForcing.prompt(messages, client: client) }
+      LLMCounters.record(prompt, usage: nil, endpoint: endpoint.name, context: context)
+      let forced = try TeacherForcing.logprobs(of: response, after: prompt.response.prompt, client: client)
+      LLMCounters.record(forced.tokenize, usage: nil, endpoint: endpoint.name, context: context)
+      LLMCounters.record(forced.decode, usage: forced.decode.response.usage, endpoint: endpoint.name, context: context)
+      return forced.logprobs
+    }
+    let conditioned = try logprobs(after: [.user(instruction)])
+    let alone = try logprobs(after: [.user("")])
+    guard let value = InstructionFollowingDifficulty.value(conditioned: conditioned, unconditioned: alone) else {
+      throw AgentFailure(reason: "no_logprobs", detail: "no log-probabilities from \(endpoint.name)")
+    }
+    return value
   }
 }
 
@@ -393,10 +481,13 @@ enum PromptLogprobs {
 struct StarAgentsState {
   var engine: StarAgentsEngine
   var pairNames: [String]
+  /// Seeds taken so far (for `maxSeeds`).
+  var seeds: Int
 
-  init(engine: StarAgentsEngine, pairNames: [String]) {
+  init(engine: StarAgentsEngine, pairNames: [String], seeds: Int = 0) {
     self.engine = engine
     self.pairNames = pairNames
+    self.seeds = seeds
   }
 
   /// Reads a saved state; the pairs must be the configured ones (a changed list reruns the
@@ -423,13 +514,14 @@ struct StarAgentsState {
     engine = StarAgentsEngine(
       probabilities: probabilities, memories: decoded, parameters: StarAgentsEngine.Parameters())
     pairNames = names
+    seeds = object["seeds"]?.intValue ?? 0
   }
 
   var json: JSONValue {
     .object([
       "format": .string("pipe.star-agents-state"), "version": .int(1),
       "pairs": .array(pairNames.map { .string($0) }),
-      "probabilities": .array(engine.probabilities.map { .double($0) }),
+      "probabilities": .array(engine.probabilities.map { .double($0) }), "seeds": .int(Int64(seeds)),
       "memories": .array(
         engine.memories.map { memory in
           var bytes = Data(capacity: memory.embedding.count * 4)

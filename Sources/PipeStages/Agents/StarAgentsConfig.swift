@@ -27,17 +27,32 @@ public struct StarAgentsConfig: Sendable {
   public enum Scorer: Sendable, Equatable {
     /// An n-gram model of this order over the batch's seed texts, offline.
     case ngram(order: Int)
-    /// Log-probabilities of the prompt tokens from `/v1/completions` (echo); falls back to the
-    /// n-gram model, and says so, when the server gives none.
-    case endpoint(Endpoint)
+    /// Log-probabilities of the response's tokens from a model endpoint; falls back to the
+    /// n-gram model, and says so, when the endpoint cannot give them.
+    case endpoint(Endpoint, LogprobMethod)
 
     var label: String {
       switch self {
       case .ngram(let order): return "\(order)-gram (offline)"
-      case .endpoint(let endpoint): return "log-probabilities of \(endpoint.name)"
+      case .endpoint(let endpoint, let method): return "\(method.rawValue) log-probabilities of \(endpoint.name)"
       }
     }
   }
+
+  /// How an endpoint gives the log-probabilities of a response's tokens.
+  public enum LogprobMethod: String, Sendable, Equatable {
+    /// Teacher forcing on llama.cpp's server: the response decoded under a grammar of its own
+    /// token ids, after the model's chat template with and without the instruction.
+    case forced
+    /// `/v1/completions` with `echo` (vLLM, OpenAI's legacy API): prompt-token values of the
+    /// instruction and response as plain text.
+    case echo
+  }
+
+  /// The op's version: 1 keeps the first judge prompt (a bare verdict) and echo
+  /// log-probabilities; 2 asks the judge to explain before its verdict and scores by forced
+  /// decoding.
+  public var version: Int
 
   /// The agents, by name.
   public var agents: [Agent]
@@ -65,6 +80,8 @@ public struct StarAgentsConfig: Sendable {
   public var embeddings: Endpoint?
   /// Seeds per batch.
   public var batchSize: Int
+  /// The most seeds to synthesize from; `nil` for all.
+  public var maxSeeds: Int?
 
   /// Pair names as `instruction+response`.
   func pairName(_ pair: (instruction: Int, response: Int)) -> String {
@@ -74,7 +91,8 @@ public struct StarAgentsConfig: Sendable {
   /// Reads the options of `agents.star@1`.
   ///
   /// - Throws: `ConfigValueError` at the member that is wrong.
-  init(options: StarAgents.Options) throws {
+  init(options: StarAgents.Options, version: Int) throws {
+    self.version = version
     var endpoints: [String: Endpoint] = [:]
     for (name, value) in options.endpoints.members {
       guard !name.isEmpty, !name.contains(".") else {
@@ -166,10 +184,28 @@ public struct StarAgentsConfig: Sendable {
       case nil, .null?: return .ngram(order: defaultOrder)
       case .string("ngram")?: return .ngram(order: defaultOrder)
       case .object(let object)?:
-        if let order = object["ngram"]?.intValue, (1...5).contains(order) { return .ngram(order: order) }
-        return .endpoint(try endpoint(object["endpoint"], keyPath: "\(keyPath).endpoint"))
+        for key in object.keys where !["ngram", "endpoint", "logprobs"].contains(key) {
+          throw ConfigValueError("\(keyPath).\(key)", "unknown key (known: ngram, endpoint, logprobs)")
+        }
+        if let order = object["ngram"] {
+          guard let order = order.intValue, (1...5).contains(order) else {
+            throw ConfigValueError("\(keyPath).ngram", "expected an n-gram order in 1...5")
+          }
+          return .ngram(order: order)
+        }
+        let method: LogprobMethod
+        switch object["logprobs"] {
+        case nil, .null?: method = version >= 2 ? .forced : .echo
+        case .string(let name)? where LogprobMethod(rawValue: name) != nil: method = LogprobMethod(rawValue: name)!
+        case let other?:
+          throw ConfigValueError(
+            "\(keyPath).logprobs",
+            "expected \"forced\" (llama.cpp's server) or \"echo\" (vLLM, /v1/completions), got \(other.jsonText)")
+        }
+        return .endpoint(try endpoint(object["endpoint"], keyPath: "\(keyPath).endpoint"), method)
       default:
-        throw ConfigValueError(keyPath, "expected \"ngram\", {\"ngram\": ORDER} or {\"endpoint\": NAME}")
+        throw ConfigValueError(
+          keyPath, "expected \"ngram\", {\"ngram\": ORDER} or {\"endpoint\": NAME, \"logprobs\": \"forced\"}")
       }
     }
     let difficulty = options.difficulty
@@ -186,10 +222,12 @@ public struct StarAgentsConfig: Sendable {
     }
     judge = try endpoint(judgeConfig["endpoint"], keyPath: "judge.endpoint")
     swapPositions = judgeConfig["swapPositions"]?.boolValue ?? true
-    judgeMaxTokens = judgeConfig["maxTokens"]?.intValue ?? 128
+    // An explanation before the verdict runs to 256 tokens and more on small models.
+    judgeMaxTokens = judgeConfig["maxTokens"]?.intValue ?? (version >= 2 ? 512 : 128)
     instruction = try PromptTemplate(options.instruction, keyPath: "instruction")
     embeddingDimensions = options.embeddingDimensions
     embeddings = try options.embeddings.map { try endpoint(.string($0), keyPath: "embeddings") }
     batchSize = options.batchSize
+    maxSeeds = options.maxSeeds
   }
 }

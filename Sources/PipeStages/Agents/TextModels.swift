@@ -139,30 +139,3 @@ public enum InstructionFollowingDifficulty {
     return exp(meanUnconditioned - meanConditioned)
   }
 }
-
-/// The judge's verdict in the FastChat format: `[[A]]`, `[[B]]` or `[[C]]` (tie).
-public enum JudgeVerdict: String, Sendable {
-  /// The first answer is better.
-  case first = "A"
-  /// The second answer is better.
-  case second = "B"
-  /// Neither.
-  case tie = "C"
-
-  /// The last verdict in `text`, or `nil` when it has none.
-  public static func parse(_ text: String) -> JudgeVerdict? {
-    var found: JudgeVerdict? = nil
-    var rest = Substring(text)
-    while let open = rest.range(of: "[[") {
-      let after = rest[open.upperBound...]
-      if let close = after.range(of: "]]") {
-        let inner = after[..<close.lowerBound].trimmingCharacters(in: .whitespaces).uppercased()
-        if let verdict = JudgeVerdict(rawValue: inner) { found = verdict }
-        rest = after[close.upperBound...]
-      } else {
-        break
-      }
-    }
-    return found
-  }
-}

@@ -4,8 +4,9 @@ public import PipeLLM
 
 /// `llm.generate@1`: renders a prompt from each record, asks an OpenAI-compatible endpoint, and
 /// writes the answer into the record (a metadata key, or the text itself); in JSON mode the
-/// answer is parsed and its members copied into the metadata. A failed call, an empty answer
-/// or an answer that is not the JSON asked for is a reject with the error, never an empty field.
+/// answer is parsed and its members copied into the metadata. A request the server refuses, an
+/// empty answer or an answer that is not the JSON asked for is a reject with the error, never
+/// an empty field; an endpoint that is down or overloaded fails the task (`EndpointOutage`).
 /// Calls of a batch run concurrently up to the endpoint's limit; answers come from the run's
 /// cache when the same request was made before.
 public struct LLMGenerate: BatchRecordStage {
@@ -90,17 +91,20 @@ public struct LLMGenerate: BatchRecordStage {
   /// Asks for every record of the batch at once (up to the endpoint's concurrency limit).
   public func process(_ batch: [Record], context: StageContext) throws -> [BatchOutcome] {
     let client = try LLMConfig.client(for: endpoint, context: context)
-    return Concurrently.map(batch.count) { index in
+    let results = Concurrently.map(batch.count) { index in
       self.answer(batch[index], client: client, context: context)
     }
+    if let outage = EndpointOutage.firstFailure(in: results, context: context) { throw outage }
+    return results.compactMap { try? $0.get() }
   }
 
-  private func answer(_ record: Record, client: LLMClient, context: StageContext) -> BatchOutcome {
+  /// The record's outcome, or the endpoint's failure (which fails the task).
+  private func answer(_ record: Record, client: LLMClient, context: StageContext) -> Result<BatchOutcome, LLMError> {
     let text: String
     switch prompt.render(record) {
     case .success(let rendered): text = rendered
     case .failure(let missing):
-      return .drop(reason: Self.missingFieldReason, detail: "the prompt needs \(missing.name)")
+      return .success(.drop(reason: Self.missingFieldReason, detail: "the prompt needs \(missing.name)"))
     }
     let response: TextResponse
     do {
@@ -122,18 +126,19 @@ public struct LLMGenerate: BatchRecordStage {
       }
     } catch let error as LLMError {
       LLMCounters.failure(error, endpoint: endpoint.name, context: context)
-      return .drop(reason: "llm_" + error.kind.rawValue, detail: error.description)
+      if error.kind.isEndpointFailure { return .failure(error) }
+      return .success(.drop(reason: "llm_" + error.kind.rawValue, detail: error.description))
     } catch {
-      return .drop(reason: "llm_error", detail: "\(error)")
+      return .success(.drop(reason: "llm_error", detail: "\(error)"))
     }
     let answer = response.text.trimmingCharacters(in: .whitespacesAndNewlines)
     guard !answer.isEmpty else {
-      return .drop(reason: Self.emptyReason, detail: "finish reason \(response.finishReason ?? "none")")
+      return .success(.drop(reason: Self.emptyReason, detail: "finish reason \(response.finishReason ?? "none")"))
     }
     var record = record
     if json {
       guard let object = (try? JSONValue.parse(answer))?.objectValue else {
-        return .drop(reason: Self.unparsableReason, detail: String(answer.prefix(200)))
+        return .success(.drop(reason: Self.unparsableReason, detail: String(answer.prefix(200))))
       }
       for (key, value) in object.members { record.setMetadata(key, value) }
     }
@@ -142,6 +147,6 @@ public struct LLMGenerate: BatchRecordStage {
     } else {
       record.setMetadata(output, .string(answer))
     }
-    return .keep(record)
+    return .success(.keep(record))
   }
 }

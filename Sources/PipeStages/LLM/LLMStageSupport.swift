@@ -9,7 +9,8 @@ public enum LLMConfig {
   /// The keys an endpoint object takes, with their meaning (for errors and docs).
   static let endpointKeys = [
     "baseURL", "model", "apiKeyEnv", "maxConcurrentRequests", "requestsPerMinute", "timeoutSeconds",
-    "totalTimeoutSeconds", "maxRetries", "backoffBaseSeconds", "backoffMaxSeconds",
+    "totalTimeoutSeconds", "maxRetries", "backoffBaseSeconds", "backoffMaxSeconds", "circuitBreakerFailures",
+    "circuitBreakerSeconds",
   ]
 
   /// Parses an endpoint object found at `keyPath` (for error paths) and named `name`.
@@ -52,7 +53,9 @@ public enum LLMConfig {
       totalTimeoutSeconds: try number("totalTimeoutSeconds"),
       maxRetries: try number("maxRetries").map { Int($0) } ?? defaults.maxRetries,
       backoffBaseSeconds: try number("backoffBaseSeconds") ?? defaults.backoffBaseSeconds,
-      backoffMaxSeconds: try number("backoffMaxSeconds") ?? defaults.backoffMaxSeconds)
+      backoffMaxSeconds: try number("backoffMaxSeconds") ?? defaults.backoffMaxSeconds,
+      circuitBreakerFailures: try number("circuitBreakerFailures").map { Int($0) } ?? defaults.circuitBreakerFailures,
+      circuitBreakerSeconds: try number("circuitBreakerSeconds") ?? defaults.circuitBreakerSeconds)
     if let problem = endpoint.problems.first { throw ConfigValueError(keyPath, problem) }
     return endpoint
   }
@@ -66,6 +69,32 @@ public enum LLMConfig {
       throw PipeError(.stage, "\(context.stageID): no LLM client pool in this run (internal error)")
     }
     return try pool.client(for: endpoint)
+  }
+}
+
+/// What a stage does when an endpoint itself fails (down, overloaded, unreachable, after the
+/// client's retries): it fails the task instead of rejecting records, so that `pipe resume`
+/// redoes the task once the endpoint is back, paying only for requests not answered yet (the
+/// answers received before the failure are in the task's journal and the run's cache).
+/// Failures of one request (a 4xx such as a prompt too long for the context, an answer that
+/// does not parse) stay rejects of that record.
+enum EndpointOutage {
+  /// The error that fails the task of `context`'s stage after `error`.
+  static func taskError(_ error: LLMError, context: StageContext, during activity: String? = nil) -> PipeError {
+    PipeError(
+      .stage,
+      "\(context.stageID): LLM endpoint '\(error.endpointName)' failed\(activity.map { " while \($0)" } ?? ""): "
+        + "\(error.kind.rawValue): \(error.message). The task stopped so that no record is lost; the answers "
+        + "received so far are kept in the run's cache. Bring the endpoint back, then run `pipe resume` (only "
+        + "requests not answered yet are sent again)")
+  }
+
+  /// The first endpoint failure among `results`, as the task's error.
+  static func firstFailure<Value>(
+    in results: [Result<Value, LLMError>], context: StageContext
+  ) -> PipeError? {
+    for case .failure(let error) in results { return taskError(error, context: context) }
+    return nil
   }
 }
 

@@ -108,14 +108,20 @@ public struct CounterfactualGenerate: BatchRecordStage {
   /// The original and its counterfactuals for every record of the batch.
   public func process(_ batch: [Record], context: StageContext) throws -> [BatchOutcome] {
     let client = try endpoint.map { try LLMConfig.client(for: $0, context: context) }
-    let work: @Sendable (Int) -> BatchOutcome = { index in
+    let work: @Sendable (Int) -> Result<BatchOutcome, LLMError> = { index in
       self.variants(of: batch[index], client: client, context: context)
     }
     // Rules are CPU work done in order; LLM rewrites wait on the network, so they overlap.
-    return client == nil ? batch.indices.map(work) : Concurrently.map(batch.count, work)
+    let results = client == nil ? batch.indices.map(work) : Concurrently.map(batch.count, work)
+    // An endpoint that is down fails the task (resume redoes it), rather than losing records.
+    if let outage = EndpointOutage.firstFailure(in: results, context: context) { throw outage }
+    return results.compactMap { try? $0.get() }
   }
 
-  private func variants(of record: Record, client: LLMClient?, context: StageContext) -> BatchOutcome {
+  /// The record's original and counterfactuals, or the endpoint's failure.
+  private func variants(
+    of record: Record, client: LLMClient?, context: StageContext
+  ) -> Result<BatchOutcome, LLMError> {
     var original = record
     original.setMetadata("counterfactual", .object(["original": .string(record.id), "facet": .null]))
     var outputs = [original]
@@ -127,6 +133,7 @@ public struct CounterfactualGenerate: BatchRecordStage {
         switch rewrite(record, facet: facet, client: client, endpoint: endpoint, context: context) {
         case .success(let rewritten): variant = rewritten
         case .failure(let failure):
+          if let outage = failure.endpointFailure { return .failure(outage) }
           rejected.append(
             RejectedOutput(
               record: counterfactual(record, facet, "", "llm"),
@@ -150,7 +157,7 @@ public struct CounterfactualGenerate: BatchRecordStage {
       context.counters.add("counterfactuals." + facet.name)
       outputs.append(counterfactual(record, facet, variant, client == nil ? "rules" : "llm"))
     }
-    return .expand(outputs, rejected: rejected)
+    return .success(.expand(outputs, rejected: rejected))
   }
 
   private func counterfactual(_ record: Record, _ facet: Facet, _ text: String, _ method: String) -> Record {
@@ -164,6 +171,8 @@ public struct CounterfactualGenerate: BatchRecordStage {
   private struct RewriteFailure: Error {
     var reason: String
     var detail: String
+    /// Set when the endpoint itself failed (the task fails, the record is not rejected).
+    var endpointFailure: LLMError? = nil
   }
 
   private func rewrite(
@@ -183,7 +192,10 @@ public struct CounterfactualGenerate: BatchRecordStage {
       return .success(reply.response.text.trimmingCharacters(in: .whitespacesAndNewlines))
     } catch let error as LLMError {
       LLMCounters.failure(error, endpoint: endpoint.name, context: context)
-      return .failure(RewriteFailure(reason: "llm_" + error.kind.rawValue, detail: error.description))
+      return .failure(
+        RewriteFailure(
+          reason: "llm_" + error.kind.rawValue, detail: error.description,
+          endpointFailure: error.kind.isEndpointFailure ? error : nil))
     } catch {
       return .failure(RewriteFailure(reason: "llm_error", detail: "\(error)"))
     }

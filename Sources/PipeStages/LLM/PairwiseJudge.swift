@@ -1,0 +1,149 @@
+import Foundation
+import PipeCore
+import PipeLLM
+
+/// An LLM judge of two answers to one question, in the FastChat pairwise format (the one the
+/// Star-Agents paper used): it reads the answers in one order and, with `swapPositions`, in the
+/// other too, and averages its preference, so that a judge that favours a position is not
+/// mistaken for one that favours an answer.
+struct PairwiseJudge: Sendable {
+  /// How the judge is asked for its verdict.
+  enum Style: Sendable {
+    /// The FastChat prompt as it is: "after a brief explanation", a verdict. Small models
+    /// (Qwen2.5 0.5B and 1.5B) answer a bare `[[B]]` to it almost always.
+    case verdictOnly
+    /// The user message ends by asking for a short comparison first, then the verdict: the
+    /// 1.5B then judges clear pairs right (docs/llm.md has the figures).
+    case explainFirst
+  }
+
+  let endpoint: Endpoint
+  let swapPositions: Bool
+  let maxTokens: Int
+  let style: Style
+
+  /// The judge's preference for `candidate` over `reference` as answers to `question`: per
+  /// reading 1 (candidate better), 0 (reference better) or 0.5 (a tie, an unparsable verdict or
+  /// a refused request), averaged over the readings.
+  ///
+  /// - Throws: `LLMError` when the endpoint itself fails (`isEndpointFailure`): the caller
+  ///   fails its task rather than record a made-up verdict.
+  func compare(question: String, candidate: String, reference: String, context: StageContext) throws -> Judgement {
+    let client = try LLMConfig.client(for: endpoint, context: context)
+    var readings: [Judgement.Reading] = []
+    for swapped in swapPositions ? [false, true] : [false] {
+      let (first, second) = swapped ? (reference, candidate) : (candidate, reference)
+      let prompt = JudgePrompt.user(question: question, first: first, second: second, style: style)
+      let text: String
+      do {
+        let reply = try client.send(
+          ChatRequest(
+            messages: [.system(JudgePrompt.system), .user(prompt)], temperature: 0, maxTokens: maxTokens, seed: 0))
+        LLMCounters.record(reply, usage: reply.response.usage, endpoint: endpoint.name, context: context)
+        text = reply.response.text.trimmingCharacters(in: .whitespacesAndNewlines)
+      } catch let error as LLMError {
+        LLMCounters.failure(error, endpoint: endpoint.name, context: context)
+        if error.kind.isEndpointFailure { throw error }
+        readings.append(
+          Judgement.Reading(candidateFirst: !swapped, verdict: "error", value: 0.5, explanation: error.description))
+        continue
+      }
+      let reading: (verdict: String, value: Double)
+      switch JudgeVerdict.parse(text) {
+      case .first?: reading = ("[[A]]", swapped ? 0 : 1)
+      case .second?: reading = ("[[B]]", swapped ? 1 : 0)
+      case .tie?: reading = ("[[C]]", 0.5)
+      case nil: reading = ("unparsable", 0.5)
+      }
+      readings.append(
+        Judgement.Reading(
+          candidateFirst: !swapped, verdict: reading.verdict, value: reading.value,
+          explanation: String(text.prefix(600))
+        ))
+    }
+    let value = readings.map(\.value).reduce(0, +) / Double(max(1, readings.count))
+    return Judgement(value: value, readings: readings)
+  }
+}
+
+/// The judge's preference for a candidate over a reference, and each reading.
+struct Judgement: Sendable {
+  /// 1, 0 or 0.5 per reading, averaged.
+  var value: Double
+  /// The readings, in the order made.
+  var readings: [Reading]
+
+  /// One reading: the candidate shown first or second, the verdict, the preference for the
+  /// candidate it gives, and the judge's text (its first 600 characters).
+  struct Reading: Sendable {
+    var candidateFirst: Bool
+    var verdict: String
+    var value: Double
+    var explanation: String
+
+    var json: JSONValue {
+      .object([
+        "order": .string(candidateFirst ? "candidate first" : "reference first"), "verdict": .string(verdict),
+        "preference": .double(value), "explanation": .string(explanation),
+      ])
+    }
+  }
+
+  /// Whether both readings of a swapped comparison point to the same answer (a tie in both
+  /// counts); `nil` with one reading.
+  var positionsAgree: Bool? {
+    readings.count == 2 ? readings[0].value == readings[1].value : nil
+  }
+
+  /// Readings whose verdict did not parse.
+  var unparsable: Int { readings.filter { $0.verdict == "unparsable" }.count }
+}
+
+/// The judge's prompts, after the FastChat pairwise format.
+enum JudgePrompt {
+  static let system =
+    "Please act as an impartial judge and evaluate the quality of the responses provided by two AI assistants "
+    + "to the user question displayed below. Choose the assistant that follows the user's instructions and "
+    + "answers the question better, considering helpfulness, relevance, accuracy, depth, creativity and level "
+    + "of detail. Avoid any position bias: the order of the responses must not influence you, nor their length. "
+    + "Be as objective as possible. After a brief explanation, output your final verdict strictly in this "
+    + "format: \"[[A]]\" if assistant A is better, \"[[B]]\" if assistant B is better, and \"[[C]]\" for a tie."
+
+  /// The question and both answers, then, for `explainFirst`, the request to compare first.
+  static func user(question: String, first: String, second: String, style: PairwiseJudge.Style) -> String {
+    "[User Question]\n\(question)\n\n[The Start of Assistant A's Answer]\n\(first)\n[The End of Assistant A's Answer]"
+      + "\n\n[The Start of Assistant B's Answer]\n\(second)\n[The End of Assistant B's Answer]"
+      + (style == .explainFirst ? "\n\n" + explainRequest : "")
+  }
+
+  static let explainRequest =
+    "First write two or three sentences comparing the answers: which one is correct and which one is wrong or "
+    + "unhelpful. Then give your final verdict as [[A]], [[B]] or [[C]]."
+}
+
+/// The judge's verdict in the FastChat format: `[[A]]`, `[[B]]` or `[[C]]` (tie).
+public enum JudgeVerdict: String, Sendable {
+  /// The first answer is better.
+  case first = "A"
+  /// The second answer is better.
+  case second = "B"
+  /// Neither.
+  case tie = "C"
+
+  /// The last verdict in `text`, or `nil` when it has none.
+  public static func parse(_ text: String) -> JudgeVerdict? {
+    var found: JudgeVerdict? = nil
+    var rest = Substring(text)
+    while let open = rest.range(of: "[[") {
+      let after = rest[open.upperBound...]
+      if let close = after.range(of: "]]") {
+        let inner = after[..<close.lowerBound].trimmingCharacters(in: .whitespaces).uppercased()
+        if let verdict = JudgeVerdict(rawValue: inner) { found = verdict }
+        rest = after[close.upperBound...]
+      } else {
+        break
+      }
+    }
+    return found
+  }
+}
