@@ -193,14 +193,14 @@ public struct StarAgentsConfig: Sendable {
           }
           return .ngram(order: order)
         }
-        let method: LogprobMethod
-        switch object["logprobs"] {
-        case nil, .null?: method = version >= 2 ? .forced : .echo
-        case .string(let name)? where LogprobMethod(rawValue: name) != nil: method = LogprobMethod(rawValue: name)!
-        case let other?:
-          throw ConfigValueError(
-            "\(keyPath).logprobs",
-            "expected \"forced\" (llama.cpp's server) or \"echo\" (vLLM, /v1/completions), got \(other.jsonText)")
+        var method: LogprobMethod = version >= 2 ? .forced : .echo
+        if let value = object["logprobs"], value != .null {
+          guard let name = value.stringValue, let named = LogprobMethod(rawValue: name) else {
+            throw ConfigValueError(
+              "\(keyPath).logprobs",
+              "expected \"forced\" (llama.cpp's server) or \"echo\" (vLLM, /v1/completions), got \(value.jsonText)")
+          }
+          method = named
         }
         return .endpoint(try endpoint(object["endpoint"], keyPath: "\(keyPath).endpoint"), method)
       default:
