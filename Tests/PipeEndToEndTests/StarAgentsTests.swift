@@ -149,8 +149,70 @@ struct StarAgentsTests {
     #expect(server.requestCount == before)
   }
 
-  @Test func realServerProducesRecordsWithFullProvenance() throws {
-    guard LiveServer.isEnabled else { return }
+  /// Version 2 on the scripted server: the explain-first judge prompt, every reading kept,
+  /// `maxSeeds`, the evolution in `pipe inspect`, and the chat export.
+  @Test func versionTwoKeepsReadingsLimitsSeedsAndShowsTheEvolution() throws {
+    let folder = try E2E.temporaryDirectory("star-v2")
+    try Self.writeSeeds(in: folder)
+    let server = try Self.server()
+    defer { server.stop() }
+    let text = try String(contentsOfFile: try Self.pipeline(baseURL: server.baseURL, in: folder), encoding: .utf8)
+      .replacingOccurrences(of: "agents.star@1", with: "agents.star@2")
+      .replacingOccurrences(of: #""batchSize": 2,"#, with: #""batchSize": 2, "maxSeeds": 5,"#)
+      .replacingOccurrences(of: #""path": "out" }"#, with: #""path": "out", "chat": {} }"#)
+    let pipeline = folder + "/v2.json"
+    try text.write(toFile: pipeline, atomically: true, encoding: .utf8)
+    let runDirectory = folder + "/run"
+    let run = try E2E.pipe(["run", pipeline, "--run-dir", runDirectory])
+    #expect(run.status == 0, "\(run.stderr)")
+
+    // The judge was asked to explain first, with room to do it.
+    let judged = server.requests.filter { $0.body.contains("impartial judge") }
+    #expect(!judged.isEmpty)
+    #expect(judged.allSatisfy { $0.body.contains("First write two or three sentences comparing the answers") })
+    #expect(judged.allSatisfy { $0.body.contains(#""max_tokens":512"#) }, "\(judged.first?.body ?? "")")
+
+    // Five seeds synthesized, the other four kept as rejects.
+    let records = try E2E.readLines(runDirectory + "/out/part-00000.jsonl.zst")
+    #expect(records.count == 5)
+    let limited = try E2E.sql(
+      runDirectory + "/manifest.sqlite", "SELECT count FROM drop_counts WHERE stage = 'star' AND reason = 'seed_limit'")
+    #expect(limited == ["4"])
+    for line in records {
+      let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+      let star = try #require((object["metadata"] as? [String: Any])?["star"] as? [String: Any])
+      let sampled = try #require(star["candidates"] as? [[String: Any]]).filter { $0["base"] as? Bool == false }
+      #expect(sampled.count == 2)
+      for candidate in sampled {
+        let readings = try #require(candidate["judgements"] as? [[String: Any]])
+        #expect(readings.map { $0["order"] as? String } == ["candidate first", "reference first"])
+        #expect(readings.allSatisfy { !($0["explanation"] as? String ?? "").isEmpty })
+        #expect(candidate["response"] is String)
+      }
+    }
+
+    // The evolution: a start and three shards per pair, seeds won, judge figures.
+    let inspect = try E2E.pipe(["inspect", runDirectory])
+    #expect(inspect.stdout.contains("Star-Agents star: pair probabilities after each shard"), "\(inspect.stdout)")
+    #expect(inspect.stdout.contains("START  SHARD 0  SHARD 1  SHARD 2  SEEDS WON"), "\(inspect.stdout)")
+    #expect(inspect.stdout.contains("a+a (base)"))
+    #expect(inspect.stdout.contains("both positions agreed in"))
+    let json = try E2E.pipe(["inspect", runDirectory, "--json"])
+    let document = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+    let agents = try #require((document["agents"] as? [[String: Any]])?.first)
+    let trajectory = try #require(agents["trajectory"] as? [[Double]])
+    #expect(trajectory.count == 4)
+    #expect(trajectory.allSatisfy { $0.count == 8 && abs($0.reduce(0, +) - 1) < 1e-9 })
+    #expect(trajectory.first == [Double](repeating: 0.125, count: 8))
+    let won = try #require(agents["seedsWon"] as? [String: Int])
+    #expect(won.values.reduce(0, +) == 5)
+    #expect(agents["judgeReadings"] as? Int == 20)
+
+    try ChatExportCheck.expectReadable(runDirectory + "/out")
+  }
+
+  @Test(.enabled(if: LiveServer.isEnabled, "PIPE_LLM_URL=skip"))
+  func realServerProducesRecordsWithFullProvenance() throws {
     let url = try LiveServer.baseURL.get()
     let folder = try E2E.temporaryDirectory("star-live")
     try E2E.writeShard(
