@@ -17,6 +17,7 @@ extension Inspect {
     var seeds: Int
     var judgeReadings: Int
     var judgeUnparsable: Int
+    var judgeFollowups: Int
     var swappedComparisons: Int
     var swapAgreed: Int
     var difficultyFallbacks: Int
@@ -52,7 +53,7 @@ extension Inspect {
         AgentsReport(
           stage: summary.stage.id, pairs: pairs, trajectory: trajectory, wins: ordered,
           seeds: wonBy.reduce(0) { $0 + $1.seeds }, judgeReadings: counters["judge_readings"] ?? 0,
-          judgeUnparsable: counters["judge_unparsable"] ?? 0,
+          judgeUnparsable: counters["judge_unparsable"] ?? 0, judgeFollowups: counters["judge_followups"] ?? 0,
           swappedComparisons: counters["judge_swapped_comparisons"] ?? 0,
           swapAgreed: counters["judge_swap_agreed"] ?? 0,
           difficultyFallbacks: counters["difficulty_offline_fallback"] ?? 0))
@@ -87,7 +88,8 @@ extension Inspect {
       lines += aligned(rows).map { "  " + $0 }
       let parsed = report.judgeReadings - report.judgeUnparsable
       lines.append(
-        "  judge: \(parsed) of \(report.judgeReadings) verdicts parsed (\(percent(parsed, of: report.judgeReadings))); "
+        "  judge: \(parsed) of \(report.judgeReadings) verdicts parsed (\(percent(parsed, of: report.judgeReadings)); "
+          + "\(report.judgeFollowups) asked for again after a comparison without one); "
           + "both positions agreed in \(report.swapAgreed) of \(report.swappedComparisons) comparisons "
           + "(\(percent(report.swapAgreed, of: report.swappedComparisons)))")
       lines.append("  difficulty: \(report.difficultyFallbacks) offline n-gram fallback(s)")
@@ -104,6 +106,7 @@ extension Inspect {
           "seedsWon": .object(JSONObject(report.wins.map { ($0.pair, .int(Int64($0.seeds))) })),
           "seeds": .int(Int64(report.seeds)),
           "judgeReadings": .int(Int64(report.judgeReadings)), "judgeUnparsable": .int(Int64(report.judgeUnparsable)),
+          "judgeFollowups": .int(Int64(report.judgeFollowups)),
           "swappedComparisons": .int(Int64(report.swappedComparisons)), "swapAgreed": .int(Int64(report.swapAgreed)),
           "difficultyFallbacks": .int(Int64(report.difficultyFallbacks)),
         ])

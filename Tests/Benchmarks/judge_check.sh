@@ -53,7 +53,7 @@ for line in sys.stdin:
         row[2] += len(readings)
         row[3] += all(right)
         row[4] += sum(r["verdict"] == "unparsable" for r in readings)
-print(f"  {\"kind\":<10} {\"pairs\":>5} {\"readings right\":>15} {\"pairs right (both orders)\":>26} {\"unparsable\":>10}")
+print("  %-10s %5s %15s %26s %10s" % ("kind", "pairs", "readings right", "pairs right (both orders)", "unparsable"))
 for kind in ["truncated", "off-topic", "wrong", "all"]:
     if kind not in rows:
         continue

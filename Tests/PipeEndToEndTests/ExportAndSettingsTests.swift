@@ -112,12 +112,17 @@ struct ExportAndSettingsTests {
   }
 
   /// A judge that prefers the answer saying GOOD, except for questions marked BIASED, where it
-  /// always says [[A]].
+  /// always says [[A]], and questions marked UNDECIDED, where it compares without a verdict
+  /// until asked for the verdict alone.
   @Test func llmJudgeReadsBothPositions() throws {
     let server = try ScriptedHTTPServer { _, request in
       let body = request.body
       let biased = body.contains("BIASED")
       let first = body.range(of: "Assistant A's Answer]\\n").map { body[$0.upperBound...].prefix(4) } ?? ""
+      if body.contains("Give your final verdict now") {
+        return .json(LLMGenerateTests.chatAnswer(first == "GOOD" ? #"{"verdict": "A"}"# : #"{"verdict": "B"}"#))
+      }
+      if body.contains("UNDECIDED") { return .json(LLMGenerateTests.chatAnswer("Both have merits, and")) }
       let verdict = biased || first == "GOOD" ? "A answers it. [[A]]" : "B answers it. [[B]]"
       return .json(LLMGenerateTests.chatAnswer(verdict))
     }
@@ -130,6 +135,7 @@ struct ExportAndSettingsTests {
         #"{"id":"p2","text":"Q2 BIASED","metadata":{"answer":"GOOD two","reference":"poor"}}"#,
         #"{"id":"p3","text":"Q3","metadata":{"answer":"poor","reference":"GOOD three"}}"#,
         #"{"id":"p4","text":"Q4","metadata":{"answer":"GOOD four"}}"#,
+        #"{"id":"p5","text":"Q5 UNDECIDED","metadata":{"answer":"GOOD five","reference":"poor"}}"#,
       ])
     let pipeline = try E2E.writePipeline(
       """
@@ -152,11 +158,22 @@ struct ExportAndSettingsTests {
     #expect(judged["p2"]?["positionsAgree"] as? Bool == false)
     #expect(judged["p3"]?["preference"] as? Double == 0)
     #expect(judged["p4"] == nil)
+    // No verdict in the comparison: asked again, under a schema, and it counts.
+    #expect(judged["p5"]?["preference"] as? Double == 1)
+    let p5 = try #require(judged["p5"]?["readings"] as? [[String: Any]])
+    #expect(
+      p5.allSatisfy { $0["followUp"] as? Bool == true && $0["explanation"] as? String == "Both have merits, and" })
     let rejects = try E2E.readLines(folder + "/run/rejects/judge/part-00000.jsonl.zst")
     #expect(rejects.count == 1 && rejects[0].contains("prompt_field_missing"))
-    #expect(server.requests.allSatisfy { $0.body.contains("First write two or three sentences") })
+    let first = server.requests.filter { !$0.body.contains("Give your final verdict now") }
+    let followUps = server.requests.filter { $0.body.contains("Give your final verdict now") }
+    #expect(first.allSatisfy { $0.body.contains("First write two or three sentences") })
+    #expect(first.allSatisfy { !$0.body.contains("response_format") })
+    #expect(followUps.count == 2)
+    #expect(followUps.allSatisfy { $0.body.contains(#""response_format":{"json_schema""#) })
     let counters = try E2E.sql(
       folder + "/run/manifest.sqlite", "SELECT name || '=' || value FROM counters WHERE stage = 'judge' ORDER BY name")
-    #expect(counters.contains("judge_swap_agreed=2") && counters.contains("judge_swapped_comparisons=3"), "\(counters)")
+    #expect(counters.contains("judge_swap_agreed=3") && counters.contains("judge_swapped_comparisons=4"), "\(counters)")
+    #expect(counters.contains("judge_followups=2"), "\(counters)")
   }
 }

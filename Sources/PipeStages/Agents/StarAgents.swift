@@ -186,28 +186,45 @@ public struct StarAgents: StatefulBatchStage {
       context.counters.add("candidates_failed", generated.count - candidates.count)
     }
 
-    // Difficulty and quality of every candidate, concurrently.
-    let results = Concurrently.map(candidates.count) { index -> Result<CandidateScores, LLMError> in
+    // Difficulty under both models and the judge's reading of every candidate: each a job of
+    // its own, all at once, so the scorers' and the judge's servers work at the same time.
+    enum Measure: CaseIterable { case small, large, judge }
+    let measures = candidates.indices.flatMap { index in Measure.allCases.map { (index, $0) } }
+    let measured = Concurrently.map(measures.count) { job -> Result<ScoreJob, LLMError> in
+      let (index, measure) = measures[job]
+      let candidate = candidates[index]
       do {
-        let candidate = candidates[index]
-        let small = try self.ifd(candidate, scorer: self.config.small, offline: scorers.small, context: context)
-        let large = try self.ifd(candidate, scorer: self.config.large, offline: scorers.large, context: context)
-        let judgement =
-          candidate.pair == nil
-          ? Judgement(value: 0.5, readings: [])
-          : try self.judge.compare(
-            question: candidate.instruction, candidate: candidate.response, reference: base.response,
-            context: context)
-        return .success(CandidateScores(small: small, large: large, judgement: judgement))
+        switch measure {
+        case .small:
+          return .success(
+            .ifd(try self.ifd(candidate, scorer: self.config.small, offline: scorers.small, context: context)))
+        case .large:
+          return .success(
+            .ifd(try self.ifd(candidate, scorer: self.config.large, offline: scorers.large, context: context)))
+        case .judge:
+          guard candidate.pair != nil else { return .success(.judgement(Judgement(value: 0.5, readings: []))) }
+          return .success(
+            .judgement(
+              try self.judge.compare(
+                question: candidate.instruction, candidate: candidate.response, reference: base.response,
+                context: context)))
+        }
       } catch let error as LLMError {
         return .failure(error)
       } catch {
-        return .failure(
-          LLMError(kind: .malformedResponse, endpointName: "?", path: "?", message: "\(error)"))
+        return .failure(LLMError(kind: .malformedResponse, endpointName: "?", path: "?", message: "\(error)"))
       }
     }
-    for case .failure(let error) in results {
+    for case .failure(let error) in measured {
       throw EndpointOutage.taskError(error, context: context, during: "scoring candidates")
+    }
+    let values = measured.compactMap { try? $0.get() }
+    let results: [Result<CandidateScores, LLMError>] = candidates.indices.map { index in
+      let parts = values[(index * 3)..<(index * 3 + 3)].map { $0 }
+      guard case .ifd(let small) = parts[0], case .ifd(let large) = parts[1],
+        case .judgement(let judgement) = parts[2]
+      else { return .failure(LLMError(kind: .malformedResponse, endpointName: "?", path: "?", message: "internal")) }
+      return .success(CandidateScores(small: small, large: large, judgement: judgement))
     }
     let scored = results.compactMap { try? $0.get() }
     let engineCandidates = zip(candidates, scored).map { candidate, score in
@@ -225,6 +242,7 @@ public struct StarAgents: StatefulBatchStage {
       }
       context.counters.add("judge_readings", score.judgement.readings.count)
       context.counters.add("judge_unparsable", score.judgement.unparsable)
+      context.counters.add("judge_followups", score.judgement.followedUp)
       if let agree = score.judgement.positionsAgree {
         context.counters.add("judge_swapped_comparisons")
         if agree { context.counters.add("judge_swap_agreed") }
@@ -282,6 +300,12 @@ public struct StarAgents: StatefulBatchStage {
   }
 
   private func format(_ value: Double) -> String { String(format: "%.3f", value) }
+
+  /// What one scoring job measured.
+  private enum ScoreJob: Sendable {
+    case ifd(IFDScore)
+    case judgement(Judgement)
+  }
 
   /// A candidate's IFD under both models and the judge's preference for it.
   private struct CandidateScores: Sendable {

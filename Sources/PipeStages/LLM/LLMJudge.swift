@@ -82,6 +82,7 @@ public struct LLMJudge: BatchRecordStage {
     }
     context.counters.add("judge_readings", judgement.readings.count)
     context.counters.add("judge_unparsable", judgement.unparsable)
+    context.counters.add("judge_followups", judgement.followedUp)
     if let agree = judgement.positionsAgree {
       context.counters.add("judge_swapped_comparisons")
       if agree { context.counters.add("judge_swap_agreed") }

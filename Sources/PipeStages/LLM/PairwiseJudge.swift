@@ -12,8 +12,11 @@ struct PairwiseJudge: Sendable {
     /// The FastChat prompt as it is: "after a brief explanation", a verdict. Small models
     /// (Qwen2.5 0.5B and 1.5B) answer a bare `[[B]]` to it almost always.
     case verdictOnly
-    /// The user message ends by asking for a short comparison first, then the verdict: the
-    /// 1.5B then judges clear pairs right (docs/llm.md has the figures).
+    /// The user message ends by asking for a short comparison first, then the verdict. When the
+    /// answer has no verdict (the 1.5B ran on comparing until the token limit in a sixth of its
+    /// readings), a second call asks for the verdict alone, constrained by a JSON schema so that
+    /// it parses. (A schema on the first call made the 1.5B write one stock sentence and answer
+    /// "A" whatever the order: 23 of 36 readings right, against 17 of 22 in free text.)
     case explainFirst
   }
 
@@ -33,23 +36,34 @@ struct PairwiseJudge: Sendable {
     var readings: [Judgement.Reading] = []
     for swapped in swapPositions ? [false, true] : [false] {
       let (first, second) = swapped ? (reference, candidate) : (candidate, reference)
-      let prompt = JudgePrompt.user(question: question, first: first, second: second, style: style)
-      let text: String
+      let messages: [ChatMessage] = [
+        .system(JudgePrompt.system(style)),
+        .user(JudgePrompt.user(question: question, first: first, second: second, style: style)),
+      ]
+      var text = ""
+      var verdict: JudgeVerdict? = nil
+      var followedUp = false
       do {
-        let reply = try client.send(
-          ChatRequest(
-            messages: [.system(JudgePrompt.system), .user(prompt)], temperature: 0, maxTokens: maxTokens, seed: 0))
-        LLMCounters.record(reply, usage: reply.response.usage, endpoint: endpoint.name, context: context)
-        text = reply.response.text.trimmingCharacters(in: .whitespacesAndNewlines)
+        text = try ask(messages, maxTokens: maxTokens, format: nil, client: client, context: context)
+        verdict = JudgeVerdict.parse(text)
+        if verdict == nil, style == .explainFirst {
+          // The comparison ran to the token limit or ended without a verdict: ask for the
+          // verdict alone after it, constrained by a schema so that it parses.
+          followedUp = true
+          let answer = try ask(
+            messages + [.assistant(text), .user(JudgePrompt.verdictRequest)], maxTokens: 16,
+            format: JudgePrompt.verdictSchema, client: client, context: context)
+          verdict = JudgeVerdict.parse(answer, json: true)
+        }
       } catch let error as LLMError {
-        LLMCounters.failure(error, endpoint: endpoint.name, context: context)
         if error.kind.isEndpointFailure { throw error }
         readings.append(
-          Judgement.Reading(candidateFirst: !swapped, verdict: "error", value: 0.5, explanation: error.description))
+          Judgement.Reading(
+            candidateFirst: !swapped, verdict: "error", value: 0.5, explanation: error.description, followedUp: false))
         continue
       }
       let reading: (verdict: String, value: Double)
-      switch JudgeVerdict.parse(text) {
+      switch verdict {
       case .first?: reading = ("[[A]]", swapped ? 0 : 1)
       case .second?: reading = ("[[B]]", swapped ? 1 : 0)
       case .tie?: reading = ("[[C]]", 0.5)
@@ -58,11 +72,25 @@ struct PairwiseJudge: Sendable {
       readings.append(
         Judgement.Reading(
           candidateFirst: !swapped, verdict: reading.verdict, value: reading.value,
-          explanation: String(text.prefix(600))
-        ))
+          explanation: String(text.prefix(600)), followedUp: followedUp))
     }
     let value = readings.map(\.value).reduce(0, +) / Double(max(1, readings.count))
     return Judgement(value: value, readings: readings)
+  }
+
+  /// One call to the judge, counted; its trimmed text.
+  private func ask(
+    _ messages: [ChatMessage], maxTokens: Int, format: ResponseFormat?, client: LLMClient, context: StageContext
+  ) throws -> String {
+    do {
+      let reply = try client.send(
+        ChatRequest(messages: messages, temperature: 0, maxTokens: maxTokens, seed: 0, responseFormat: format))
+      LLMCounters.record(reply, usage: reply.response.usage, endpoint: endpoint.name, context: context)
+      return reply.response.text.trimmingCharacters(in: .whitespacesAndNewlines)
+    } catch let error as LLMError {
+      LLMCounters.failure(error, endpoint: endpoint.name, context: context)
+      throw error
+    }
   }
 }
 
@@ -80,11 +108,13 @@ struct Judgement: Sendable {
     var verdict: String
     var value: Double
     var explanation: String
+    /// Whether the verdict came from a second call asking for it alone.
+    var followedUp: Bool
 
     var json: JSONValue {
       .object([
         "order": .string(candidateFirst ? "candidate first" : "reference first"), "verdict": .string(verdict),
-        "preference": .double(value), "explanation": .string(explanation),
+        "preference": .double(value), "explanation": .string(explanation), "followUp": .bool(followedUp),
       ])
     }
   }
@@ -97,17 +127,26 @@ struct Judgement: Sendable {
 
   /// Readings whose verdict did not parse.
   var unparsable: Int { readings.filter { $0.verdict == "unparsable" }.count }
+
+  /// Readings whose verdict needed the follow-up call.
+  var followedUp: Int { readings.filter(\.followedUp).count }
 }
 
 /// The judge's prompts, after the FastChat pairwise format.
 enum JudgePrompt {
-  static let system =
+  static let fastChatSystem =
     "Please act as an impartial judge and evaluate the quality of the responses provided by two AI assistants "
     + "to the user question displayed below. Choose the assistant that follows the user's instructions and "
     + "answers the question better, considering helpfulness, relevance, accuracy, depth, creativity and level "
     + "of detail. Avoid any position bias: the order of the responses must not influence you, nor their length. "
-    + "Be as objective as possible. After a brief explanation, output your final verdict strictly in this "
-    + "format: \"[[A]]\" if assistant A is better, \"[[B]]\" if assistant B is better, and \"[[C]]\" for a tie."
+    + "Be as objective as possible."
+
+  /// The system message: FastChat's, with its verdict format.
+  static func system(_ style: PairwiseJudge.Style) -> String {
+    fastChatSystem
+      + " After a brief explanation, output your final verdict strictly in this format: \"[[A]]\" if assistant "
+      + "A is better, \"[[B]]\" if assistant B is better, and \"[[C]]\" for a tie."
+  }
 
   /// The question and both answers, then, for `explainFirst`, the request to compare first.
   static func user(question: String, first: String, second: String, style: PairwiseJudge.Style) -> String {
@@ -119,6 +158,21 @@ enum JudgePrompt {
   static let explainRequest =
     "First write two or three sentences comparing the answers: which one is correct and which one is wrong or "
     + "unhelpful. Then give your final verdict as [[A]], [[B]] or [[C]]."
+
+  /// The follow-up when a comparison ended without a verdict.
+  static let verdictRequest = "Give your final verdict now: A, B or C (a tie)."
+
+  /// `{"verdict": "A" | "B" | "C"}`.
+  static let verdictSchema = ResponseFormat.jsonSchema(
+    name: "verdict",
+    schema: .object([
+      "type": .string("object"),
+      "properties": .object([
+        "verdict": .object(["type": .string("string"), "enum": .array(["A", "B", "C"].map { .string($0) })])
+      ]),
+      "required": .array([.string("verdict")]),
+      "additionalProperties": .bool(false),
+    ]))
 }
 
 /// The judge's verdict in the FastChat format: `[[A]]`, `[[B]]` or `[[C]]` (tie).
@@ -129,6 +183,18 @@ public enum JudgeVerdict: String, Sendable {
   case second = "B"
   /// Neither.
   case tie = "C"
+
+  /// The verdict of a `{"comparison", "verdict"}` answer when `json` is set and the answer is
+  /// one; else the last `[[X]]` in `text`; `nil` when it has none.
+  public static func parse(_ text: String, json: Bool) -> JudgeVerdict? {
+    if json, let object = (try? JSONValue.parse(Array(text.utf8)))?.objectValue,
+      let verdict = object["verdict"]?.stringValue?.trimmingCharacters(in: .whitespaces).uppercased(),
+      let parsed = JudgeVerdict(rawValue: verdict)
+    {
+      return parsed
+    }
+    return parse(text)
+  }
 
   /// The last verdict in `text`, or `nil` when it has none.
   public static func parse(_ text: String) -> JudgeVerdict? {

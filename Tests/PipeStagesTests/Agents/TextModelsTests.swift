@@ -49,4 +49,14 @@ struct TextModelsTests {
     #expect(JudgeVerdict.parse("I cannot decide.") == nil)
     #expect(JudgeVerdict.parse("[[D]] [[") == nil)
   }
+
+  @Test func schemaVerdictsParseFromTheJSONObjectWithTheBracketsAsFallback() {
+    #expect(JudgeVerdict.parse(#"{"comparison": "A is right, B is cut short.", "verdict": "A"}"#, json: true) == .first)
+    #expect(JudgeVerdict.parse(#"{"comparison": "[[A]] looks better", "verdict": " b "}"#, json: true) == .second)
+    #expect(JudgeVerdict.parse(#"{"comparison": "x", "verdict": "C"}"#, json: false) == nil)
+    // A server that ignores the schema: the brackets still count.
+    #expect(JudgeVerdict.parse("B is better. [[B]]", json: true) == .second)
+    #expect(JudgeVerdict.parse(#"{"comparison": "cut off"#, json: true) == nil)
+    #expect(JudgeVerdict.parse(#"{"comparison": "x", "verdict": "D"}"#, json: true) == nil)
+  }
 }
