@@ -50,7 +50,7 @@ struct OutageTests {
               { "name": "plain", "endpoint": "small", "system": "Answer briefly.", "temperature": 0.2, "maxTokens": 32 },
               { "name": "teacher", "endpoint": "large", "system": "Explain step by step.", "maxTokens": 32,
                 "rewrite": "Ask this more precisely: {instruction}" } ],
-            "basePairs": [["plain", "plain"]], "samplesPerSeed": 1, "batchSize": 2,
+            "basePairs": [["plain", "plain"]], "samplesPerSeed": 1, "memoryDraws": 0, "batchSize": 2,
             "difficulty": { "small": { "endpoint": "small" }, "large": { "endpoint": "large" } },
             "judge": { "endpoint": "large", "maxTokens": 48 } } }],
         "output": { "from": "star", "path": "out" } }

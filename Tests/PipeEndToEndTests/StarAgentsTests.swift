@@ -211,6 +211,34 @@ struct StarAgentsTests {
     try ChatExportCheck.expectReadable(runDirectory + "/out")
   }
 
+  /// Config mistakes of version 2, each named by its JSON path, exit 2.
+  @Test func versionTwoConfigMistakesNameTheirPath() throws {
+    let folder = try E2E.temporaryDirectory("star-config")
+    try Self.writeSeeds(in: folder)
+    let base = try String(
+      contentsOfFile: try Self.pipeline(baseURL: "http://127.0.0.1:9", in: folder), encoding: .utf8
+    ).replacingOccurrences(of: "agents.star@1", with: "agents.star@2")
+    let cases: [(String, String, String)] = [
+      (
+        #""samplesPerSeed": 2"#, #""samplesPerSeed": 2, "memoryDraws": 2"#,
+        "config.memoryDraws: is 2 with samplesPerSeed 2"
+      ),
+      (
+        #""embeddings": "s","#,
+        #""embeddings": "s", "difficulty": {"small": {"endpoint": "s", "logprobs": "prompt"}},"#,
+        "config.difficulty.small.logprobs: expected \"forced\""
+      ),
+      (#""embeddings": "s","#, #""embeddings": "s", "maxSeeds": 0,"#, "config.maxSeeds"),
+    ]
+    for (index, (from, to, message)) in cases.enumerated() {
+      let file = folder + "/bad-\(index).json"
+      try base.replacingOccurrences(of: from, with: to).write(toFile: file, atomically: true, encoding: .utf8)
+      let validate = try E2E.pipe(["validate", file])
+      #expect(validate.status == 2, "\(to): \(validate.stderr)")
+      #expect(validate.stderr.contains(message), "\(to): \(validate.stderr)")
+    }
+  }
+
   @Test(.enabled(if: LiveServer.isEnabled, "PIPE_LLM_URL=skip"))
   func realServerProducesRecordsWithFullProvenance() throws {
     let url = try LiveServer.baseURL.get()
@@ -224,7 +252,7 @@ struct StarAgentsTests {
       .replacingOccurrences(of: #""model": "scripted""#, with: #""model": "smollm2""#)
       .replacingOccurrences(of: #""timeoutSeconds": 10"#, with: #""timeoutSeconds": 300"#)
       .replacingOccurrences(of: #""system": "You are A." }"#, with: #""system": "You are A.", "maxTokens": 24 }"#)
-      .replacingOccurrences(of: #""samplesPerSeed": 2"#, with: #""samplesPerSeed": 1"#)
+      .replacingOccurrences(of: #""samplesPerSeed": 2"#, with: #""samplesPerSeed": 1, "memoryDraws": 0"#)
       .replacingOccurrences(
         of: #""judge": { "endpoint": "s" }"#, with: #""judge": { "endpoint": "s", "maxTokens": 24 }"#)
     try text.write(toFile: folder + "/pipeline.json", atomically: true, encoding: .utf8)

@@ -174,6 +174,13 @@ public struct StarAgentsConfig: Sendable {
     }
     guard !pairs.isEmpty else { throw ConfigValueError("pairs", "expected at least one pair besides the base pairs") }
 
+    if options.memoryDraws > 0, options.memoryDraws >= options.samplesPerSeed {
+      throw ConfigValueError(
+        "memoryDraws",
+        "is \(options.memoryDraws) with samplesPerSeed \(options.samplesPerSeed): once the memory bank holds a "
+          + "winner, every sampled pair would come from it, and pairs that have not won would never be tried "
+          + "again; use a value below samplesPerSeed, or 0")
+    }
     parameters = StarAgentsEngine.Parameters(
       samplesPerSeed: options.samplesPerSeed, evolutionRate: options.evolutionRate,
       memoryDraws: options.memoryDraws, memoryTopN: options.memoryTopN,
