@@ -190,43 +190,43 @@ public struct StarAgents: StatefulBatchStage {
     // its own, all at once, so the scorers' and the judge's servers work at the same time.
     enum Measure: CaseIterable { case small, large, judge }
     let measures = candidates.indices.flatMap { index in Measure.allCases.map { (index, $0) } }
-    let measured = Concurrently.map(measures.count) { job -> Result<ScoreJob, LLMError> in
+    let measured = Concurrently.map(measures.count) { job -> Result<ScoreJob, any Error> in
       let (index, measure) = measures[job]
       let candidate = candidates[index]
-      do {
+      return Result {
         switch measure {
         case .small:
-          return .success(
-            .ifd(try self.ifd(candidate, scorer: self.config.small, offline: scorers.small, context: context)))
+          return .small(try self.ifd(candidate, scorer: self.config.small, offline: scorers.small, context: context))
         case .large:
-          return .success(
-            .ifd(try self.ifd(candidate, scorer: self.config.large, offline: scorers.large, context: context)))
+          return .large(try self.ifd(candidate, scorer: self.config.large, offline: scorers.large, context: context))
         case .judge:
-          guard candidate.pair != nil else { return .success(.judgement(Judgement(value: 0.5, readings: []))) }
-          return .success(
-            .judgement(
-              try self.judge.compare(
-                question: candidate.instruction, candidate: candidate.response, reference: base.response,
-                context: context)))
+          guard candidate.pair != nil else { return .judgement(Judgement(value: 0.5, readings: [])) }
+          return .judgement(
+            try self.judge.compare(
+              question: candidate.instruction, candidate: candidate.response, reference: base.response,
+              context: context))
         }
-      } catch let error as LLMError {
-        return .failure(error)
-      } catch {
-        return .failure(LLMError(kind: .malformedResponse, endpointName: "?", path: "?", message: "\(error)"))
       }
     }
     for case .failure(let error) in measured {
-      throw EndpointOutage.taskError(error, context: context, during: "scoring candidates")
+      if let error = error as? LLMError {
+        throw EndpointOutage.taskError(error, context: context, during: "scoring candidates")
+      }
+      throw error
     }
-    let values = measured.compactMap { try? $0.get() }
-    let results: [Result<CandidateScores, LLMError>] = candidates.indices.map { index in
-      let parts = values[(index * 3)..<(index * 3 + 3)].map { $0 }
-      guard case .ifd(let small) = parts[0], case .ifd(let large) = parts[1],
-        case .judgement(let judgement) = parts[2]
-      else { return .failure(LLMError(kind: .malformedResponse, endpointName: "?", path: "?", message: "internal")) }
-      return .success(CandidateScores(small: small, large: large, judgement: judgement))
+    // The jobs are in order: small, large, judge for each candidate.
+    let scored = candidates.indices.map { index in
+      var scores = CandidateScores(
+        small: IFDScore(value: 0), large: IFDScore(value: 0), judgement: Judgement(value: 0.5, readings: []))
+      for case .success(let part) in measured[(index * 3)..<(index * 3 + 3)] {
+        switch part {
+        case .small(let value): scores.small = value
+        case .large(let value): scores.large = value
+        case .judgement(let value): scores.judgement = value
+        }
+      }
+      return scores
     }
-    let scored = results.compactMap { try? $0.get() }
     let engineCandidates = zip(candidates, scored).map { candidate, score in
       StarAgentsEngine.Candidate(
         pair: candidate.pair, ifdSmall: score.small.value, ifdLarge: score.large.value, judge: score.judgement.value)
@@ -303,7 +303,8 @@ public struct StarAgents: StatefulBatchStage {
 
   /// What one scoring job measured.
   private enum ScoreJob: Sendable {
-    case ifd(IFDScore)
+    case small(IFDScore)
+    case large(IFDScore)
     case judgement(Judgement)
   }
 
