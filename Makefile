@@ -88,9 +88,10 @@ models:
 	bash Tests/PipeTestSupport/llm_server.sh list
 
 # Star-Agents with real models (pipelines/instructions.json): agents on Qwen2.5-Coder-0.5B and
-# SmolLM2-135M, the judge on Qwen2.5-Coder-1.5B, e5 embeddings; SEEDS seeds (about 1.5 minutes
-# each on two cores). Writes runs/instructions and its chat export, and prints the evolution.
-SEEDS ?= 6
+# SmolLM2-135M, the judge on Qwen2.5-Coder-1.5B, e5 embeddings; SEEDS seeds (roughly two minutes
+# each on two cores: a seed with one sampled pair took 66 to 107 s, the demo samples two).
+# Writes runs/instructions and its chat export, and prints the evolution.
+SEEDS ?= 3
 demo-instructions: build
 	@for model in smollm2 qwen-0.5b qwen-1.5b e5; do bash Tests/PipeTestSupport/llm_server.sh start $$model >/dev/null; done
 	$(PIPE) run pipelines/instructions.json --run-dir runs/instructions --set star.maxSeeds=$(SEEDS)
