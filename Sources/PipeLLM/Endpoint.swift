@@ -36,13 +36,18 @@ public struct Endpoint: Sendable, Equatable {
   public var circuitBreakerFailures: Int
   /// How long an open circuit stays open before one attempt may probe the server again.
   public var circuitBreakerSeconds: Double
+  /// Members added to every request body that does not set them itself: server-specific
+  /// parameters, such as `{"cache_prompt": false}` for llama.cpp (then an answer does not depend
+  /// on what the server's cache held from the request before, so runs repeat byte for byte).
+  public var extraBody: JSONObject
 
   /// Creates an endpoint; call `validate()` before use.
   public init(
     name: String, baseURL: String, model: String, apiKeyEnvironmentVariable: String? = nil,
     maxConcurrentRequests: Int = 4, requestsPerMinute: Double? = nil, timeoutSeconds: Double = 120,
     totalTimeoutSeconds: Double? = nil, maxRetries: Int = 4, backoffBaseSeconds: Double = 1,
-    backoffMaxSeconds: Double = 60, circuitBreakerFailures: Int = 8, circuitBreakerSeconds: Double = 30
+    backoffMaxSeconds: Double = 60, circuitBreakerFailures: Int = 8, circuitBreakerSeconds: Double = 30,
+    extraBody: JSONObject = JSONObject()
   ) {
     self.name = name
     self.baseURL = baseURL
@@ -57,6 +62,7 @@ public struct Endpoint: Sendable, Equatable {
     self.backoffMaxSeconds = backoffMaxSeconds
     self.circuitBreakerFailures = circuitBreakerFailures
     self.circuitBreakerSeconds = circuitBreakerSeconds
+    self.extraBody = extraBody
   }
 
   /// Every problem with this config, each saying which field is wrong and what to write instead.

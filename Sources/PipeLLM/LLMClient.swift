@@ -82,7 +82,8 @@ public final class LLMClient: Sendable {
   /// - Throws: `LLMError` when the call fails (its `kind` says how); whatever the cache throws.
   public func send<Request: LLMRequest>(_ request: Request) throws -> LLMReply<Request.Response> {
     shared.counters.withLock { $0.calls += 1 }
-    let body = request.body(model: endpoint.model)
+    var body = request.body(model: endpoint.model)
+    for (key, value) in endpoint.extraBody.members where body[key] == nil { body[key] = value }
     let key = LLMCacheKey.make(endpoint: endpoint, path: Request.path, body: body)
     if let cache, let hit = try cache.lookup(key: key),
       let json = try? JSONValue.parse(hit.responseBody),

@@ -90,6 +90,19 @@ struct LlamaServerRequestTests {
     #expect(Endpoint(name: "x", baseURL: "http://h/llama/v1", model: "m").serverRootURL == "http://h/llama")
   }
 
+  @Test func extraBodyMembersAreAddedWhereTheRequestSetsNone() throws {
+    let server = try ScriptedHTTPServer { _, _ in .json(chatAnswer("ok")) }
+    defer { server.stop() }
+    let endpoint = Endpoint(
+      name: "x", baseURL: server.baseURL, model: "m",
+      extraBody: ["cache_prompt": .bool(false), "temperature": .double(9)])
+    let client = try LLMClient(endpoint: endpoint)
+    _ = try client.send(hello(temperature: 0.5))
+    let body = try #require(server.requests.first?.body)
+    #expect(body.contains(#""cache_prompt":false"#), "\(body)")
+    #expect(body.contains(#""temperature":0.5"#) && !body.contains("9"), "\(body)")
+  }
+
   @Test func forcedDecodingBodyAndAnswer() throws {
     let body = ForcedDecodingRequest(prompt: "P", tokens: [11, 22]).body(model: "m")
     #expect(body["grammar"]?.stringValue == "root ::= <[11]> <[22]>")

@@ -10,7 +10,7 @@ public enum LLMConfig {
   static let endpointKeys = [
     "baseURL", "model", "apiKeyEnv", "maxConcurrentRequests", "requestsPerMinute", "timeoutSeconds",
     "totalTimeoutSeconds", "maxRetries", "backoffBaseSeconds", "backoffMaxSeconds", "circuitBreakerFailures",
-    "circuitBreakerSeconds",
+    "circuitBreakerSeconds", "extraBody",
   ]
 
   /// Parses an endpoint object found at `keyPath` (for error paths) and named `name`.
@@ -55,7 +55,16 @@ public enum LLMConfig {
       backoffBaseSeconds: try number("backoffBaseSeconds") ?? defaults.backoffBaseSeconds,
       backoffMaxSeconds: try number("backoffMaxSeconds") ?? defaults.backoffMaxSeconds,
       circuitBreakerFailures: try number("circuitBreakerFailures").map { Int($0) } ?? defaults.circuitBreakerFailures,
-      circuitBreakerSeconds: try number("circuitBreakerSeconds") ?? defaults.circuitBreakerSeconds)
+      circuitBreakerSeconds: try number("circuitBreakerSeconds") ?? defaults.circuitBreakerSeconds,
+      extraBody: try extraBody())
+    func extraBody() throws -> JSONObject {
+      guard let value = object["extraBody"], value != .null else { return JSONObject() }
+      guard let members = value.objectValue else {
+        throw ConfigValueError(
+          "\(keyPath).extraBody", "expected an object of request members, got \(value.typeDescription)")
+      }
+      return members
+    }
     if let problem = endpoint.problems.first { throw ConfigValueError(keyPath, problem) }
     return endpoint
   }
