@@ -143,16 +143,15 @@ enum Commands {
 
   // MARK: - Loading pipelines
 
-  /// Reads, parses and validates a pipeline file.
-  static func loadPipeline(path: String) throws -> (spec: PipelineSpec, text: String) {
+  /// Reads a pipeline file, applies `--set` settings to it, and validates the result once.
+  static func loadPipeline(path: String, settings: [String] = []) throws -> (spec: PipelineSpec, text: String) {
     guard let data = FileManager.default.contents(atPath: path) else {
       let exists = FileManager.default.fileExists(atPath: path)
       throw PipeError(.input, exists ? "cannot read the pipeline file" : "no such pipeline file", file: path)
     }
-    return (
-      try validatePipeline(text: String(decoding: data, as: UTF8.self), bytes: [UInt8](data), path: path),
-      String(decoding: data, as: UTF8.self)
-    )
+    var text = String(decoding: data, as: UTF8.self)
+    if !settings.isEmpty { text = try applySettings(settings, to: text, path: path) }
+    return (try validatePipeline(text: text, bytes: Array(text.utf8), path: path), text)
   }
 
   static func validatePipeline(text: String, bytes: [UInt8], path: String) throws -> PipelineSpec {
@@ -175,7 +174,11 @@ enum Commands {
   static func applySettings(_ settings: [String], to text: String, path: String) throws -> String {
     guard var document = (try? JSONValue.parse(Array(text.utf8)))?.objectValue,
       var stages = document["stages"]?.arrayValue
-    else { throw PipeError(.config, "expected an object with a \"stages\" array", file: path) }
+    else {
+      // The file's own problems first (invalid JSON at a line, say), as without --set.
+      _ = try validatePipeline(text: text, bytes: Array(text.utf8), path: path)
+      throw PipeError(.config, "expected an object with a \"stages\" array", file: path)
+    }
     for setting in settings {
       guard let equals = setting.firstIndex(of: "=") else {
         throw PipeError(.usage, "--set \(setting): expected STAGE.KEY=VALUE")
@@ -220,11 +223,7 @@ enum Commands {
     try parsed.expectPositionals(
       1...1, usage: "pipe run PIPELINE.json [--run-dir DIR] [--workers N] [--force STAGE] [--set STAGE.KEY=VALUE]")
     let path = parsed.positionals[0]
-    var (spec, text) = try loadPipeline(path: path)
-    if !parsed.values("--set").isEmpty {
-      text = try applySettings(parsed.values("--set"), to: text, path: path)
-      spec = try validatePipeline(text: text, bytes: Array(text.utf8), path: path)
-    }
+    let (spec, text) = try loadPipeline(path: path, settings: parsed.values("--set"))
     for stage in parsed.values("--force") where spec.stage(stage) == nil && stage != "export" {
       throw PipeError(.usage, "--force \(stage): no such stage in \(path)")
     }

@@ -28,7 +28,8 @@ public enum LiveServer {
   /// answer independent of what else is in flight, so runs are byte-identical), and returns
   /// its base URL. Tests that stop and restart a server use one of these, never the shared one.
   public static func startDedicated(port: Int, model: String = "smollm2", slots: Int = 1) throws -> String {
-    let (status, stdout, stderr) = try script("start", model: model, port: port, slots: slots)
+    let (status, stdout, stderr) = try script(
+      "start", model: model, settings: ["PIPE_LLM_PORT=\(port)", "PIPE_LLM_SLOTS=\(slots)"])
     let url = stdout.split(separator: "\n").last.map(String.init) ?? ""
     guard status == 0, url.hasPrefix("http") else {
       throw LiveServerUnavailable("llm_server.sh start \(model) on port \(port) failed: \(stderr.suffix(1500))")
@@ -38,23 +39,25 @@ public enum LiveServer {
 
   /// Stops the server `startDedicated` started on `port`.
   public static func stopDedicated(port: Int, model: String = "smollm2") throws {
-    let (status, _, stderr) = try script("stop", model: model, port: port, slots: 1)
+    let (status, _, stderr) = try script("stop", model: model, settings: ["PIPE_LLM_PORT=\(port)"])
     guard status == 0 else { throw LiveServerUnavailable("llm_server.sh stop on port \(port): \(stderr)") }
   }
 
-  private static func script(_ command: String, model: String, port: Int, slots: Int) throws -> (
+  /// Runs `llm_server.sh COMMAND MODEL` beside this file with `settings` (`NAME=VALUE`) added
+  /// to its environment; its status, standard output and standard error.
+  private static func script(_ command: String, model: String, settings: [String] = []) throws -> (
     Int32, String, String
   ) {
     let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("llm_server.sh")
-    let output = FileManager.default.temporaryDirectory.appendingPathComponent("pipe-llm-\(port)-\(getpid()).out")
+    let output = FileManager.default.temporaryDirectory.appendingPathComponent("pipe-llm-\(UUID().uuidString).out")
     let errors = output.appendingPathExtension("err")
     defer {
       try? FileManager.default.removeItem(at: output)
       try? FileManager.default.removeItem(at: errors)
     }
     let status = try run(
-      ["/usr/bin/env", "PIPE_LLM_PORT=\(port)", "PIPE_LLM_SLOTS=\(slots)", "/bin/bash", script.path, command, model],
-      stdout: output.path, stderr: errors.path)
+      ["/usr/bin/env"] + settings + ["/bin/bash", script.path, command, model], stdout: output.path,
+      stderr: errors.path)
     return (
       status, (try? String(contentsOf: output, encoding: .utf8)) ?? "",
       (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
@@ -63,26 +66,19 @@ public enum LiveServer {
 
   private static func locate() -> Result<String, LiveServerUnavailable> {
     if let url = ProcessInfo.processInfo.environment["PIPE_LLM_URL"], !url.isEmpty { return .success(url) }
-    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("llm_server.sh")
-    let output = FileManager.default.temporaryDirectory.appendingPathComponent("pipe-llm-start-\(getpid()).out")
-    let errors = output.appendingPathExtension("err")
-    defer {
-      try? FileManager.default.removeItem(at: output)
-      try? FileManager.default.removeItem(at: errors)
-    }
     let status: Int32
+    let stdout: String
+    let stderr: String
     do {
-      status = try run(["/bin/bash", script.path, "start"], stdout: output.path, stderr: errors.path)
+      (status, stdout, stderr) = try script("start", model: "smollm2")
     } catch {
-      return .failure(LiveServerUnavailable("cannot run \(script.path): \(error)"))
+      return .failure(LiveServerUnavailable("cannot run llm_server.sh: \(error)"))
     }
-    let stdout = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
-    let stderr = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
     let url = stdout.split(separator: "\n").last.map(String.init) ?? ""
     guard status == 0, url.hasPrefix("http") else {
       return .failure(
         LiveServerUnavailable(
-          "\(script.lastPathComponent) start failed (status \(status)): \(stderr.suffix(1500)) "
+          "llm_server.sh start failed (status \(status)): \(stderr.suffix(1500)) "
             + "— set PIPE_LLM_URL to a running server, or PIPE_LLM_URL=skip to skip the integration tests"))
     }
     return .success(url)

@@ -327,16 +327,11 @@ public struct StarAgents: StatefulBatchStage {
   /// The seed's embedding from the endpoint, scaled to unit length.
   private func embed(_ text: String, endpoint: Endpoint, context: StageContext) throws -> [Float] {
     let client = try LLMConfig.client(for: endpoint, context: context)
-    do {
-      let reply = try client.send(EmbeddingRequest(inputs: [text]))
-      LLMCounters.record(reply, usage: reply.response.usage, endpoint: endpoint.name, context: context)
-      let vector = (reply.response.vectors.first ?? []).map { Float($0) }
-      let norm = vector.reduce(0) { $0 + $1 * $1 }.squareRoot()
-      return norm > 0 ? vector.map { $0 / norm } : vector
-    } catch let error as LLMError {
-      LLMCounters.failure(error, endpoint: endpoint.name, context: context)
-      throw error
-    }
+    let reply = try LLMCounters.send(
+      EmbeddingRequest(inputs: [text]), with: client, endpoint: endpoint.name, context: context)
+    let vector = (reply.response.vectors.first ?? []).map { Float($0) }
+    let norm = vector.reduce(0) { $0 + $1 * $1 }.squareRoot()
+    return norm > 0 ? vector.map { $0 / norm } : vector
   }
 
   private func chat(
@@ -344,19 +339,14 @@ public struct StarAgents: StatefulBatchStage {
     context: StageContext
   ) throws -> String {
     let client = try LLMConfig.client(for: endpoint, context: context)
-    do {
-      let reply = try client.send(
-        ChatRequest(messages: messages, temperature: temperature, maxTokens: maxTokens, seed: seed))
-      LLMCounters.record(reply, usage: reply.response.usage, endpoint: endpoint.name, context: context)
-      let text = reply.response.text.trimmingCharacters(in: .whitespacesAndNewlines)
-      if text.isEmpty {
-        throw AgentFailure(reason: "llm_empty_answer", detail: "empty answer from \(endpoint.name)")
-      }
-      return text
-    } catch let error as LLMError {
-      LLMCounters.failure(error, endpoint: endpoint.name, context: context)
-      throw error
+    let reply = try LLMCounters.send(
+      ChatRequest(messages: messages, temperature: temperature, maxTokens: maxTokens, seed: seed), with: client,
+      endpoint: endpoint.name, context: context)
+    let text = reply.response.text.trimmingCharacters(in: .whitespacesAndNewlines)
+    if text.isEmpty {
+      throw AgentFailure(reason: "llm_empty_answer", detail: "empty answer from \(endpoint.name)")
     }
+    return text
   }
 
   private func rewrite(_ seed: String, by agent: StarAgentsConfig.Agent, context: StageContext) throws -> String {
@@ -446,17 +436,9 @@ struct OfflineScorers: Sendable {
 enum ForcedIFD {
   static func value(instruction: String, response: String, endpoint: Endpoint, context: StageContext) throws -> Double {
     let client = try LLMConfig.client(for: endpoint, context: context)
-    func call<Response>(_ make: () throws -> LLMReply<Response>) throws -> LLMReply<Response> {
-      do {
-        return try make()
-      } catch let error as LLMError {
-        LLMCounters.failure(error, endpoint: endpoint.name, context: context)
-        throw error
-      }
-    }
     func logprobs(after messages: [ChatMessage]) throws -> [Double] {
-      let prompt = try call { try TeacherForcing.prompt(messages, client: client) }
-      LLMCounters.record(prompt, usage: nil, endpoint: endpoint.name, context: context)
+      let prompt = try LLMCounters.send(
+        ApplyTemplateRequest(messages: messages), with: client, endpoint: endpoint.name, context: context)
       let forced = try TeacherForcing.logprobs(of: response, after: prompt.response.prompt, client: client)
       LLMCounters.record(forced.tokenize, usage: nil, endpoint: endpoint.name, context: context)
       LLMCounters.record(forced.decode, usage: forced.decode.response.usage, endpoint: endpoint.name, context: context)

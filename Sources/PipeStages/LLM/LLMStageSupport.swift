@@ -128,6 +128,22 @@ enum LLMCounters {
     context.counters.add("llm.\(endpoint).calls")
     context.counters.add("llm.\(endpoint).failures.\(error.kind.rawValue)")
   }
+
+  /// Sends `request` through `client`, counting the call, or its failure, for `endpoint`.
+  ///
+  /// - Throws: the client's `LLMError`, after counting it.
+  static func send<Request: LLMRequest>(
+    _ request: Request, with client: LLMClient, endpoint: String, context: StageContext
+  ) throws -> LLMReply<Request.Response> {
+    do {
+      let reply = try client.send(request)
+      record(reply, usage: reply.response.usage, endpoint: endpoint, context: context)
+      return reply
+    } catch let error as LLMError {
+      failure(error, endpoint: endpoint, context: context)
+      throw error
+    }
+  }
 }
 
 /// Runs `count` blocking jobs on their own threads (LLM calls wait on the network, so the

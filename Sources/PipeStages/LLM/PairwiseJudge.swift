@@ -82,15 +82,10 @@ struct PairwiseJudge: Sendable {
   private func ask(
     _ messages: [ChatMessage], maxTokens: Int, format: ResponseFormat?, client: LLMClient, context: StageContext
   ) throws -> String {
-    do {
-      let reply = try client.send(
-        ChatRequest(messages: messages, temperature: 0, maxTokens: maxTokens, seed: 0, responseFormat: format))
-      LLMCounters.record(reply, usage: reply.response.usage, endpoint: endpoint.name, context: context)
-      return reply.response.text.trimmingCharacters(in: .whitespacesAndNewlines)
-    } catch let error as LLMError {
-      LLMCounters.failure(error, endpoint: endpoint.name, context: context)
-      throw error
-    }
+    let reply = try LLMCounters.send(
+      ChatRequest(messages: messages, temperature: 0, maxTokens: maxTokens, seed: 0, responseFormat: format),
+      with: client, endpoint: endpoint.name, context: context)
+    return reply.response.text.trimmingCharacters(in: .whitespacesAndNewlines)
   }
 }
 
