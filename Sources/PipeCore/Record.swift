@@ -158,6 +158,19 @@ public struct Record: Sendable {
     }
   }
 
+  /// The value of metadata `key` as the name of a group (a language, a source): strings as
+  /// they are, numbers and booleans as JSON text, absent, null or empty as `unknown`.
+  public func groupName(metadataKey key: String) -> String {
+    switch metadata(key) {
+    case .string(let value)?: return value.isEmpty ? Self.unknownGroup : value
+    case nil, .null?: return Self.unknownGroup
+    case let other?: return other.jsonText
+    }
+  }
+
+  /// The group of records without a value for the grouping key.
+  public static let unknownGroup = "unknown"
+
   /// Sets (or with `nil` removes) a metadata key.
   public mutating func setMetadata(_ key: String, _ value: JSONValue?) {
     let current = generation

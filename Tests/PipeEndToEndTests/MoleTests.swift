@@ -46,6 +46,95 @@ struct MoleTests {
     E2E.expectSameFiles(try E2E.outputs(one), try E2E.outputs(runDirectory), "with one worker")
   }
 
+  /// Scoring stages that read one evaluator keep their own thresholds, and `groupBy` keeps the
+  /// top fraction within each group (from the evaluator's per-group percentiles).
+  @Test func keepTopFractionWithinEachGroup() throws {
+    let folder = try E2E.temporaryDirectory("mole-groups")
+    // One shard of the samples, grouped by source (man pages, translated man pages, gettext
+    // catalogues, docs, code), whose scores differ the way languages' do.
+    let pipeline = try E2E.writePipeline(
+      """
+      { "name": "mole-groups", "seed": 3,
+        "inputs": [{ "id": "samples", "paths": ["\(E2E.repositoryRoot)/samples/part-00000.jsonl.zst"] }],
+        "stages": [
+          { "id": "cf", "op": "counterfactual.generate@1", "inputs": ["samples"],
+            "config": { "only": ["noise", "redundancy", "informativeness"] } },
+          { "id": "train", "op": "evaluator.train@1", "inputs": ["cf"],
+            "config": { "hashBits": 12, "epochs": 2, "groupBy": "source", "groupMinimum": 60 } },
+          { "id": "scores", "op": "quality.mole@1", "inputs": ["samples"], "config": { "model": "train" } },
+          { "id": "overall", "op": "quality.mole@1", "inputs": ["samples"],
+            "config": { "model": "train", "keepTopFraction": 0.5 } },
+          { "id": "within", "op": "quality.mole@1", "inputs": ["samples"],
+            "config": { "model": "train", "keepTopFraction": 0.5, "groupBy": "source" } }
+        ] }
+      """, in: folder)
+    let runDirectory = folder + "/run"
+    let run = try E2E.pipe(["run", pipeline, "--run-dir", runDirectory])
+    #expect(run.status == 0, "\(run.stderr)")
+
+    // The group of every scored record, and which records each stage kept.
+    var group: [String: String] = [:]
+    func kept(_ stage: String) throws -> Set<String> {
+      var ids = Set<String>()
+      for line in try E2E.readLines(runDirectory + "/data/\(stage)/part-00000.jsonl.zst") {
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        let id = try #require(object["id"] as? String)
+        ids.insert(id)
+        group[id] = (object["metadata"] as? [String: Any])?["source"] as? String ?? "unknown"
+      }
+      return ids
+    }
+    let scored = try kept("scores")
+    #expect(scored.count == 644)
+    // Without thresholds nothing is dropped; with keepTopFraction 0.5 about half is, though
+    // the stage without thresholds decoded the same evaluator first.
+    let overall = try kept("overall")
+    let share = Double(overall.count) / Double(scored.count)
+    #expect(share > 0.3 && share < 0.7, "overall kept \(share)")
+
+    let report = try #require(
+      try JSONSerialization.jsonObject(
+        with: Data(contentsOf: URL(fileURLWithPath: runDirectory + "/artifacts/train/report.json"))) as? [String: Any])
+    let groups = try #require(report["groups"] as? [String: Any])
+    let measured = try #require(groups["withPercentiles"] as? [String])
+    let counts = try #require(groups["documents"] as? [String: Int])
+    #expect(groups["field"] as? String == "source")
+    #expect(measured == counts.filter { $0.value >= 60 }.keys.sorted(), "\(counts)")
+    #expect(measured.count >= 3, "\(counts)")
+    let within = try kept("within")
+    var shares: [String: (overall: Double, within: Double)] = [:]
+    for name in measured {
+      let members = scored.filter { group[$0] == name }
+      let size = Double(members.count)
+      shares[name] = (
+        Double(members.filter(overall.contains).count) / size, Double(members.filter(within.contains).count) / size
+      )
+    }
+    // Within each measured group about half is kept; one threshold for all keeps very
+    // different shares of the groups (their scores differ).
+    for (name, share) in shares {
+      #expect(share.within > 0.35 && share.within < 0.65, "\(name): \(share)")
+    }
+    let overallShares = shares.values.map(\.overall)
+    #expect((overallShares.max() ?? 0) - (overallShares.min() ?? 0) > 0.3, "\(shares)")
+    // Groups without percentiles of their own use the overall ones, counted.
+    let fallbacks = try E2E.sql(
+      runDirectory + "/manifest.sqlite",
+      "SELECT value FROM counters WHERE stage = 'within' AND name = 'keep_top_fraction_overall'")
+    let unmeasured = scored.filter { !measured.contains(group[$0] ?? "") }.count
+    #expect(unmeasured > 0 && fallbacks == [String(unmeasured)], "\(fallbacks) for \(unmeasured)")
+
+    // A scoring stage grouping by a key the training did not group by is refused, naming both.
+    let mismatch = try E2E.writePipeline(
+      try String(contentsOfFile: pipeline, encoding: .utf8).replacingOccurrences(
+        of: #""groupBy": "source" } }"#, with: #""groupBy": "language" } }"#), in: folder, name: "mismatch.json")
+    let refused = try E2E.pipe(["run", mismatch, "--run-dir", folder + "/mismatch"])
+    #expect(refused.status != 0)
+    #expect(
+      refused.stderr.contains(#"groupBy "language""#) && refused.stderr.contains(#"groupBy "source""#),
+      "\(refused.stderr)")
+  }
+
   /// Answers rewrite prompts: a fluency rewrite swaps two words (valid), a noise rewrite
   /// returns the text unchanged (invalid: identical), anything else fails with 500.
   static func server() throws -> ScriptedHTTPServer {

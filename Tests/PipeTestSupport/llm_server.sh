@@ -273,6 +273,17 @@ stop() {
   fi
 }
 
+status() {
+  if healthy; then
+    say "$name answers on $url"
+  else
+    say "$name does not answer on $url"
+    exit 1
+  fi
+}
+
+url() { echo "$url"; }
+
 list() {
   local model
   printf '%-10s %-6s %-12s %s\n' MODEL PORT SERVER STATE

@@ -67,16 +67,11 @@ public struct TokenCount: RecordStage {
 /// How records are put in groups, shared by the token counter and the mixture stages.
 enum MixtureGroups {
   /// The group of records without the key.
-  static let missing = "unknown"
+  static let missing = Record.unknownGroup
 
-  /// The value of metadata `key` as a group name: strings as they are, numbers and booleans
-  /// as JSON text, absent or null as `unknown`.
+  /// The value of metadata `key` as a group name (`Record.groupName(metadataKey:)`).
   static func name(of record: Record, key: String) -> String {
-    switch record.metadata(key) {
-    case .string(let value)?: return value.isEmpty ? missing : value
-    case nil, .null?: return missing
-    case let other?: return other.jsonText
-    }
+    record.groupName(metadataKey: key)
   }
 
   /// The record's token count: metadata `field` when it holds a non-negative integer, else

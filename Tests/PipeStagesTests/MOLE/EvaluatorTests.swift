@@ -95,6 +95,45 @@ struct EvaluatorTests {
     #expect(jointSum > supervisedSum, "joint \(jointSum / 4), supervised-only \(supervisedSum / 4)")
   }
 
+  /// A model trained on labels alone has percentiles (from its labelled texts), so
+  /// keepTopFraction keeps a share rather than everything.
+  @Test func labelsOnlyModelHasPercentiles() throws {
+    let labels = TestCorpus.labels(Array(Self.prose.prefix(80)), scenario: .webArticle, salt: "percentiles")
+    var config = EvaluatorConfig(features: FeatureConfig(hashBits: 12), epochs: 2, heldOutFraction: 0)
+    config.contrastiveWeight = 0
+    let model = try Evaluator.train(scenario: .webArticle, pairs: [], labels: labels, config: config, seed: 3)
+    let threshold = model.overallThreshold(keepingTopFraction: 0.5)
+    let scores = labels.map { model.score($0.text).overall }
+    #expect(threshold.isFinite)
+    let above = scores.filter { $0 >= threshold }.count
+    #expect(above > labels.count / 4 && above < labels.count * 3 / 4, "\(above) of \(labels.count)")
+  }
+
+  /// Per-group percentiles survive the artifact, and each group's threshold keeps about the
+  /// share asked of that group's documents.
+  @Test func groupPercentilesRoundTripAndKeepTheirShare() throws {
+    let model = try #require(Self.model)
+    let documents = Self.prose.enumerated().map { (group: $0.offset % 3 == 0 ? "a" : "b", text: $0.element.text) }
+    let grouped = model.measuringGroups(field: "language", documents: documents, minimumDocuments: 20)
+    #expect(grouped.groups == ["a", "b"])
+    let loaded = try Evaluator(decoding: grouped.encoded())
+    #expect(loaded.groupField == "language")
+    #expect(loaded.groups == ["a", "b"])
+    #expect(loaded.overallThreshold(keepingTopFraction: 0.5, inGroup: "c") == nil)
+    for group in ["a", "b"] {
+      let threshold = try #require(loaded.overallThreshold(keepingTopFraction: 0.7, inGroup: group))
+      let members = documents.filter { $0.group == group }
+      let kept = members.filter { loaded.score($0.text).overall >= threshold }.count
+      let share = Double(kept) / Double(members.count)
+      #expect(share > 0.6 && share < 0.8, "\(group): \(share)")
+    }
+    // Too few documents: no percentiles of its own.
+    let sparse = model.measuringGroups(field: "language", documents: Array(documents.prefix(10)), minimumDocuments: 20)
+    #expect(sparse.groups.isEmpty)
+    // An evaluator without groups encodes as before (no group header, no extra arrays).
+    #expect(try Evaluator(decoding: model.encoded()).groupField == nil)
+  }
+
   @Test func trainingIsDeterministicUnderTheSeed() throws {
     let pairs = Array(Self.pairs.prefix(200))
     let config = EvaluatorConfig(features: FeatureConfig(hashBits: 12), epochs: 2)

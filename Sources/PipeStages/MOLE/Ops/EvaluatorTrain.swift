@@ -12,6 +12,11 @@ public struct EvaluatorTrain: Sendable {
   public let config: EvaluatorConfig
   /// The metadata key of a human or reference score, or `nil`.
   public let labelField: String?
+  /// The metadata key whose value groups documents (their language, say) for per-group
+  /// percentiles, or `nil`.
+  public let groupBy: String?
+  /// The fewest documents a group needs for percentiles of its own.
+  public let groupMinimum: Int
 
   /// The op's config keys.
   struct Options: ConfigSchema {
@@ -27,6 +32,13 @@ public struct EvaluatorTrain: Sendable {
     @Setting(1, in: 0...100, "Weight of the pairwise loss.") var contrastiveWeight: Double
     @Setting(0.5, in: 0...100, "Weight of the squared error on labels.") var supervisedWeight: Double
     @Setting(0.2, in: 0...0.9, "Documents held out for the report.") var heldOutFraction: Double
+    @Setting(
+      nil,
+      "Metadata key grouping the documents (\"language\", say): the evaluator keeps the score percentiles of "
+        + "each group, so quality.mole's keepTopFraction can keep that share within each group.")
+    var groupBy: String?
+    @Setting(20, in: 1...1_000_000, "The fewest documents a group needs for percentiles of its own.")
+    var groupMinimum: Int
   }
 
   /// The op's name, version and config schema.
@@ -50,6 +62,9 @@ public struct EvaluatorTrain: Sendable {
       throw ConfigValueError("contrastiveWeight", "one of contrastiveWeight and supervisedWeight must be positive")
     }
     labelField = options.labelField
+    if let key = options.groupBy, key.isEmpty { throw ConfigValueError("groupBy", "expected a metadata key") }
+    groupBy = options.groupBy
+    groupMinimum = options.groupMinimum
   }
 
   /// Reads originals, counterfactuals and labels in input order and trains.
@@ -60,6 +75,7 @@ public struct EvaluatorTrain: Sendable {
     var pairs: [CounterfactualPair] = []
     var labels: [LabelledText] = []
     var orphans = 0
+    var grouped: [(group: String, text: String)] = []
     try forEachRecord { record in
       let info = record.metadata("counterfactual")?.objectValue
       let group = info?["original"]?.stringValue ?? record.id
@@ -73,6 +89,7 @@ public struct EvaluatorTrain: Sendable {
       }
       let text = record.text
       originals[group] = text
+      if let groupBy { grouped.append((record.groupName(metadataKey: groupBy), text)) }
       if let labelField, let score = record.metadata(labelField)?.doubleValue, score.isFinite {
         labels.append(LabelledText(group: group, text: text, score: score))
       }
@@ -86,8 +103,30 @@ public struct EvaluatorTrain: Sendable {
         "evaluator.train: no counterfactual pairs and no labels in the input; feed it counterfactual.generate's output"
           + (labelField.map { " or records with metadata.\($0)" } ?? ""))
     }
-    let evaluator = try Evaluator.train(
+    var evaluator = try Evaluator.train(
       scenario: scenario, pairs: pairs, labels: labels, config: config, seed: context.seed)
-    return TrainedArtifact(bytes: evaluator.encoded(), report: evaluator.report.jsonValue)
+    var report = evaluator.report.jsonValue
+    if let groupBy {
+      evaluator = evaluator.measuringGroups(field: groupBy, documents: grouped, minimumDocuments: groupMinimum)
+      report = Self.adding(groups: grouped, of: evaluator, to: report)
+      context.counters.add("groups_with_percentiles", evaluator.groups.count)
+    }
+    return TrainedArtifact(bytes: evaluator.encoded(), report: report)
+  }
+
+  /// The report with `"groups": {"field", "documents": {GROUP: N}, "withPercentiles": [...]}`.
+  private static func adding(
+    groups: [(group: String, text: String)], of evaluator: Evaluator, to report: JSONValue
+  ) -> JSONValue {
+    guard var object = report.objectValue, let field = evaluator.groupField else { return report }
+    var counts: [String: Int] = [:]
+    for document in groups { counts[document.group, default: 0] += 1 }
+    object["groups"] = .object(
+      JSONObject([
+        ("field", .string(field)),
+        ("documents", .object(JSONObject(counts.keys.sorted().map { ($0, .int(Int64(counts[$0] ?? 0))) }))),
+        ("withPercentiles", .array(evaluator.groups.map { .string($0) })),
+      ]))
+    return .object(object)
   }
 }

@@ -19,6 +19,8 @@ public struct QualityMole: Sendable {
   public let keepTopFraction: Double?
   /// The lowest score kept per facet.
   public let facetThresholds: [String: Double]
+  /// The metadata key whose value selects the group percentiles for `keepTopFraction`, or `nil`.
+  public let groupBy: String?
 
   /// The training stage whose evaluator is used.
   public let model: String
@@ -35,6 +37,12 @@ public struct QualityMole: Sendable {
       nil, in: 0...1, "Keep about this share of documents, by overall score (percentiles of the training documents).")
     var keepTopFraction: Double?
     @Setting(JSONObject(), "FACET -> lowest score kept.") var facetThresholds: JSONObject
+    @Setting(
+      nil,
+      "With keepTopFraction: keep that share within each group of this metadata key (\"language\", say), from "
+        + "the group's percentiles; the training stage needs the same groupBy. Groups it did not measure use "
+        + "the overall percentiles (counted as keep_top_fraction_overall).")
+    var groupBy: String?
   }
 
   /// The op's name, version and config schema.
@@ -60,32 +68,66 @@ public struct QualityMole: Sendable {
       facets[facet] = number
     }
     facetThresholds = facets
+    groupBy = options.groupBy
+    if let groupBy {
+      if groupBy.isEmpty { throw ConfigValueError("groupBy", "expected a metadata key") }
+      if keepTopFraction == nil {
+        throw ConfigValueError("groupBy", "groups apply to keepTopFraction; set keepTopFraction or leave groupBy out")
+      }
+    }
   }
 
-  /// The scoring stage for a trained evaluator.
-  public func loading(_ artifact: [UInt8], source: String) throws -> any RecordStage {
-    let evaluator: Evaluator
+  /// The evaluator in an artifact.
+  func decode(_ artifact: [UInt8], source: String) throws -> Evaluator {
     do {
-      evaluator = try Evaluator(decoding: artifact)
+      return try Evaluator(decoding: artifact)
     } catch let error as PipeError {
       throw PipeError(.corruptInput, error.message + "; retrain with pipe run --force TRAINING_STAGE", file: source)
     }
+  }
+
+  /// The scoring stage for a trained evaluator, with this stage's thresholds.
+  func scoring(_ evaluator: Evaluator, source: String) throws -> any RecordStage {
     let minimum = threshold ?? keepTopFraction.map { evaluator.overallThreshold(keepingTopFraction: $0) }
     let gate = try QualityGate(scenario: evaluator.scenario, minimumOverall: minimum, minimumFacets: facetThresholds)
-    return Scoring(evaluator: evaluator, gate: gate, field: field, scoreField: scoreField)
+    var groupGates: [String: QualityGate] = [:]
+    if let groupBy, let keepTopFraction {
+      guard evaluator.groupField == groupBy else {
+        let trained = evaluator.groupField.map { "groupBy \"\($0)\"" } ?? "no groupBy"
+        throw PipeError(
+          .config,
+          "quality.mole groupBy \"\(groupBy)\": the evaluator \(model) was trained with \(trained); set groupBy "
+            + "\"\(groupBy)\" in the training stage's config too", file: source)
+      }
+      for group in evaluator.groups {
+        var groupGate = gate
+        groupGate.minimumOverall = evaluator.overallThreshold(keepingTopFraction: keepTopFraction, inGroup: group)
+        groupGates[group] = groupGate
+      }
+    }
+    return Scoring(
+      evaluator: evaluator, gate: gate, groupBy: groupBy, groupGates: groupGates, field: field, scoreField: scoreField)
   }
 
   /// Scores records; scorers (with their feature buffers) are pooled per thread of use.
   struct Scoring: RecordStage {
     let evaluator: Evaluator
     let gate: QualityGate
+    /// With `groupBy`: the gate of each group the evaluator has percentiles for.
+    let groupBy: String?
+    let groupGates: [String: QualityGate]
     let field: String
     let scoreField: String?
     let scorers: ScratchPool<ScorerBox>
 
-    init(evaluator: Evaluator, gate: QualityGate, field: String, scoreField: String?) {
+    init(
+      evaluator: Evaluator, gate: QualityGate, groupBy: String?, groupGates: [String: QualityGate], field: String,
+      scoreField: String?
+    ) {
       self.evaluator = evaluator
       self.gate = gate
+      self.groupBy = groupBy
+      self.groupGates = groupGates
       self.field = field
       self.scoreField = scoreField
       scorers = ScratchPool { ScorerBox(evaluator.makeScorer()) }
@@ -95,6 +137,14 @@ public struct QualityMole: Sendable {
       let score = scorers.with { box in box.scorer.score(record) }
       record.setMetadata(field, evaluator.metadataValue(of: score))
       if let scoreField { record.setMetadata(scoreField, .double((score.overall * 1_000_000).rounded() / 1_000_000)) }
+      var gate = self.gate
+      if let groupBy {
+        if let groupGate = groupGates[record.groupName(metadataKey: groupBy)] {
+          gate = groupGate
+        } else {
+          context.counters.add("keep_top_fraction_overall", 1)
+        }
+      }
       if let reason = gate.dropReason(for: score) {
         return .drop(reason: reason, detail: String(format: "overall %.4f", score.overall))
       }

@@ -54,15 +54,17 @@ extension QualityMole {
       }, uses: [use])
   }
 
-  /// The scoring stage for the evaluator in `input`, decoded once per content.
+  /// The scoring stage for the evaluator in `input`. The evaluator is decoded once per
+  /// content; the stage (with this stage's thresholds) is made each time, because two
+  /// quality.mole stages may read the same evaluator with different thresholds.
   func scoring(_ input: any ArtifactInput) throws -> any RecordStage {
     let bytes = try input.readAll()
     let key = bytes.withUnsafeBytes { XXH64.hash($0) }
-    if let loaded = Self.loaded.withLock({ $0[key] }) { return loaded }
-    let made = try loading(bytes, source: input.name)
-    Self.loaded.withLock { $0[key] = made }
-    return made
+    if let evaluator = Self.loaded.withLock({ $0[key] }) { return try scoring(evaluator, source: input.name) }
+    let evaluator = try decode(bytes, source: input.name)
+    Self.loaded.withLock { $0[key] = evaluator }
+    return try scoring(evaluator, source: input.name)
   }
 
-  private static let loaded = Mutex<[UInt64: any RecordStage]>([:])
+  private static let loaded = Mutex<[UInt64: Evaluator]>([:])
 }

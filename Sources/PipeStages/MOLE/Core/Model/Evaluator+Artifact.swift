@@ -26,6 +26,7 @@ extension Evaluator {
       ("binCount", .int(Int64(ModelWeights.binCount))),
       ("denseFeatures", .array(DenseFeature.allCases.map { .string("\($0)") })),
     ])
+    if let groupField { header["groupField"] = .string(groupField) }
     header["arrays"] = .array(
       arrays.map { .object(JSONObject([("name", .string($0.name)), ("count", .int(Int64($0.values.count)))])) })
     var headerBytes: [UInt8] = []
@@ -117,7 +118,17 @@ extension Evaluator {
     self.init(
       scenario: scenario, config: config, report: report, weights: weights, calibrationOffset: offsets,
       calibrationScale: scales, overallPercentiles: percentiles)
+    if let field = header["groupField"]?.stringValue {
+      groupField = field
+      for (name, values) in arrays where name.hasPrefix(Self.groupArrayPrefix) {
+        guard values.count == 101 else { throw fail("array \(name) is mis-sized") }
+        groupPercentiles[String(name.dropFirst(Self.groupArrayPrefix.count))] = values
+      }
+    }
   }
+
+  /// Per-group percentile arrays are named this prefix and the group.
+  private static let groupArrayPrefix = "groupPercentiles."
 
   // MARK: - Pieces
 
@@ -127,7 +138,7 @@ extension Evaluator {
       ("bias", weights.bias), ("denseMean", weights.denseMean), ("denseDeviation", weights.denseDeviation),
       ("calibrationOffset", calibrationOffset), ("calibrationScale", calibrationScale),
       ("overallPercentiles", overallPercentiles),
-    ]
+    ] + groups.map { (Self.groupArrayPrefix + $0, groupPercentiles[$0] ?? []) }
   }
 
   private func scenarioJSON() -> JSONValue {

@@ -400,7 +400,10 @@ private struct Trainer {
     // Standardise each head on (up to 5,000) training originals; the overall head keeps the
     // label scale when labels trained it.
     var scorer = evaluator([], emptyReport()).makeScorer()
-    let originals = documents.filter { !$0.isHeldOut }.map(\.original)
+    // The training originals; a model trained on labels alone has none, so its labelled texts
+    // stand in (without them keepTopFraction would have no percentiles and keep everything).
+    var originals = documents.filter { !$0.isHeldOut }.map(\.original)
+    if originals.isEmpty { originals = trainingLabels.map(\.text) }
     let stride = max(1, originals.count / 5000)
     var rawScores: [[Float]] = Array(repeating: [], count: heads)
     for index in Swift.stride(from: 0, to: originals.count, by: stride) {
@@ -418,8 +421,7 @@ private struct Trainer {
     }
 
     let overall = rawScores[overallHead].map { ($0 - offsets[overallHead]) * scales[overallHead] }.sorted()
-    let percentiles: [Float] =
-      overall.isEmpty ? [] : (0...100).map { overall[min(overall.count - 1, $0 * (overall.count - 1) / 100)] }
+    let percentiles = Evaluator.percentiles(of: overall)
     let report = heldOutReport(
       evaluator(percentiles, emptyReport()), pairLosses: pairLosses, labelLosses: labelLosses)
     return evaluator(percentiles, report)

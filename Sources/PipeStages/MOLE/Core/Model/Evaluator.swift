@@ -39,6 +39,12 @@ public struct Evaluator: Sendable {
   let overallPercentiles: [Float]
   /// `weights.paddedSparse()`, shared by all scorers.
   let paddedSparse: [Float]?
+  /// The metadata key whose value groups documents (their language, say), when the overall
+  /// percentiles were also measured per group; `nil` otherwise.
+  public internal(set) var groupField: String?
+  /// Per group: the overall score's 0th, ..., 100th percentile over that group's training
+  /// documents, for keep-top-fraction filtering within each group.
+  var groupPercentiles: [String: [Float]] = [:]
 
   /// Assembles an evaluator (training and decoding).
   init(
@@ -78,12 +84,53 @@ public struct Evaluator: Sendable {
   /// The overall score above which about `fraction` (0...1) of documents like the training
   /// originals fall, for keep-top-fraction filtering without a second pass over the data.
   public func overallThreshold(keepingTopFraction fraction: Double) -> Double {
-    guard !overallPercentiles.isEmpty else { return -Double.infinity }
+    Self.interpolate(overallPercentiles, at: fraction)
+  }
+
+  /// The groups with their own percentiles, sorted.
+  public var groups: [String] { groupPercentiles.keys.sorted() }
+
+  /// Like `overallThreshold(keepingTopFraction:)`, within `group`; `nil` when the evaluator
+  /// has no percentiles for it (too few of its documents were seen in training).
+  public func overallThreshold(keepingTopFraction fraction: Double, inGroup group: String) -> Double? {
+    guard let percentiles = groupPercentiles[group] else { return nil }
+    return Self.interpolate(percentiles, at: fraction)
+  }
+
+  /// This evaluator with per-group percentiles of the overall score of `documents`, for groups
+  /// with at least `minimumDocuments` of them (smaller groups use the overall percentiles).
+  public func measuringGroups(
+    field: String, documents: [(group: String, text: String)], minimumDocuments: Int
+  ) -> Evaluator {
+    var scores: [String: [Float]] = [:]
+    var scorer = makeScorer()
+    for document in documents {
+      scores[document.group, default: []].append(Float(scorer.score(document.text).overall))
+    }
+    var copy = self
+    copy.groupField = field
+    copy.groupPercentiles = [:]
+    for (group, values) in scores where values.count >= max(minimumDocuments, 1) {
+      copy.groupPercentiles[group] = Self.percentiles(of: values)
+    }
+    return copy
+  }
+
+  /// The 0th, 1st, ..., 100th percentile of `values` (nearest rank below).
+  static func percentiles(of values: [Float]) -> [Float] {
+    let sorted = values.sorted()
+    guard !sorted.isEmpty else { return [] }
+    return (0...100).map { sorted[min(sorted.count - 1, $0 * (sorted.count - 1) / 100)] }
+  }
+
+  /// The score above which about `fraction` of the documents behind `percentiles` fall.
+  static func interpolate(_ percentiles: [Float], at fraction: Double) -> Double {
+    guard percentiles.count == 101 else { return -Double.infinity }
     let position = min(max((1 - fraction) * 100, 0), 100)
     let lower = Int(position.rounded(.down))
     let upper = min(lower + 1, 100)
     let weight = Float(position - Double(lower))
-    return Double(overallPercentiles[lower] * (1 - weight) + overallPercentiles[upper] * weight)
+    return Double(percentiles[lower] * (1 - weight) + percentiles[upper] * weight)
   }
 
   /// Six significant decimals: enough for ranking, and keeps metadata short.
