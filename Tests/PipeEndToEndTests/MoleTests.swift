@@ -196,8 +196,8 @@ struct MoleTests {
     #expect(server.requestCount == sent)
   }
 
-  @Test func llmCounterfactualsAgainstTheRealServer() throws {
-    guard LiveServer.isEnabled else { return }
+  @Test(.enabled(if: LiveServer.isEnabled, "PIPE_LLM_URL=skip"))
+  func llmCounterfactualsAgainstTheRealServer() throws {
     let folder = try E2E.temporaryDirectory("mole-live")
     let pipeline = try Self.pipeline(baseURL: try LiveServer.baseURL.get(), in: folder)
     let runDirectory = folder + "/run"

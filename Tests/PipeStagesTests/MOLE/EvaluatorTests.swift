@@ -134,6 +134,23 @@ struct EvaluatorTests {
     #expect(try Evaluator(decoding: model.encoded()).groupField == nil)
   }
 
+  /// Without word features and character n-grams, two texts of the same shape (the same
+  /// function words, content words of the same lengths) score the same; the setting survives
+  /// the artifact.
+  @Test func shapeOnlyFeaturesIgnoreTheVocabulary() throws {
+    let config = EvaluatorConfig(
+      features: FeatureConfig(hashBits: 12, characterOrders: [], wordFeatures: false), epochs: 2, heldOutFraction: 0)
+    let model = try Evaluator.train(
+      scenario: .webArticle, pairs: Array(Self.pairs.prefix(400)), labels: [], config: config, seed: 3)
+    let loaded = try Evaluator(decoding: model.encoded())
+    #expect(loaded.config.features.wordFeatures == false)
+    let first = "The river runs past the old mill. It turns the wheel all day."
+    let second = "The stone sits past the old farm. It moves the cloud all day."
+    #expect(loaded.score(first) == loaded.score(second))
+    let lexical = try #require(Self.model)
+    #expect(lexical.score(first) != lexical.score(second))
+  }
+
   @Test func trainingIsDeterministicUnderTheSeed() throws {
     let pairs = Array(Self.pairs.prefix(200))
     let config = EvaluatorConfig(features: FeatureConfig(hashBits: 12), epochs: 2)

@@ -26,6 +26,11 @@ public struct EvaluatorTrain: Sendable {
     @Setting(.array([.int(3)]), described: "an array of integers in 2...5", "Character n-gram orders.")
     var characterOrders: JSONValue
     @Setting(true, "Order-sensitive features (they make coherence learnable).") var orderFeatures: Bool
+    @Setting(
+      true,
+      "Hashed words and word pairs. They carry the vocabulary, and so the language: false, with characterOrders [], "
+        + "leaves features of the text's shape alone.")
+    var wordFeatures: Bool
     @Setting(6, in: 1...1000, "Passes over the training data.") var epochs: Int
     @Setting(0.2, in: 0.000001...100, "SGD step size.") var learningRate: Double
     @Setting(1, in: 0...100, "The pairwise margin: original above counterfactual by this.") var margin: Double
@@ -54,7 +59,8 @@ public struct EvaluatorTrain: Sendable {
     else { throw ConfigValueError("characterOrders", "expected an array of integers in 2...5") }
     self.config = EvaluatorConfig(
       features: FeatureConfig(
-        hashBits: options.hashBits, characterOrders: orders.compactMap { $0 }, orderFeatures: options.orderFeatures),
+        hashBits: options.hashBits, characterOrders: orders.compactMap { $0 }, orderFeatures: options.orderFeatures,
+        wordFeatures: options.wordFeatures),
       epochs: options.epochs, learningRate: options.learningRate, margin: options.margin,
       contrastiveWeight: options.contrastiveWeight, supervisedWeight: options.supervisedWeight,
       heldOutFraction: options.heldOutFraction)

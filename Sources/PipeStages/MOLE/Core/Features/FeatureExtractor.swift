@@ -94,6 +94,7 @@ struct FeatureExtractor {
     var boilerplateWords = 0
     var repeatedWords = 0
     let flagTable = WordLists.flags
+    let wordFeatures = config.wordFeatures
     for segment in work.segments {
       work.contentStart.append(work.contentHashes.count)
       work.wordStart.append(work.wordHashes.count)
@@ -103,9 +104,9 @@ struct FeatureExtractor {
         endClass: Self.endClass(bytes, segment.end), separator: Self.separatorKind(bytes, segment))
       MoleWords.forEach(in: bytes, range: segment.start..<segment.end) { start, end, hash in
         let flags = flagTable.flags(of: hash)
-        sparse.add(mixHash(hash, Self.wordSalt), Self.wordWeight)
+        if wordFeatures { sparse.add(mixHash(hash, Self.wordSalt), Self.wordWeight) }
         if info.words > 0 {
-          sparse.add(mixHash(previous &* 31 ^ hash, Self.bigramSalt), Self.bigramWeight)
+          if wordFeatures { sparse.add(mixHash(previous &* 31 ^ hash, Self.bigramSalt), Self.bigramWeight) }
           if previous == hash { repeatedWords += 1 }
         } else {
           info.firstWord = hash
@@ -127,7 +128,7 @@ struct FeatureExtractor {
     work.sortContentSets()
 
     let layout = characterNGrams(bytes, mask: characterMask, into: &sparse)
-    if config.orderFeatures { orderFeatures(work, into: &sparse) }
+    if config.orderFeatures { orderFeatures(work, words: config.wordFeatures, into: &sparse) }
     let counts = WordCounts(function: functionWords, boilerplate: boilerplateWords, repeated: repeatedWords)
     denseFeatures(&work, counts: counts, layout: layout, into: &dense)
   }
@@ -234,7 +235,7 @@ struct FeatureExtractor {
   /// each boundary (end punctuation, length, separator, start of the next), the first
   /// segment's shape and words, and openers that refer back, with whether they share words
   /// with the segment before.
-  private static func orderFeatures(_ work: Workspace, into sparse: inout SparseAccumulator) {
+  private static func orderFeatures(_ work: Workspace, words: Bool, into sparse: inout SparseAccumulator) {
     let segmentInfo = work.segmentInfo
     let contentStart = work.contentStart
     let contentHashes = work.contentHashes
@@ -246,7 +247,7 @@ struct FeatureExtractor {
     // Up to six content words of the first segment (in hash order: which six does not matter,
     // only that they are the first segment's).
     var firstWords = 0
-    for position in contentStart[0]..<contentStart[1] where firstWords < 6 {
+    for position in contentStart[0]..<contentStart[1] where words && firstWords < 6 {
       sparse.add(mixHash(contentHashes[position], Self.firstWordSalt), Self.orderWeight * 0.5)
       firstWords += 1
     }
@@ -260,7 +261,7 @@ struct FeatureExtractor {
       key = key << 8 | UInt64(right.startClass)
       key = key << 8 | Self.lengthBucket(right.words)
       sparse.add(mixHash(key, Self.transitionSalt), Self.orderWeight)
-      if right.firstFlags & WordFlagTable.backwardReference != 0 {
+      if words && right.firstFlags & WordFlagTable.backwardReference != 0 {
         let linked: UInt64 = work.adjacentOverlaps[index] > 0 ? 1 : 0
         sparse.add(mixHash(right.firstWord &* 3 &+ linked, Self.openerSalt), Self.orderWeight)
       }

@@ -174,15 +174,17 @@ extension Evaluator {
   }
 
   private func configJSON() -> JSONValue {
-    .object(
-      JSONObject([
-        ("hashBits", .int(Int64(config.features.hashBits))),
-        ("characterOrders", .array(config.features.characterOrders.map { .int(Int64($0)) })),
-        ("orderFeatures", .bool(config.features.orderFeatures)), ("epochs", .int(Int64(config.epochs))),
-        ("learningRate", .double(config.learningRate)), ("margin", .double(config.margin)),
-        ("contrastiveWeight", .double(config.contrastiveWeight)),
-        ("supervisedWeight", .double(config.supervisedWeight)), ("heldOutFraction", .double(config.heldOutFraction)),
-      ]))
+    var object = JSONObject([
+      ("hashBits", .int(Int64(config.features.hashBits))),
+      ("characterOrders", .array(config.features.characterOrders.map { .int(Int64($0)) })),
+      ("orderFeatures", .bool(config.features.orderFeatures)), ("epochs", .int(Int64(config.epochs))),
+      ("learningRate", .double(config.learningRate)), ("margin", .double(config.margin)),
+      ("contrastiveWeight", .double(config.contrastiveWeight)),
+      ("supervisedWeight", .double(config.supervisedWeight)), ("heldOutFraction", .double(config.heldOutFraction)),
+    ])
+    // Written only when off, so evaluators trained before the key existed keep their bytes.
+    if !config.features.wordFeatures { object["wordFeatures"] = .bool(false) }
+    return .object(object)
   }
 
   private static func config(from value: JSONValue?) throws -> EvaluatorConfig {
@@ -195,7 +197,9 @@ extension Evaluator {
       let heldOut = object["heldOutFraction"]?.doubleValue, (10...24).contains(hashBits)
     else { throw PipeError(.input, "evaluator artifact: the config is malformed") }
     return EvaluatorConfig(
-      features: FeatureConfig(hashBits: hashBits, characterOrders: orders, orderFeatures: orderFeatures),
+      features: FeatureConfig(
+        hashBits: hashBits, characterOrders: orders, orderFeatures: orderFeatures,
+        wordFeatures: object["wordFeatures"]?.boolValue ?? true),
       epochs: epochs, learningRate: learningRate, margin: margin, contrastiveWeight: contrastive,
       supervisedWeight: supervised, heldOutFraction: heldOut)
   }
