@@ -355,7 +355,19 @@ public enum PipelineLoader {
             continue
           }
         }
-        if let maker { references[draft.id, default: []].append(maker.id) }
+        if let maker {
+          references[draft.id, default: []].append(maker.id)
+          for key in use.sharedKeys {
+            guard let value = draft.config.values[key], value != .null else { continue }
+            let made = maker.config.values[key] ?? .null
+            if made != value {
+              issue(
+                "stages[\(draft.index)].config.\(key)",
+                "is \(value.jsonText) but stage \"\(maker.id)\" made its \(use.artifact) with \(key) "
+                  + "\(made == .null ? "unset" : made.jsonText); set the same \(key) in both")
+            }
+          }
+        }
       }
     }
     let order = topologicalOrder(

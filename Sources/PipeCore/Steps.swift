@@ -208,12 +208,16 @@ public struct ArtifactUse: Sendable, Hashable {
   public let artifact: String
   /// What kind of stage makes it, for messages ("a planning stage such as mixture.plan").
   public let maker: String
+  /// Config keys the two stages share: when this stage sets one (not null), the making stage
+  /// must have set it to the same value (checked with the pipeline, before anything runs).
+  public let sharedKeys: [String]
 
   /// Creates a use.
-  public init(_ source: Source, artifact: String, maker: String) {
+  public init(_ source: Source, artifact: String, maker: String, sharedKeys: [String] = []) {
     self.source = source
     self.artifact = artifact
     self.maker = maker
+    self.sharedKeys = sharedKeys
   }
 }
 

@@ -124,15 +124,18 @@ struct MoleTests {
     let unmeasured = scored.filter { !measured.contains(group[$0] ?? "") }.count
     #expect(unmeasured > 0 && fallbacks == [String(unmeasured)], "\(fallbacks) for \(unmeasured)")
 
-    // A scoring stage grouping by a key the training did not group by is refused, naming both.
+    // A scoring stage grouping by a key the training did not group by is refused before
+    // anything runs, at its JSON path, naming both keys.
     let mismatch = try E2E.writePipeline(
       try String(contentsOfFile: pipeline, encoding: .utf8).replacingOccurrences(
         of: #""groupBy": "source" } }"#, with: #""groupBy": "language" } }"#), in: folder, name: "mismatch.json")
     let refused = try E2E.pipe(["run", mismatch, "--run-dir", folder + "/mismatch"])
-    #expect(refused.status != 0)
+    #expect(refused.status == 2)
     #expect(
-      refused.stderr.contains(#"groupBy "language""#) && refused.stderr.contains(#"groupBy "source""#),
+      refused.stderr.contains(
+        #"stages[4].config.groupBy: is "language" but stage "train" made its model.bin with groupBy "source""#),
       "\(refused.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: folder + "/mismatch/data"))
   }
 
   /// Answers rewrite prompts: a fluency rewrite swaps two words (valid), a noise rewrite

@@ -46,7 +46,7 @@ extension QualityMole {
     let stage = self
     let use = ArtifactUse(
       .configKey("model", stage: model), artifact: EvaluatorTrain.modelFile,
-      maker: "a training stage such as evaluator.train")
+      maker: "a training stage such as evaluator.train", sharedKeys: ["groupBy"])
     return StagePlan(
       records: .decide { context in
         let input = try context.open(use, index: nil)
