@@ -151,6 +151,30 @@ struct EvaluatorTests {
     #expect(lexical.score(first) != lexical.score(second))
   }
 
+  /// overallFromPairs false leaves the overall head to the labels (another model than the
+  /// default joint one, the same facet training) and survives the artifact.
+  @Test func overallHeadFromLabelsOnly() throws {
+    let labels = TestCorpus.labels(Array(Self.prose.prefix(60)), scenario: .webArticle, salt: "overall")
+    var config = EvaluatorConfig(features: FeatureConfig(hashBits: 12), epochs: 2, heldOutFraction: 0)
+    let pairs = Array(Self.pairs.prefix(300))
+    let joint = try Evaluator.train(scenario: .webArticle, pairs: pairs, labels: labels, config: config, seed: 3)
+    config.overallFromPairs = false
+    let split = try Evaluator.train(scenario: .webArticle, pairs: pairs, labels: labels, config: config, seed: 3)
+    let loaded = try Evaluator(decoding: split.encoded())
+    #expect(loaded.config.overallFromPairs == false)
+    #expect(try Evaluator(decoding: joint.encoded()).config.overallFromPairs == true)
+    let text = Self.proseHeldOut[0].text
+    #expect(loaded.score(text) == split.score(text))
+    #expect(split.score(text).overall != joint.score(text).overall)
+    // Without labels the flag changes nothing: the pairs are all the overall head has.
+    var unlabelled = config
+    unlabelled.supervisedWeight = 0
+    let a = try Evaluator.train(scenario: .webArticle, pairs: pairs, labels: [], config: unlabelled, seed: 3)
+    unlabelled.overallFromPairs = true
+    let b = try Evaluator.train(scenario: .webArticle, pairs: pairs, labels: [], config: unlabelled, seed: 3)
+    #expect(a.score(text) == b.score(text))
+  }
+
   @Test func trainingIsDeterministicUnderTheSeed() throws {
     let pairs = Array(Self.pairs.prefix(200))
     let config = EvaluatorConfig(features: FeatureConfig(hashBits: 12), epochs: 2)

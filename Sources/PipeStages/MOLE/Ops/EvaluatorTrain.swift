@@ -38,6 +38,11 @@ public struct EvaluatorTrain: Sendable {
     @Setting(0.5, in: 0...100, "Weight of the squared error on labels.") var supervisedWeight: Double
     @Setting(0.2, in: 0...0.9, "Documents held out for the report.") var heldOutFraction: Double
     @Setting(
+      true,
+      "Pairs also train the overall head; false (with labels) leaves the overall head to the labels, the pairs "
+        + "shaping the facet heads and the body they share.")
+    var overallFromPairs: Bool
+    @Setting(
       nil,
       "Metadata key grouping the documents (\"language\", say): the evaluator keeps the score percentiles of "
         + "each group, so quality.mole's keepTopFraction can keep that share within each group.")
@@ -63,7 +68,7 @@ public struct EvaluatorTrain: Sendable {
         wordFeatures: options.wordFeatures),
       epochs: options.epochs, learningRate: options.learningRate, margin: options.margin,
       contrastiveWeight: options.contrastiveWeight, supervisedWeight: options.supervisedWeight,
-      heldOutFraction: options.heldOutFraction)
+      heldOutFraction: options.heldOutFraction, overallFromPairs: options.overallFromPairs)
     if self.config.contrastiveWeight == 0 && self.config.supervisedWeight == 0 {
       throw ConfigValueError("contrastiveWeight", "one of contrastiveWeight and supervisedWeight must be positive")
     }

@@ -182,8 +182,9 @@ extension Evaluator {
       ("contrastiveWeight", .double(config.contrastiveWeight)),
       ("supervisedWeight", .double(config.supervisedWeight)), ("heldOutFraction", .double(config.heldOutFraction)),
     ])
-    // Written only when off, so evaluators trained before the key existed keep their bytes.
+    // Written only when off, so evaluators trained before these keys existed keep their bytes.
     if !config.features.wordFeatures { object["wordFeatures"] = .bool(false) }
+    if !config.overallFromPairs { object["overallFromPairs"] = .bool(false) }
     return .object(object)
   }
 
@@ -201,7 +202,8 @@ extension Evaluator {
         hashBits: hashBits, characterOrders: orders, orderFeatures: orderFeatures,
         wordFeatures: object["wordFeatures"]?.boolValue ?? true),
       epochs: epochs, learningRate: learningRate, margin: margin, contrastiveWeight: contrastive,
-      supervisedWeight: supervised, heldOutFraction: heldOut)
+      supervisedWeight: supervised, heldOutFraction: heldOut,
+      overallFromPairs: object["overallFromPairs"]?.boolValue ?? true)
   }
 
   /// Appends `values` as little-endian Float32, in bulk (a weight array has millions).

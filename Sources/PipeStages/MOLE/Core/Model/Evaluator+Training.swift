@@ -144,6 +144,8 @@ private struct Trainer {
     }
     var generator = SeededRNG(seed: seed ^ 0x4D4F_4C45_5452_4149)
     let usesLabels = config.supervisedWeight > 0 && !labelExamples.isEmpty
+    // Without labels the overall head has nothing else to learn from.
+    let overallFromPairs = config.overallFromPairs || !usesLabels
     // As many label steps as pair steps per epoch, so λ_sup and λ_con weigh the two mean
     // losses whatever the number of labels; at least ten passes over the labels, so training
     // on labels alone (or on few pairs) still converges.
@@ -193,8 +195,11 @@ private struct Trainer {
             }
             let step = rate * Float(config.contrastiveWeight)
             pairLoss += pairStep(original, counterfactual, head: facet, rate: step)
-            pairLoss += pairStep(original, counterfactual, head: overallHead, rate: step)
-            pairSteps += 2
+            pairSteps += 1
+            if overallFromPairs {
+              pairLoss += pairStep(original, counterfactual, head: overallHead, rate: step)
+              pairSteps += 1
+            }
             if usesLabels {
               labelCredit += Double(labelStepsPerEpoch) / Double(trainingPairs)
               while labelCredit >= 1 {

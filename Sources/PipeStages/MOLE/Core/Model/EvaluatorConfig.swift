@@ -16,6 +16,10 @@ public struct EvaluatorConfig: Sendable, Equatable {
   public var contrastiveWeight: Double
   /// λ_sup: weight of the squared error on labels; 0 trains on pairs only.
   public var supervisedWeight: Double
+  /// Whether pairs also train the overall head (as well as their facet's head and the shared
+  /// body). With labels, `false` leaves the overall head to the labels: the pairs then shape
+  /// the facet heads and the body it shares with them.
+  public var overallFromPairs: Bool
   /// The share of groups (documents) held out to measure the model in its training report;
   /// 0 trains on everything and reports no held-out figures.
   public var heldOutFraction: Double
@@ -23,7 +27,8 @@ public struct EvaluatorConfig: Sendable, Equatable {
   /// Creates a configuration.
   public init(
     features: FeatureConfig = FeatureConfig(), epochs: Int = 6, learningRate: Double = 0.2, margin: Double = 1,
-    contrastiveWeight: Double = 1, supervisedWeight: Double = 0.5, heldOutFraction: Double = 0.2
+    contrastiveWeight: Double = 1, supervisedWeight: Double = 0.5, heldOutFraction: Double = 0.2,
+    overallFromPairs: Bool = true
   ) {
     self.features = features
     self.epochs = epochs
@@ -32,5 +37,6 @@ public struct EvaluatorConfig: Sendable, Equatable {
     self.contrastiveWeight = contrastiveWeight
     self.supervisedWeight = supervisedWeight
     self.heldOutFraction = heldOutFraction
+    self.overallFromPairs = overallFromPairs
   }
 }
