@@ -55,8 +55,11 @@ def write_shard(path, records):
 
 def run(pipe, work, name, pipeline):
     path = work / f"{name}.json"
-    path.write_text(json.dumps(pipeline, indent=2))
+    text = json.dumps(pipeline, indent=2)
     run_dir = work / f"run-{name}"
+    if (run_dir / "manifest.sqlite").exists() and path.exists() and path.read_text() != text:
+        sys.exit(f"{path} changed since {run_dir} was made (other options?): remove {run_dir} or use another WORK")
+    path.write_text(text)
     command = [pipe, "resume", str(run_dir)] if (run_dir / "manifest.sqlite").exists() else [
         pipe, "run", str(path), "--run-dir", str(run_dir)]
     subprocess.run(command + ["--no-progress"], check=True, stdout=subprocess.DEVNULL)
@@ -103,6 +106,9 @@ def main():
     parser.add_argument("--model", default="qwen-1.5b", help="the model name sent (default qwen-1.5b)")
     parser.add_argument("--ratings", default=None,
                         help="a zstd JSONL file of rated documents (metadata.rating) to use instead of asking the judge")
+    parser.add_argument("--rewrites", default=None,
+                        help="the run directory of an earlier counterfactual.generate run (stage \"counterfactuals\") "
+                             "to use instead of rewriting with the default prompt")
     parser.add_argument("--rate", type=int, default=240)
     parser.add_argument("--rewrite", type=int, default=16)
     parser.add_argument("--train-config", default="{}", help="JSON object merged into evaluator.train's config")
@@ -142,7 +148,7 @@ def main():
     write_shard(work / "labelled-test.jsonl.zst", test)
 
     # 2. LLM counterfactuals.
-    rewrites = run(args.pipe, work, "cf", {
+    rewrites = pathlib.Path(args.rewrites).resolve() if args.rewrites else run(args.pipe, work, "cf", {
         "name": "mole-llm-counterfactuals", "seed": 17,
         "inputs": [{"id": "docs", "paths": [str(sets / "rewrite.jsonl.zst")]}],
         "stages": [{"id": "counterfactuals", "op": "counterfactual.generate@1", "inputs": ["docs"], "config": {
@@ -154,6 +160,11 @@ def main():
     print(f"LLM counterfactuals: {originals} documents x 5 facets; passed the validation bands: "
           + ", ".join(f"{f} {made[f]}/{originals}" for f in sorted(made))
           + f"; all {sum(made.values())}/{originals * 5} ({100 * sum(made.values()) / max(originals * 5, 1):.0f}%)")
+    import sqlite3
+    with sqlite3.connect(f"file:{rewrites / 'manifest.sqlite'}?mode=ro", uri=True) as db:
+        rejected = db.execute("SELECT name, value FROM counters WHERE stage = 'counterfactuals' "
+                              "AND name LIKE 'rejected.%' ORDER BY value DESC").fetchall()
+    print("  rejected: " + (", ".join(f"{name[len('rejected.'):]} {value}" for name, value in rejected) or "none"))
 
     # 3. Evaluator variants.
     common_inputs = [
