@@ -6,7 +6,7 @@ APT_PACKAGES := libzstd-dev libsqlite3-dev pkg-config zstd sqlite3
 DIST_APT_PACKAGES := libcurl4-openssl-dev
 DIST_BUILD := .build/dist
 
-.PHONY: all deps dist-deps build dist demo demo-instructions run test lint format bench clean langid-model quality-agreement mixture-check llm-server llm-server-stop models judge-check mole-check slurm slurm-stop
+.PHONY: all deps dist-deps build dist demo demo-instructions run test lint format bench clean langid-model quality-agreement mixture-check llm-server llm-server-stop models judge-check mole-check neardup-check slurm slurm-stop
 
 all: build
 
@@ -105,6 +105,13 @@ judge-check: build
 # 1.5B judge rates 240 excerpts of the samples (about 1.5 h on one thread here) and rewrites 16
 # per facet, then three evaluators are compared with length and Gopher baselines. Cached and
 # resumable in runs/mole-check.
+# dedup.minhash on real revisions found on this machine (Python's standard library in 9
+# versions, Debian's installation guide for amd64 and arm64) beside datasketch at the same threshold.
+neardup-check: build
+	[ -x ../shared/bench/.venv/bin/python ] || ../shared/bench/setup_peer.sh
+	[ -f .build/neardup/pairs.jsonl.zst ] || ../shared/bench/.venv/bin/python Tests/Benchmarks/neardup_set.py --out .build/neardup
+	../shared/bench/.venv/bin/python Tests/Benchmarks/neardup_eval.py --set .build/neardup $(if $(THRESHOLD),--threshold $(THRESHOLD))
+
 mole-check: build
 	bash Tests/PipeTestSupport/llm_server.sh start qwen-1.5b
 	python3 Tests/Benchmarks/mole_check.py runs/mole-check --pipe $(PIPE)

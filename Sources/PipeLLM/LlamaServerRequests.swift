@@ -101,7 +101,10 @@ public struct ForcedDecodingRequest: LLMRequest, Equatable {
   public static var path: String { "/completion" }
 
   /// The native completion body: `n_predict` = the number of ids, `n_probs: 1`, temperature 0,
-  /// and the grammar `root ::= <[id1]> <[id2]> ...`.
+  /// and the grammar `root ::= <[id1]> <[id2]> ...`. No `cache_prompt`: the server's default
+  /// (on) reuses the prefix it evaluated last, which changes the last bits of the
+  /// log-probabilities; an endpoint's `extraBody` `{"cache_prompt": false}` turns it off, so
+  /// the same request gives the same bytes in any run.
   public func body(model: String) -> JSONObject {
     [
       "prompt": .string(prompt),
@@ -109,7 +112,6 @@ public struct ForcedDecodingRequest: LLMRequest, Equatable {
       "temperature": .double(0),
       "n_probs": .int(1),
       "grammar": .string("root ::= " + tokens.map { "<[\($0)]>" }.joined(separator: " ")),
-      "cache_prompt": .bool(true),
     ]
   }
 

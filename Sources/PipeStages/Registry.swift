@@ -10,6 +10,7 @@ public enum Ops {
     LengthFilter.descriptor,
     ExactDedup.descriptor,
     MinHashDedup.descriptor,
+    MinHashDedup.descriptorVersion2,
     Passthrough.descriptor,
     LanguageID.descriptor,
     CodeLanguage.descriptor,

@@ -5,7 +5,7 @@
 #   SIZES=small BENCHES="passthrough quality" bash Tests/Benchmarks/run.sh
 #   PEERS=0 ...                                        # skip the (slow) Python peers
 #
-# BENCHES: passthrough quality minhash mole langid engine (default: all). Peers come from
+# BENCHES: passthrough quality minhash mole langid engine neardup (default: all). Peers come from
 # ../shared/bench/run_peer.sh in the same run: zstd-recompress (with passthrough),
 # dt-quality (with quality), ds-minhash-xxh and dt-minhash-t1 (with minhash).
 # Quality also prints the filters' own time beside datatrove's per-step timers (pipe's
@@ -22,7 +22,7 @@ B="${BENCH_DIR:-$ROOT/../shared/bench}"
 [ -d "$B" ] || { echo "no peer harness at $B (expected ../shared/bench beside the project)" >&2; exit 2; }
 PY="$B/.venv/bin/python"
 SIZES="${SIZES:-small large}"
-BENCHES="${BENCHES:-passthrough quality minhash mole langid engine}"
+BENCHES="${BENCHES:-passthrough quality minhash mole langid engine neardup}"
 PEERS="${PEERS:-1}"
 REPS="${REPS:-3}"
 WORK="${WORK:-$ROOT/.build/bench}"
@@ -135,6 +135,17 @@ for size in $SIZES; do
     paired_one_worker "minhash-$size"
     timed "pipe-minhash-$size-w2" "$size" 2 "minhash-$size" "${PAIRED[@]}" \
       --eval "$PY $B/eval_dedup.py --json $corpus $WORK/run-pipe-minhash-$size-w2/data/minhash"
+    # Version 2 at threshold 0.6 (the planted copies are at Jaccard 0.56 and above, the base
+    # documents below 0.5 with each other): exact verification (its default), then the estimate.
+    pipeline "minhash2-$size" "$size" "$shards" \
+      '[{ "id": "minhash", "op": "dedup.minhash@2", "inputs": ["corpus"], "config": { "threshold": 0.6 } }]'
+    pipeline "minhash2sig-$size" "$size" "$shards" \
+      '[{ "id": "minhash", "op": "dedup.minhash@2", "inputs": ["corpus"], "config": { "threshold": 0.6, "verify": "signature" } }]'
+    echo "== dedup.minhash@2 on $size, threshold 0.6, 2 workers: exact verification, then the signature's estimate =="
+    timed "pipe-minhash2-$size-w2" "$size" 2 "minhash2-$size" \
+      --eval "$PY $B/eval_dedup.py --json $corpus $WORK/run-pipe-minhash2-$size-w2/data/minhash"
+    timed "pipe-minhash2sig-$size-w2" "$size" 2 "minhash2sig-$size" \
+      --eval "$PY $B/eval_dedup.py --json $corpus $WORK/run-pipe-minhash2sig-$size-w2/data/minhash"
     [ "$PEERS" = 1 ] && REPS=1 "$B/run_peer.sh" "$size" ds-minhash-xxh dt-minhash-t1 | grep RESULT || true
   fi
 
@@ -174,6 +185,14 @@ for size in $SIZES; do
       --eval "python3 $ROOT/Tests/Benchmarks/engine_eval.py --left $WORK/run-engine-lean-$size-w1"
   fi
 done
+
+if [[ " $BENCHES " == *" neardup "* ]] && has_op dedup.minhash; then
+  # Real revisions (Python's standard library in 9 versions, Debian's installation guide for two
+  # architectures): dedup.minhash beside datasketch at the same threshold and shingles.
+  echo "== near-duplicates of real revisions at threshold 0.8: dedup.minhash beside datasketch =="
+  [ -f "$ROOT/.build/neardup/pairs.jsonl.zst" ] || "$PY" "$ROOT/Tests/Benchmarks/neardup_set.py" --out "$ROOT/.build/neardup"
+  "$PY" "$ROOT/Tests/Benchmarks/neardup_eval.py" --set "$ROOT/.build/neardup"
+fi
 
 echo
 echo "== summary: this run's figures (median of runs; docs/s per core = docs/s / workers) =="

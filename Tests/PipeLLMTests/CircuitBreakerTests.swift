@@ -109,6 +109,9 @@ struct LlamaServerRequestTests {
     #expect(body["n_predict"]?.intValue == 2)
     #expect(body["n_probs"]?.intValue == 1)
     #expect(body["temperature"]?.doubleValue == 0)
+    // Left to the endpoint's extraBody: a request that set it would keep the server's prompt
+    // cache on whatever the endpoint says, and runs would not repeat byte for byte.
+    #expect(body["cache_prompt"] == nil)
     let text =
       #"{"completion_probabilities":[{"id":11,"logprob":-0.5},{"id":22,"probs":[{"prob":0.25}]}],"#
       + #""tokens_evaluated":3,"tokens_predicted":2}"#

@@ -31,6 +31,29 @@ public struct MinHashDedup: Sendable {
     case maxScore = "max_score"
   }
 
+  /// How candidates (records sharing a band key) are checked before they are linked.
+  public enum Verification: String, Sendable, CaseIterable {
+    /// Every candidate is linked (datatrove, datasketch).
+    case none
+    /// Linked when the share of equal signature values, an estimate of the Jaccard similarity,
+    /// is at least the threshold.
+    case signature
+    /// Linked when the Jaccard similarity of the two shingle sets is at least the threshold;
+    /// each shard's distinct shingle hashes are written beside its signatures.
+    case exact
+  }
+
+  /// How linked records form clusters.
+  public enum Clustering: String, Sendable, CaseIterable {
+    /// Connected components of the links (datatrove, text-dedup): a chain of links makes one
+    /// cluster even when its ends are far below the threshold.
+    case components
+    /// In priority order (input order, or highest score first), a record is kept unless it is
+    /// linked to a record already kept, whose cluster it joins (datasketch's "query, then
+    /// insert if new" in one pass over the links).
+    case greedy
+  }
+
   /// The reject reason for a near-duplicate.
   public static let nearDuplicateReason = "near_duplicate"
   /// The largest `memoryCapMB`: 1 TiB.
@@ -48,17 +71,27 @@ public struct MinHashDedup: Sendable {
   public let clusterSizeField: String?
   /// The memory the runtime's dedup steps may use before spilling to disk.
   public let memoryCapBytes: Int
+  /// How candidates are checked.
+  public let verification: Verification
+  /// The similarity two candidates need to be linked (unused with `.none`).
+  public let threshold: Double
+  /// How linked records form clusters.
+  public let clustering: Clustering
 
   /// The number of LSH bands.
   public var bandCount: Int { sketcher.bands }
-  /// `bands x rows`.
+  /// The banding of the signature.
+  public var banding: MinHashBanding { MinHashBanding(bands: sketcher.bands, rows: sketcher.rows) }
+  /// Values per signature (at least `bands x rows`).
   public var signatureSize: Int { sketcher.size }
-  /// The share of equal signature values two candidates need to be linked.
-  public let minimumSimilarity: Double
+  /// The share of equal signature values two candidates need to be linked; 0 when candidates
+  /// are not checked against the signature (version 1's `minSimilarity`).
+  public var minimumSimilarity: Double { verification == .signature ? threshold : 0 }
   /// The reject reason: `near_duplicate`.
   public var dropReason: String { Self.nearDuplicateReason }
 
-  /// Creates the stage; the parameters are the op's config keys, with the same defaults.
+  /// Creates the stage with version 1's keys and defaults: a signature of `bands x rows` values,
+  /// candidates linked when `minimumSimilarity` of their values agree (0: all linked).
   ///
   /// - Throws: `PipeError(.config)` when `bands * rows` exceeds `MinHashSketcher.maxSize`, or
   ///   `max_score` has no `scoreField`.
@@ -71,12 +104,61 @@ public struct MinHashDedup: Sendable {
     guard (0...1).contains(minimumSimilarity) else {
       throw PipeError(.config, "dedup.minhash: minSimilarity must be in 0...1")
     }
-    guard ngrams >= 1 else { throw PipeError(.config, "dedup.minhash: ngrams must be at least 1") }
     guard bands >= 1, rows >= 1, bands * rows <= MinHashSketcher.maxSize else {
       throw PipeError(
         .config,
         "dedup.minhash: bands x rows is \(bands * rows); it must be at most \(MinHashSketcher.maxSize) values per signature"
       )
+    }
+    try self.init(
+      ngrams: ngrams, threshold: minimumSimilarity, signatureSize: bands * rows,
+      banding: MinHashBanding(bands: bands, rows: rows), verification: minimumSimilarity > 0 ? .signature : .none,
+      clustering: .components, seed: seed, algorithm: algorithm, normalization: normalization, survivor: survivor,
+      scoreField: scoreField, countField: countField, memoryCapMB: memoryCapMB)
+  }
+
+  /// Creates the stage with version 2's keys: documents with Jaccard similarity of at least
+  /// `threshold` are duplicates. Without `banding`, bands and rows are derived from the
+  /// threshold and `signatureSize` (`MinHashBanding.optimal`, weighted for recall when
+  /// candidates are verified, as datasketch when they are not).
+  ///
+  /// - Throws: `PipeError(.config)` for a threshold outside (0, 1], a signature size outside
+  ///   `1...MinHashSketcher.maxSize`, a banding larger than the signature, or `max_score`
+  ///   without `scoreField`.
+  public init(
+    ngrams: Int = 5, threshold: Double, signatureSize: Int = defaultSignatureSize, banding: MinHashBanding? = nil,
+    verification: Verification = .exact, clustering: Clustering = .greedy, seed: UInt64 = 1,
+    algorithm: MinHashSketcher.Algorithm = .fast,
+    normalization: MinHashNormalization = MinHashNormalization(), survivor: Survivor = .first,
+    scoreField: String? = nil, countField: String? = "duplicate_count", memoryCapMB: Int = 512
+  ) throws {
+    guard ngrams >= 1 else { throw PipeError(.config, "dedup.minhash: ngrams must be at least 1") }
+    guard (0...1).contains(threshold) else {
+      throw PipeError(.config, "dedup.minhash: threshold must be in 0...1")
+    }
+    guard (1...MinHashSketcher.maxSize).contains(signatureSize) else {
+      throw PipeError(.config, "dedup.minhash: signatureSize must be in 1...\(MinHashSketcher.maxSize)")
+    }
+    let resolved: MinHashBanding
+    if let banding {
+      guard banding.bands >= 1, banding.rows >= 1, banding.bands * banding.rows <= signatureSize else {
+        throw PipeError(
+          .config,
+          "dedup.minhash: bands x rows is \(banding.bands * banding.rows); it must be at most signatureSize "
+            + "(\(signatureSize)); raise signatureSize or lower bands or rows")
+      }
+      resolved = banding
+    } else {
+      guard threshold > 0 && threshold < 1 else {
+        throw PipeError(
+          .config,
+          "dedup.minhash: bands and rows are derived from a threshold strictly between 0 and 1; "
+            + "for threshold \(threshold), give bands and rows")
+      }
+      resolved = MinHashBanding.optimal(
+        threshold: threshold, size: signatureSize,
+        falsePositiveWeight: verification == .none
+          ? MinHashBanding.unverifiedFalsePositiveWeight : MinHashBanding.verifiedFalsePositiveWeight)
     }
     if survivor == .maxScore, (scoreField ?? "").isEmpty {
       throw PipeError(
@@ -86,13 +168,19 @@ public struct MinHashDedup: Sendable {
       throw PipeError(.config, "dedup.minhash: memoryCapMB must be in 1...\(Self.maxMemoryCapMB)")
     }
     shingler = MinHashShingler(ngrams: ngrams, normalization: normalization)
-    sketcher = MinHashSketcher(bands: bands, rows: rows, seed: seed, algorithm: algorithm)
+    sketcher = MinHashSketcher(
+      bands: resolved.bands, rows: resolved.rows, size: signatureSize, seed: seed, algorithm: algorithm)
     self.survivor = survivor
     self.scoreField = survivor == .maxScore ? scoreField : nil
     self.clusterSizeField = (countField ?? "").isEmpty ? nil : countField
     self.memoryCapBytes = memoryCapMB << 20
-    self.minimumSimilarity = minimumSimilarity
+    self.verification = verification
+    self.threshold = threshold
+    self.clustering = clustering
   }
+
+  /// Version 2's default signature size: datatrove's 112 values.
+  public static let defaultSignatureSize = 112
 
   /// The default `minSimilarity`.
   public static let defaultSimilarity = 0.6
@@ -179,6 +267,13 @@ public struct MinHashDedup: Sendable {
         shingler.forEachShingleChunk(bytes, chunkSize: Self.chunkSize) { chunk, _ in body(chunk) }
       }
     }
+  }
+
+  /// The shingle hashes of UTF-8 text, in text order (repeats included).
+  func shingles(of bytes: UnsafeBufferPointer<UInt8>) -> [UInt64] {
+    var result: [UInt64] = []
+    shingler.forEachShingleChunk(bytes, chunkSize: Self.chunkSize) { chunk, _ in result.append(contentsOf: chunk) }
+    return result
   }
 
   /// The value of `metadata.<scoreField>` for `max_score`; `nil` otherwise or when it is not a

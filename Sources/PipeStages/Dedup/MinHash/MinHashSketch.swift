@@ -1,6 +1,7 @@
 import PipeCore
 
-/// A MinHash signature of `bands x rows` values per document, and one 64-bit key per band.
+/// A MinHash signature of `size` values per document, and one 64-bit key per band of its first
+/// `bands x rows` values.
 ///
 /// Two algorithms fill the signature; for both, the chance that two documents agree on one
 /// value equals the Jaccard similarity of their shingle sets, which is what LSH banding needs
@@ -35,8 +36,9 @@ public struct MinHashSketcher: Sendable {
   public let rows: Int
   /// The algorithm.
   public let algorithm: Algorithm
-  /// `bands x rows`.
-  public var size: Int { bands * rows }
+  /// Values per signature: at least `bands x rows` (the values past the bands only sharpen the
+  /// estimate of the similarity when candidates are verified).
+  public let size: Int
 
   private let seed: UInt64
   /// Permutation parameters (`permutations`).
@@ -51,14 +53,15 @@ public struct MinHashSketcher: Sendable {
   public static let maxSize = 4096
   static let mersenne: UInt64 = (1 << 61) - 1
 
-  /// Creates a sketcher; `bands * rows` must be in `1...maxSize`.
-  public init(bands: Int, rows: Int, seed: UInt64, algorithm: Algorithm) {
-    precondition(bands >= 1 && rows >= 1 && bands * rows <= Self.maxSize, "bands x rows out of range")
+  /// Creates a sketcher of `size` values (`bands * rows` when nil); `bands * rows <= size <= maxSize`.
+  public init(bands: Int, rows: Int, size: Int? = nil, seed: UInt64, algorithm: Algorithm) {
+    let k = size ?? bands * rows
+    precondition(bands >= 1 && rows >= 1 && bands * rows <= k && k <= Self.maxSize, "bands x rows out of range")
     self.bands = bands
     self.rows = rows
+    self.size = k
     self.algorithm = algorithm
     self.seed = seed
-    let k = bands * rows
     var rng = SeededRNG(seed: seed)
     var multipliers: [UInt64] = []
     var offsets: [UInt64] = []

@@ -5,19 +5,21 @@ public import PipeCore
 /// 1. `STAGE:signatures[i]` (a pass over shard i, at the end of the chain that makes it) writes
 ///    `signatures-0000i.bin`: for every record with a signature, its band keys (sorted per band;
 ///    past the memory budget, chunks spill to scratch files and are merged), 16-bit
-///    fingerprints of its signature values (when candidates are verified) and its line, score
-///    and id.
+///    fingerprints of its signature values (when candidates are verified by the signature) and
+///    its line, score and id; with exact verification, also `shingles-0000i.bin`, each
+///    record's distinct shingle hashes (`ShingleSetFileBuilder`).
 /// 2. `STAGE:buckets[g]` merges bands 4g..<4g+4 of every shard's file (a streaming k-way merge
 ///    with fixed buffers). In a run of records sharing a key, each record is compared with the
 ///    run's representatives (its first records, up to `MinHashDedup.representativesPerBucket`);
-///    it is linked to every one whose fingerprints agree on at least `minimumSimilarity` of the
-///    positions, and becomes a representative itself if it matches none. Links go to
-///    `edges-0000g.bin`.
+///    it is linked to every one that reaches the threshold (the share of equal fingerprints, or
+///    the exact Jaccard similarity of the shingle sets; without verification, to the first),
+///    and becomes a representative itself if it matches none. Links go to `edges-0000g.bin`.
 /// 3. `STAGE:clusters[0]` joins all links with union-find, reads the docs sections for ids and
-///    scores, picks each cluster's survivor (highest score, ties to the first in input order;
-///    without scores, the first) and writes `clusters.jsonl` (one line per cluster: number,
-///    size, survivor, members in input order) and `verdicts.bin` (per shard, the lines of
-///    clustered records with the cluster size and, for all but the survivor, the survivor's id).
+///    scores, and forms clusters: connected components with each one's survivor (highest
+///    score, ties to the first in input order; without scores, the first), or greedily
+///    (`resolveGreedily`). It writes `clusters.jsonl` (one line per cluster: number, size,
+///    survivor, members in input order) and `verdicts.bin` (per shard, the lines of clustered
+///    records with the cluster size and, for all but the survivor, the survivor's id).
 /// 4. `STAGE[i]` decides each record of shard i: a clustered record that is not the survivor is
 ///    dropped with the stage's reason and the survivor's id as detail; a survivor gets the
 ///    cluster size in its metadata.
@@ -28,16 +30,19 @@ public import PipeCore
 ///
 /// Memory: step 1 keeps at most the task's share of the cap in band entries (about 16 bytes
 /// per band and record); step 2 keeps one read buffer per shard and maps the fingerprint
-/// sections (page cache, read where candidates are); step 3 holds only the records that have a
-/// link (about 100 bytes each, ids included); step 4 holds the verdicts of its shard.
+/// sections (page cache, read where candidates are) and reads compared shingle sets one pair at
+/// a time; step 3 holds only the records that have a link (about 100 bytes each, ids included,
+/// and greedily 8 bytes per link); step 4 holds the verdicts of its shard.
 extension MinHashDedup {
   /// The plan the runtime runs.
   public var plan: StagePlan {
     let stage = self
     return StagePlan(
-      collect: RecordCollector(name: "signatures", writes: [.intermediate(Files.signatures, indexed: true)]) {
-        context in try SignatureCollection(stage: stage, context: context)
-      },
+      collect: RecordCollector(
+        name: "signatures",
+        writes: [.intermediate(Files.signatures, indexed: true)]
+          + (verification == .exact ? [.intermediate(Files.shingles, indexed: true)] : [])
+      ) { context in try SignatureCollection(stage: stage, context: context) },
       steps: [
         Step(
           name: "buckets", shape: .grouped(NearDuplicateSteps.bucketTaskCount(bands: bandCount)),
@@ -54,6 +59,7 @@ extension MinHashDedup {
   /// The artifacts' file names.
   enum Files {
     static let signatures = "signatures.bin"
+    static let shingles = "shingles.bin"
     static let edges = "edges.bin"
     static let verdicts = "verdicts.bin"
     static let clusters = "clusters.jsonl"
@@ -123,6 +129,22 @@ enum NearDuplicateSteps {
         .corruptInput, "signature file does not match the stage config; rerun with --force", file: file.name)
     }
     let fingerprints = minimum > 0 ? try Fingerprints(files: inputs, headers: headers, perDocument: perDocument) : nil
+    let shingleSets: ShingleSets?
+    if stage.verification == .exact {
+      let files = try (0..<shards).map { try context.open(MinHashDedup.Files.shingles, index: $0) }
+      let sets = try ShingleSets(files: files)
+      for (index, (documents, header)) in zip(sets.documents, headers).enumerated() where documents != header.documents
+      {
+        throw PipeError(
+          .corruptInput, "shingle-set file does not match its signature file; rerun with --force",
+          file: files[index].name)
+      }
+      shingleSets = sets
+    } else {
+      shingleSets = nil
+    }
+    let threshold = stage.threshold
+    var verified = 0
     let bufferBytes = BandMerger.bufferBytes(budget: budget, sources: shards)
     let writer = try context.create(MinHashDedup.Files.edges, index: group)
     var visited = 0
@@ -160,6 +182,19 @@ enum NearDuplicateSteps {
         visited += 1
         if let first = runFirst, key == runKey {
           candidates += 1
+          if let shingleSets {
+            // Exact: compared with each representative's shingle set.
+            if representatives.isEmpty { representatives.append((first, nil)) }
+            var matched = false
+            for representative in representatives {
+              verified += 1
+              guard try shingleSets.jaccard(representative.document, document) >= threshold else { continue }
+              try link(representative.document, document)
+              matched = true
+            }
+            if !matched && representatives.count < maxRepresentatives { representatives.append((document, nil)) }
+            return
+          }
           guard let fingerprints else {
             try link(first, document)
             return
@@ -168,6 +203,7 @@ enum NearDuplicateSteps {
           let mine = fingerprints.of(document)
           var matched = false
           for representative in representatives {
+            verified += 1
             guard let theirs = representative.fingerprints, let mine,
               fingerprints.similar(theirs, mine, minimum: minimum)
             else { continue }
@@ -218,6 +254,7 @@ enum NearDuplicateSteps {
     try writer.write(out)
     context.setCounts(recordsIn: visited, kept: visited, dropped: 0)
     context.counters.add("candidate_pairs", candidates)
+    if stage.verification != .none { context.counters.add("verified_pairs", verified) }
     context.counters.add("linked_pairs", edges)
   }
 
@@ -309,19 +346,39 @@ enum NearDuplicateSteps {
         file: lastEdges)
     }
 
-    // Survivors and cluster numbers, in input order: the first record of a cluster numbers it,
-    // and a later one replaces the survivor only with a strictly higher score.
+    // Each record's cluster (the node standing for it) and each cluster's survivor and size.
+    var clusterOf = [Int32](repeating: -1, count: count)
     var survivor = [Int32](repeating: -1, count: count)
+    var clusterSize = [Int32](repeating: 0, count: count)
+    switch stage.clustering {
+    case .components:
+      // Connected components; in input order, a later member replaces the survivor only with
+      // a strictly higher score.
+      for node in order {
+        let root = unionFind.find(node)
+        clusterOf[Int(node)] = root
+        clusterSize[Int(root)] += 1
+        let best = survivor[Int(root)]
+        if best < 0 || isHigher(scores[Int(node)], than: scores[Int(best)]) { survivor[Int(root)] = node }
+      }
+    case .greedy:
+      try resolveGreedily(
+        stage: stage, context: context, order: order, scores: scores, nodes: unionFind.nodes,
+        clusterOf: &clusterOf, survivor: &survivor, clusterSize: &clusterSize)
+    }
+
+    // Cluster numbers, in input order of their first member; a record alone in its cluster
+    // (greedy: kept, but every record linked to it went to another survivor) is no cluster.
     var clusterNumber = [Int32](repeating: -1, count: count)
     var clusterRoots: [Int32] = []
-    for node in order {
-      let root = Int(unionFind.find(node))
+    var clustered = 0
+    for node in order where clusterSize[Int(clusterOf[Int(node)])] > 1 {
+      clustered += 1
+      let root = Int(clusterOf[Int(node)])
       if clusterNumber[root] < 0 {
         clusterNumber[root] = Int32(clusterRoots.count)
         clusterRoots.append(Int32(root))
       }
-      let best = survivor[root]
-      if best < 0 || isHigher(scores[Int(node)], than: scores[Int(best)]) { survivor[root] = node }
     }
 
     // verdicts.bin: a header with each shard's byte range, then per shard, in line order, the
@@ -330,11 +387,11 @@ enum NearDuplicateSteps {
     var ranges: [(offset: Int, count: Int)] = []
     for shard in 0..<shards {
       let start = body.count
-      for node in order[shardStarts[shard]..<shardStarts[shard + 1]] {
-        let root = Int(unionFind.find(node))
+      for node in order[shardStarts[shard]..<shardStarts[shard + 1]] where clusterSize[Int(clusterOf[Int(node)])] > 1 {
+        let root = Int(clusterOf[Int(node)])
         let kept = survivor[root]
         Binary.append(lines[Int(node)], to: &body)
-        Binary.append(UInt32(unionFind.size[root]), to: &body)
+        Binary.append(UInt32(clusterSize[root]), to: &body)
         Binary.append(kept == node ? "" : ids[Int(kept)], to: &body)
       }
       ranges.append((start, body.count - start))
@@ -357,19 +414,21 @@ enum NearDuplicateSteps {
       // clusters.jsonl: members grouped by cluster number, each group in input order.
       let clusters = clusterRoots.count
       var starts = [Int](repeating: 0, count: clusters + 1)
-      for node in order { starts[Int(clusterNumber[Int(unionFind.find(node))]) + 1] += 1 }
+      for node in order where clusterNumber[Int(clusterOf[Int(node)])] >= 0 {
+        starts[Int(clusterNumber[Int(clusterOf[Int(node)])]) + 1] += 1
+      }
       for index in 0..<clusters { starts[index + 1] += starts[index] }
-      var members = [Int32](repeating: 0, count: count)
+      var members = [Int32](repeating: 0, count: clustered)
       var next = starts
-      for node in order {
-        let number = Int(clusterNumber[Int(unionFind.find(node))])
+      for node in order where clusterNumber[Int(clusterOf[Int(node)])] >= 0 {
+        let number = Int(clusterNumber[Int(clusterOf[Int(node)])])
         members[next[number]] = node
         next[number] += 1
       }
       var out: [UInt8] = []
       for number in 0..<clusters {
         let root = Int(clusterRoots[number])
-        let size = Int(unionFind.size[root])
+        let size = Int(clusterSize[root])
         largest = max(largest, size)
         out.append(contentsOf: Array(#"{"cluster":"#.utf8))
         out.append(contentsOf: Array(String(number).utf8))
@@ -390,13 +449,75 @@ enum NearDuplicateSteps {
       }
       try clustersFile.write(out)
       for (name, value) in [
-        ("linked_pairs", pairs), ("clusters", clusters), ("clustered_documents", count), ("largest_cluster", largest),
-        ("near_duplicates", count - clusters),
+        ("linked_pairs", pairs), ("clusters", clusters), ("clustered_documents", clustered),
+        ("largest_cluster", largest), ("near_duplicates", clustered - clusters),
       ] {
         context.counters.add(name, value)
       }
     }
     context.setCounts(recordsIn: count, kept: count, dropped: 0)
+  }
+
+  /// Greedy clusters: records in priority order (input order; with `max_score`, highest score
+  /// first, ties in input order), each kept unless it is linked to a record kept before it,
+  /// whose cluster it then joins (the first such record in priority order). So every dropped
+  /// record reached the threshold with its survivor, and no two survivors are linked, whereas
+  /// a connected component can chain records far below the threshold. The links are read a
+  /// second time into adjacency lists (4 bytes per link and end).
+  static func resolveGreedily(
+    stage: MinHashDedup, context: any StepContext, order: [Int32], scores: [UInt64], nodes: [UInt64: Int32],
+    clusterOf: inout [Int32], survivor: inout [Int32], clusterSize: inout [Int32]
+  ) throws {
+    let count = order.count
+    var rank = [Int32](repeating: 0, count: count)
+    var byRank = order
+    if stage.survivor == .maxScore {
+      var position = [Int32](repeating: 0, count: count)
+      for (index, node) in order.enumerated() { position[Int(node)] = Int32(index) }
+      byRank.sort { a, b in
+        if isHigher(scores[Int(a)], than: scores[Int(b)]) { return true }
+        if isHigher(scores[Int(b)], than: scores[Int(a)]) { return false }
+        return position[Int(a)] < position[Int(b)]
+      }
+    }
+    for (index, node) in byRank.enumerated() { rank[Int(node)] = Int32(index) }
+    // Adjacency lists: degrees, then offsets, then the neighbours.
+    var starts = [Int](repeating: 0, count: count + 1)
+    func forEachLink(_ body: (Int32, Int32) -> Void) throws {
+      for group in 0..<bucketTaskCount(bands: stage.bandCount) {
+        let reader = ArtifactCursor(try context.open(MinHashDedup.Files.edges, index: group))
+        while !reader.atEnd {
+          let a = try reader.uint64()
+          let b = try reader.uint64()
+          guard let x = nodes[a], let y = nodes[b] else { continue }
+          body(x, y)
+        }
+      }
+    }
+    try forEachLink { x, y in
+      starts[Int(x) + 1] += 1
+      starts[Int(y) + 1] += 1
+    }
+    for index in 0..<count { starts[index + 1] += starts[index] }
+    var neighbours = [Int32](repeating: 0, count: starts[count])
+    var fill = starts
+    try forEachLink { x, y in
+      neighbours[fill[Int(x)]] = y
+      fill[Int(x)] += 1
+      neighbours[fill[Int(y)]] = x
+      fill[Int(y)] += 1
+    }
+    for node in byRank {
+      var best: Int32 = -1
+      for neighbour in neighbours[starts[Int(node)]..<starts[Int(node) + 1]]
+      where rank[Int(neighbour)] < rank[Int(node)] && survivor[Int(neighbour)] == neighbour {
+        if best < 0 || rank[Int(neighbour)] < rank[Int(best)] { best = neighbour }
+      }
+      let root = best < 0 ? node : best
+      if best < 0 { survivor[Int(node)] = node }
+      clusterOf[Int(node)] = root
+      clusterSize[Int(root)] += 1
+    }
   }
 
   /// Whether score `a` beats `b`: a number beats no score, and a larger number a smaller one.
@@ -493,6 +614,7 @@ final class SignatureCollection: RecordCollection {
   private let stage: MinHashDedup
   private let context: any StepContext
   private let builder: SignatureFileBuilder
+  private let shingleSets: ShingleSetFileBuilder?
   private var withoutWords = 0
 
   init(stage: MinHashDedup, context: any StepContext) throws {
@@ -501,10 +623,16 @@ final class SignatureCollection: RecordCollection {
     builder = try SignatureFileBuilder(
       bands: stage.bandCount, fingerprintsPerDocument: stage.minimumSimilarity > 0 ? stage.signatureSize : 0,
       budget: stage.budget(context), scratch: { try context.scratch($0) })
+    shingleSets =
+      stage.verification == .exact
+      ? ShingleSetFileBuilder(writer: try context.create(MinHashDedup.Files.shingles, index: context.index)) : nil
   }
 
   func add(_ record: Record, line: Int) throws {
-    guard let signature = stage.signature(of: record) else {
+    // With exact verification the shingles are kept for the shingle-set file, and the
+    // signature is made from them (the same values as from the text: a minimum per bin).
+    let shingles = shingleSets == nil ? nil : record.withTextUTF8 { stage.shingles(of: $0) }
+    guard let signature = shingles.map({ stage.sketcher.signature(of: $0) }) ?? stage.signature(of: record) else {
       withoutWords += 1
       return
     }
@@ -518,11 +646,13 @@ final class SignatureCollection: RecordCollection {
     try builder.add(
       keys: keys, signature: signature, line: line,
       score: stage.survivorScore(of: record).map(\.bitPattern) ?? NearDuplicateSteps.noScore, id: record.id)
+    if let shingleSets, let shingles { try shingleSets.add(shingles) }
   }
 
   func finish() throws {
     let spilled = builder.spilledRuns
     try builder.write(to: context.create(MinHashDedup.Files.signatures, index: context.index))
+    try shingleSets?.finish()
     context.counters.add("signed_records", builder.documents)
     context.counters.add("records_without_words", withoutWords)
     if spilled > 0 { context.counters.add("spilled_runs", spilled) }
