@@ -281,6 +281,9 @@ public protocol StepContext: AnyObject {
   func open(_ artifact: String, index: Int?) throws -> any ArtifactInput
   /// Opens an artifact of another stage that this stage uses.
   func open(_ use: ArtifactUse, index: Int?) throws -> any ArtifactInput
+  /// Opens a file outside the run, read-only: an index another run exported, which a stage
+  /// names in its config (`reference` of the dedup ops).
+  func openExternal(path: String) throws -> any ArtifactInput
   /// A temporary file for this task, removed when the task ends.
   func scratch(_ name: String) throws -> any ScratchFile
   /// Every record of the stage's input, in shard then line order (for steps that declared

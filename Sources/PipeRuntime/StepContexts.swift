@@ -179,6 +179,10 @@ final class TaskStepContext: StepContext {
     return try BinaryFile(path: try path(use.artifact, of: maker, index: index))
   }
 
+  func openExternal(path: String) throws -> any ArtifactInput {
+    try BinaryFile(path: path)
+  }
+
   func scratch(_ name: String) throws -> any ScratchFile {
     let folder = environment.scratchFolder(beside: environment.layout.artifactFolder(stage: row.key.stage))
     try createDirectories(folder)

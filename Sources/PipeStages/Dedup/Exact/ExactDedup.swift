@@ -50,6 +50,11 @@ public struct ExactDedup: Sendable {
   public let collapseWhitespace: Bool
   /// Whether text is put in Unicode NFC before hashing.
   public let nfc: Bool
+  /// Indexes of earlier runs: their records come before this stage's input, so a record equal
+  /// to one of theirs is dropped with its id; they are never dropped themselves.
+  let references: [DedupIndex]
+  /// Whether the stage exports its keys as an index for later runs (`artifacts/STAGE.export`).
+  let exportsIndex: Bool
 
   /// The reject reason for a duplicate: `duplicate`.
   public var dropReason: String { Self.duplicateReason }
@@ -60,6 +65,43 @@ public struct ExactDedup: Sendable {
     self.lowercase = lowercase
     self.collapseWhitespace = collapseWhitespace
     self.nfc = nfc
+    references = []
+    exportsIndex = false
+  }
+
+  private init(_ stage: ExactDedup, references: [DedupIndex], exportsIndex: Bool) {
+    field = stage.field
+    lowercase = stage.lowercase
+    collapseWhitespace = stage.collapseWhitespace
+    nfc = stage.nfc
+    self.references = references
+    self.exportsIndex = exportsIndex
+  }
+
+  /// Creates the stage with references and export.
+  ///
+  /// - Throws: `PipeError(.config)` when a reference is not an index of this op made with the
+  ///   same comparison (field, lowercase, collapseWhitespace, nfc).
+  init(
+    field: Field, lowercase: Bool, collapseWhitespace: Bool, nfc: Bool, references: [String], exportsIndex: Bool
+  ) throws {
+    let plain = ExactDedup(field: field, lowercase: lowercase, collapseWhitespace: collapseWhitespace, nfc: nfc)
+    let loaded = try DedupIndex.loadAll(
+      references, op: Self.descriptor.qualifiedName, config: plain.identity, files: [Self.keysFile])
+    self.init(plain, references: loaded, exportsIndex: exportsIndex)
+  }
+
+  /// The settings that decide which records are equal, as an exported index records them.
+  var identity: JSONObject {
+    let spelled: String
+    switch field {
+    case .text: spelled = "text"
+    case .metadata(let key): spelled = "metadata." + key
+    }
+    return [
+      "field": .string(spelled), "lowercase": .bool(lowercase), "collapseWhitespace": .bool(collapseWhitespace),
+      "nfc": .bool(nfc),
+    ]
   }
 
   /// The op's config keys.
@@ -72,6 +114,13 @@ public struct ExactDedup: Sendable {
     var collapseWhitespace: Bool
     @Setting(true, "Apply Unicode NFC before comparing, so composed and decomposed accents are duplicates.")
     var nfc: Bool
+    @Setting(
+      FileList(),
+      "Indexes exported by earlier runs (their RUN/artifacts/STAGE.export folders), oldest first: records equal "
+        + "to theirs are dropped with their id; theirs are untouched.")
+    var reference: FileList
+    @Setting(false, "Export this stage's keys as an index for later runs' reference (artifacts/STAGE.export).")
+    var exportIndex: Bool
   }
 
   /// Creates the stage from its options.
@@ -81,8 +130,9 @@ public struct ExactDedup: Sendable {
     guard let field = Field(options.field) else {
       throw ConfigValueError("field", "\"\(options.field)\" is not supported: use \"text\" or \"metadata.<key>\"")
     }
-    self.init(
-      field: field, lowercase: options.lowercase, collapseWhitespace: options.collapseWhitespace, nfc: options.nfc)
+    try self.init(
+      field: field, lowercase: options.lowercase, collapseWhitespace: options.collapseWhitespace, nfc: options.nfc,
+      references: options.reference.files.map(\.path), exportsIndex: options.exportIndex)
   }
 
   /// The op's name, version and config schema.

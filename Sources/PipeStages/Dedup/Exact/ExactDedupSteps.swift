@@ -11,6 +11,11 @@ public import PipeCore
 /// The first occurrence in input order (shard order, then line order) wins, whatever the
 /// number of workers. Memory in step 2 is one dictionary entry per distinct key.
 ///
+/// With `reference` indexes, step 2 first reads their key files (oldest first), so their
+/// records count as earlier than the input: a record equal to one of theirs is dropped with
+/// that record's id, and they are never dropped. With `exportIndex`, a last step
+/// `STAGE:export[0]` copies the key files and writes `index.json` (`DedupIndex`).
+///
 /// Files, little-endian: a key entry is line (UInt64), key high and low (UInt64 each), id
 /// (UInt32 length, UTF-8); a drop entry is line (UInt64) and the kept id.
 extension ExactDedup {
@@ -23,9 +28,16 @@ extension ExactDedup {
       },
       steps: [
         Step(name: "index", writes: [.intermediate(Self.dropsFile, indexed: true)]) { context in
-          try Self.buildIndex(context)
+          try Self.buildIndex(context, references: stage.references)
         }
-      ],
+      ]
+        + (exportsIndex
+          ? [
+            Step(name: DedupIndex.stepName, writes: DedupIndex.exportSpecs([Self.keysFile])) { context in
+              try DedupIndex.export(
+                [Self.keysFile], op: Self.descriptor.qualifiedName, config: stage.identity, context: context)
+            }
+          ] : []),
       records: .decide { context in
         try DropList(
           drops: Self.loadDrops(context.open(Self.dropsFile, index: context.index)), reason: stage.dropReason)
@@ -35,10 +47,30 @@ extension ExactDedup {
   static let keysFile = "keys.bin"
   static let dropsFile = "drops.bin"
 
-  /// Step 2: the drop list of every shard.
-  static func buildIndex(_ context: any StepContext) throws {
-    var firstSeen: [DuplicateKey: String] = [:]
+  /// Step 2: the drop list of every shard. The keys of the references come first, in the
+  /// order given, as if their records preceded the input.
+  static func buildIndex(_ context: any StepContext, references: [DedupIndex]) throws {
+    var firstSeen: [DuplicateKey: (id: String, isReference: Bool)] = [:]
     var (recordsIn, kept, dropped) = (0, 0, 0)
+    var (referenceRecords, referenceDuplicates) = (0, 0)
+    for reference in references {
+      for shard in 0..<reference.shards {
+        let input = try reference.open(keysFile, shard: shard, context: context)
+        let bytes = try input.readAll()
+        var offset = 0
+        while offset < bytes.count {
+          guard Binary.read(UInt64.self, bytes, &offset) != nil, let high = Binary.read(UInt64.self, bytes, &offset),
+            let low = Binary.read(UInt64.self, bytes, &offset), let id = Binary.readString(bytes, &offset)
+          else {
+            throw PipeError(
+              .corruptInput, "reference key file is truncated or corrupt; export it again", file: input.name)
+          }
+          let key = DuplicateKey(high: high, low: low)
+          if firstSeen[key] == nil { firstSeen[key] = (id, true) }
+          referenceRecords += 1
+        }
+      }
+    }
     for shard in 0..<context.shardCount {
       let input = try context.open(keysFile, index: shard)
       let bytes = try input.readAll()
@@ -53,17 +85,22 @@ extension ExactDedup {
         }
         recordsIn += 1
         let key = DuplicateKey(high: high, low: low)
-        if let keptID = firstSeen[key] {
+        if let first = firstSeen[key] {
           dropped += 1
+          if first.isReference { referenceDuplicates += 1 }
           Binary.append(line, to: &drops)
-          Binary.append(keptID, to: &drops)
+          Binary.append(first.id, to: &drops)
         } else {
-          firstSeen[key] = id
+          firstSeen[key] = (id, false)
           kept += 1
         }
       }
       try context.create(dropsFile, index: shard).write(drops)
       context.reportProgress(records: recordsIn, bytes: 0)
+    }
+    if !references.isEmpty {
+      context.counters.add("reference_records", referenceRecords)
+      context.counters.add("reference_duplicates", referenceDuplicates)
     }
     context.setCounts(recordsIn: recordsIn, kept: kept, dropped: dropped)
   }

@@ -58,6 +58,13 @@ extension MinHashDedup {
     @Setting("duplicate_count", "Metadata key set to the cluster size on survivors (\"\" for none).")
     var countField: String
     @Setting(
+      FileList(),
+      "Indexes exported by earlier runs (their RUN/artifacts/STAGE.export folders), oldest first: records similar "
+        + "to their survivors are dropped with their id; theirs are untouched.")
+    var reference: FileList
+    @Setting(false, "Export this stage's signatures as an index for later runs' reference (artifacts/STAGE.export).")
+    var exportIndex: Bool
+    @Setting(
       512, in: 1...MinHashDedup.maxMemoryCapMB,
       "Memory for sorting and merging band keys; past it, sorted runs spill to disk and are merged (same output).",
       affectsOutput: false)
@@ -83,7 +90,8 @@ extension MinHashDedup {
         lowercase: options.lowercase, removePunctuation: options.removePunctuation,
         normalizeDigits: options.normalizeDigits, stripDiacritics: options.stripDiacritics),
       survivor: Survivor(rawValue: options.survivor) ?? .first, scoreField: options.scoreField,
-      countField: options.countField, memoryCapMB: options.memoryCapMB)
+      countField: options.countField, memoryCapMB: options.memoryCapMB,
+      references: options.reference.files.map(\.path), exportsIndex: options.exportIndex)
   }
 
   /// Version 2: a similarity threshold, a derived banding and verified candidates.

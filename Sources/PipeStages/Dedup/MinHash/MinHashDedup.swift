@@ -77,6 +77,11 @@ public struct MinHashDedup: Sendable {
   public let threshold: Double
   /// How linked records form clusters.
   public let clustering: Clustering
+  /// Indexes of earlier runs (version 2): their records come before this stage's input, so a
+  /// record linked to one of their survivors is dropped with its id; they are never dropped.
+  private(set) var references: [DedupIndex] = []
+  /// Whether the stage exports its signatures as an index for later runs (version 2).
+  let exportsIndex: Bool
 
   /// The number of LSH bands.
   public var bandCount: Int { sketcher.bands }
@@ -130,7 +135,8 @@ public struct MinHashDedup: Sendable {
     verification: Verification = .exact, clustering: Clustering = .greedy, seed: UInt64 = 1,
     algorithm: MinHashSketcher.Algorithm = .fast,
     normalization: MinHashNormalization = MinHashNormalization(), survivor: Survivor = .first,
-    scoreField: String? = nil, countField: String? = "duplicate_count", memoryCapMB: Int = 512
+    scoreField: String? = nil, countField: String? = "duplicate_count", memoryCapMB: Int = 512,
+    references: [String] = [], exportsIndex: Bool = false
   ) throws {
     guard ngrams >= 1 else { throw PipeError(.config, "dedup.minhash: ngrams must be at least 1") }
     guard (0...1).contains(threshold) else {
@@ -177,6 +183,24 @@ public struct MinHashDedup: Sendable {
     self.verification = verification
     self.threshold = threshold
     self.clustering = clustering
+    self.exportsIndex = exportsIndex
+    self.references = try DedupIndex.loadAll(
+      references, op: Self.descriptorVersion2.qualifiedName, config: identity, files: indexFiles)
+  }
+
+  /// The settings that decide which records are near-duplicates, as an exported index records
+  /// them: a reference made with other values is refused.
+  var identity: JSONObject {
+    [
+      "ngrams": .int(Int64(shingler.ngrams)), "threshold": .double(threshold),
+      "signatureSize": .int(Int64(signatureSize)), "bands": .int(Int64(banding.bands)),
+      "rows": .int(Int64(banding.rows)), "verify": .string(verification.rawValue),
+      "clustering": .string(clustering.rawValue), "seed": .int(Int64(bitPattern: sketcher.seed)),
+      "signature": .string(sketcher.algorithm.rawValue), "lowercase": .bool(shingler.normalization.lowercase),
+      "removePunctuation": .bool(shingler.normalization.removePunctuation),
+      "normalizeDigits": .bool(shingler.normalization.normalizeDigits),
+      "stripDiacritics": .bool(shingler.normalization.stripDiacritics),
+    ]
   }
 
   /// Version 2's default signature size: datatrove's 112 values.

@@ -40,7 +40,8 @@ public struct MinHashSketcher: Sendable {
   /// estimate of the similarity when candidates are verified).
   public let size: Int
 
-  private let seed: UInt64
+  /// The seed of the hash functions.
+  let seed: UInt64
   /// Permutation parameters (`permutations`).
   private let multipliers: [UInt64]
   private let offsets: [UInt64]

@@ -51,7 +51,15 @@ extension MinHashDedup {
         Step(name: "clusters", writes: [.intermediate(Files.verdicts, indexed: false), .kept(Files.clusters)]) {
           context in try NearDuplicateSteps.buildClusters(stage: stage, context: context)
         },
-      ],
+      ]
+        + (exportsIndex
+          ? [
+            Step(name: DedupIndex.stepName, writes: DedupIndex.exportSpecs(indexFiles)) { context in
+              try DedupIndex.export(
+                stage.indexFiles, op: MinHashDedup.descriptorVersion2.qualifiedName, config: stage.identity,
+                context: context)
+            }
+          ] : []),
       records: .decide { context in try NearDuplicateFilter(stage: stage, context: context) },
       recordsAreCheapToRecompute: true)
   }
@@ -64,6 +72,24 @@ extension MinHashDedup {
     static let verdicts = "verdicts.bin"
     static let clusters = "clusters.jsonl"
   }
+
+  /// The artifacts an exported index holds: the signature files, and the shingle sets when
+  /// candidates are verified exactly.
+  var indexFiles: [String] { [Files.signatures] + (verification == .exact ? [Files.shingles] : []) }
+
+  /// The files of `artifact` for every shard in input order: the references' first (oldest
+  /// first), then this stage's own.
+  func inputs(_ artifact: String, context: any StepContext) throws -> [any ArtifactInput] {
+    var files: [any ArtifactInput] = []
+    for reference in references {
+      for shard in 0..<reference.shards { files.append(try reference.open(artifact, shard: shard, context: context)) }
+    }
+    for shard in 0..<context.shardCount { files.append(try context.open(artifact, index: shard)) }
+    return files
+  }
+
+  /// The number of reference shards, which come before the stage's own in the numbering.
+  var referenceShards: Int { references.reduce(0) { $0 + $1.shards } }
 
   /// The memory a task may use: its share of the cap among the tasks that run at once.
   func budget(_ context: any StepContext) -> Int { memoryCapBytes / max(1, context.concurrentTasks) }
@@ -115,10 +141,10 @@ enum NearDuplicateSteps {
 
   static func findEdges(stage: MinHashDedup, context: any StepContext) throws {
     let group = context.index
-    let shards = context.shardCount
     let budget = stage.budget(context)
     let maxRepresentatives = MinHashDedup.representativesPerBucket
-    let inputs = try (0..<shards).map { try context.open(MinHashDedup.Files.signatures, index: $0) }
+    let inputs = try stage.inputs(MinHashDedup.Files.signatures, context: context)
+    let shards = inputs.count
     let headers = try inputs.map { try SignatureFileHeader(reading: $0) }
     let minimum = stage.minimumSimilarity
     let perDocument = minimum > 0 ? stage.signatureSize : 0
@@ -131,7 +157,7 @@ enum NearDuplicateSteps {
     let fingerprints = minimum > 0 ? try Fingerprints(files: inputs, headers: headers, perDocument: perDocument) : nil
     let shingleSets: ShingleSets?
     if stage.verification == .exact {
-      let files = try (0..<shards).map { try context.open(MinHashDedup.Files.shingles, index: $0) }
+      let files = try stage.inputs(MinHashDedup.Files.shingles, context: context)
       let sets = try ShingleSets(files: files)
       for (index, (documents, header)) in zip(sets.documents, headers).enumerated() where documents != header.documents
       {
@@ -296,7 +322,9 @@ enum NearDuplicateSteps {
   }
 
   static func buildClusters(stage: MinHashDedup, context: any StepContext) throws {
-    let shards = context.shardCount
+    let signatureFiles = try stage.inputs(MinHashDedup.Files.signatures, context: context)
+    let shards = signatureFiles.count
+    let ownFirst = stage.referenceShards
     var unionFind = UnionFind()
     var pairs = 0
     var lastEdges = ""
@@ -322,7 +350,7 @@ enum NearDuplicateSteps {
     var shardStarts: [Int] = []
     for shard in 0..<shards {
       shardStarts.append(order.count)
-      let file = try context.open(MinHashDedup.Files.signatures, index: shard)
+      let file = signatureFiles[shard]
       let header = try SignatureFileHeader(reading: file)
       let reader = ArtifactCursor(file, offset: header.docsOffset, count: header.docsBytes)
       var document: UInt64 = 0
@@ -350,21 +378,29 @@ enum NearDuplicateSteps {
     var clusterOf = [Int32](repeating: -1, count: count)
     var survivor = [Int32](repeating: -1, count: count)
     var clusterSize = [Int32](repeating: 0, count: count)
+    // Reference records come first in input order and are never replaced as survivors.
+    let ownStart = Int32(shardStarts[ownFirst])
+    var isReference = [Bool](repeating: false, count: count)
+    for node in order[..<Int(ownStart)] { isReference[Int(node)] = true }
     switch stage.clustering {
     case .components:
       // Connected components; in input order, a later member replaces the survivor only with
-      // a strictly higher score.
+      // a strictly higher score, and never a reference record.
       for node in order {
         let root = unionFind.find(node)
         clusterOf[Int(node)] = root
         clusterSize[Int(root)] += 1
         let best = survivor[Int(root)]
-        if best < 0 || isHigher(scores[Int(node)], than: scores[Int(best)]) { survivor[Int(root)] = node }
+        if best < 0
+          || (isReference[Int(node)] == isReference[Int(best)] && isHigher(scores[Int(node)], than: scores[Int(best)]))
+        {
+          survivor[Int(root)] = node
+        }
       }
     case .greedy:
       try resolveGreedily(
-        stage: stage, context: context, order: order, scores: scores, nodes: unionFind.nodes,
-        clusterOf: &clusterOf, survivor: &survivor, clusterSize: &clusterSize)
+        stage: stage, context: context, order: order, scores: scores, isReference: isReference,
+        nodes: unionFind.nodes, clusterOf: &clusterOf, survivor: &survivor, clusterSize: &clusterSize)
     }
 
     // Cluster numbers, in input order of their first member; a record alone in its cluster
@@ -383,9 +419,11 @@ enum NearDuplicateSteps {
 
     // verdicts.bin: a header with each shard's byte range, then per shard, in line order, the
     // line, the cluster size and the survivor's id (empty for the survivor itself).
+    // Only the stage's own shards get verdicts: reference records are never dropped or marked.
     var body: [UInt8] = []
     var ranges: [(offset: Int, count: Int)] = []
-    for shard in 0..<shards {
+    var (dropped, droppedForReference) = (0, 0)
+    for shard in ownFirst..<shards {
       let start = body.count
       for node in order[shardStarts[shard]..<shardStarts[shard + 1]] where clusterSize[Int(clusterOf[Int(node)])] > 1 {
         let root = Int(clusterOf[Int(node)])
@@ -393,12 +431,17 @@ enum NearDuplicateSteps {
         Binary.append(lines[Int(node)], to: &body)
         Binary.append(UInt32(clusterSize[root]), to: &body)
         Binary.append(kept == node ? "" : ids[Int(kept)], to: &body)
+        if kept != node {
+          dropped += 1
+          if isReference[Int(kept)] { droppedForReference += 1 }
+        }
       }
       ranges.append((start, body.count - start))
     }
+    let ownShards = shards - ownFirst
     var header: [UInt8] = []
-    for value in [Verdicts.magic, Verdicts.version, UInt32(shards), 0] { Binary.append(value, to: &header) }
-    let bodyStart = Verdicts.headerBytes + 16 * shards
+    for value in [Verdicts.magic, Verdicts.version, UInt32(ownShards), 0] { Binary.append(value, to: &header) }
+    let bodyStart = Verdicts.headerBytes + 16 * ownShards
     for range in ranges {
       Binary.append(UInt64(bodyStart + range.offset), to: &header)
       Binary.append(UInt64(range.count), to: &header)
@@ -450,9 +493,12 @@ enum NearDuplicateSteps {
       try clustersFile.write(out)
       for (name, value) in [
         ("linked_pairs", pairs), ("clusters", clusters), ("clustered_documents", clustered),
-        ("largest_cluster", largest), ("near_duplicates", clustered - clusters),
+        ("largest_cluster", largest), ("near_duplicates", dropped),
       ] {
         context.counters.add(name, value)
+      }
+      if ownFirst > 0 {
+        context.counters.add("reference_duplicates", droppedForReference)
       }
     }
     context.setCounts(recordsIn: count, kept: count, dropped: 0)
@@ -465,8 +511,8 @@ enum NearDuplicateSteps {
   /// a connected component can chain records far below the threshold. The links are read a
   /// second time into adjacency lists (4 bytes per link and end).
   static func resolveGreedily(
-    stage: MinHashDedup, context: any StepContext, order: [Int32], scores: [UInt64], nodes: [UInt64: Int32],
-    clusterOf: inout [Int32], survivor: inout [Int32], clusterSize: inout [Int32]
+    stage: MinHashDedup, context: any StepContext, order: [Int32], scores: [UInt64], isReference: [Bool],
+    nodes: [UInt64: Int32], clusterOf: inout [Int32], survivor: inout [Int32], clusterSize: inout [Int32]
   ) throws {
     let count = order.count
     var rank = [Int32](repeating: 0, count: count)
@@ -475,6 +521,8 @@ enum NearDuplicateSteps {
       var position = [Int32](repeating: 0, count: count)
       for (index, node) in order.enumerated() { position[Int(node)] = Int32(index) }
       byRank.sort { a, b in
+        // Reference records first: they were decided by their own run.
+        if isReference[Int(a)] != isReference[Int(b)] { return isReference[Int(a)] }
         if isHigher(scores[Int(a)], than: scores[Int(b)]) { return true }
         if isHigher(scores[Int(b)], than: scores[Int(a)]) { return false }
         return position[Int(a)] < position[Int(b)]
