@@ -9,6 +9,7 @@ public enum Ops {
     Normalize.descriptor,
     LengthFilter.descriptor,
     ExactDedup.descriptor,
+    ParagraphDedup.descriptor,
     MinHashDedup.descriptor,
     MinHashDedup.descriptorVersion2,
     Passthrough.descriptor,
