@@ -112,4 +112,16 @@ struct IncrementalDedupTests {
     #expect(error.issues.first?.message.contains(message) == true, "\(error)")
     #expect(!FileManager.default.fileExists(atPath: folder + "/b/manifest.sqlite"), "nothing ran")
   }
+
+  /// `reference` was added to `dedup.exact@1`, which already had runs: absent, it leaves the
+  /// fingerprint as it was (those runs do not redo the stage); given, it changes it.
+  /// `exportIndex` never does (it adds a step, it does not change the records).
+  @Test func referenceChangesTheFingerprintOnlyWhenGiven() throws {
+    let descriptor = ExactDedup.descriptor
+    let plain = descriptor.resolve([:], path: "c").0?.canonicalText
+    #expect(plain == #"{"collapseWhitespace":true,"field":"text","lowercase":false,"nfc":true}"#)
+    let referencing = descriptor.resolve(["reference": .array([.string("x")])], path: "c").0?.canonicalText
+    #expect(referencing?.contains(#""reference":["x"]"#) == true)
+    #expect(descriptor.resolve(["exportIndex": .bool(true)], path: "c").0?.canonicalText == plain)
+  }
 }

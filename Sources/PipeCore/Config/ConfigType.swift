@@ -135,6 +135,10 @@ public struct ConfigKey: Sendable {
   /// (memory caps, batch sizes, concurrency) are false: they stay out of the fingerprint, so
   /// changing them reruns nothing.
   public let affectsOutput: Bool
+  /// Whether the value stays out of the fingerprint while it equals the default: true for a
+  /// key added to an op version that already had runs, so those runs do not redo the stage
+  /// (their output is what the default gives).
+  public let addedToExistingVersion: Bool
   /// A check beyond the type (a name's spelling, say): the problem with a value, or nil.
   let check: (@Sendable (JSONValue) -> String?)?
 
@@ -147,13 +151,14 @@ public struct ConfigKey: Sendable {
 
   init(
     _ name: String, _ type: ConfigType, default defaultValue: JSONValue?, _ doc: String, affectsOutput: Bool,
-    check: (@Sendable (JSONValue) -> String?)?
+    addedToExistingVersion: Bool = false, check: (@Sendable (JSONValue) -> String?)?
   ) {
     self.name = name
     self.type = type
     self.defaultValue = defaultValue
     self.doc = doc
     self.affectsOutput = affectsOutput
+    self.addedToExistingVersion = addedToExistingVersion
     self.check = check
   }
 
@@ -277,7 +282,10 @@ public struct StageConfig: Sendable {
   /// that only tune resources are left out, so changing them reruns nothing.
   public var canonicalText: String {
     var object = JSONObject()
-    for key in keys where key.affectsOutput { object[key.name] = values[key.name] }
+    for key in keys where key.affectsOutput {
+      if key.addedToExistingVersion, let value = values[key.name], value == key.defaultValue { continue }
+      object[key.name] = values[key.name]
+    }
     return JSONValue.object(object).canonicalText
   }
 

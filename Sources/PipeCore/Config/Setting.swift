@@ -74,6 +74,7 @@ public final class Setting<Value: SettingValue>: SettingStorage {
   private let isRequired: Bool
   private let doc: String
   private let affectsOutput: Bool
+  private let addedToExistingVersion: Bool
   private let check: (@Sendable (Value) -> String?)?
   /// The resolved value; set once, while the schema is made from a validated config and before
   /// it is shared, so reads need no lock beyond this one.
@@ -81,13 +82,14 @@ public final class Setting<Value: SettingValue>: SettingStorage {
 
   init(
     type: ConfigType, default defaultValue: Value?, required: Bool, doc: String, affectsOutput: Bool,
-    check: (@Sendable (Value) -> String?)?
+    addedToExistingVersion: Bool = false, check: (@Sendable (Value) -> String?)?
   ) {
     self.type = type
     self.defaultValue = defaultValue
     self.isRequired = required
     self.doc = doc
     self.affectsOutput = affectsOutput
+    self.addedToExistingVersion = addedToExistingVersion
     self.check = check
   }
 
@@ -102,6 +104,14 @@ public final class Setting<Value: SettingValue>: SettingStorage {
     self.init(
       type: Value.configType, default: defaultValue, required: false, doc: doc, affectsOutput: affectsOutput,
       check: check)
+  }
+
+  /// A key added to an op version that already had runs: while it has its default, it stays
+  /// out of the stage's fingerprint, so those runs do not redo the stage.
+  public convenience init(_ defaultValue: Value, addedToExistingVersion doc: String) {
+    self.init(
+      type: Value.configType, default: defaultValue, required: false, doc: doc, affectsOutput: true,
+      addedToExistingVersion: true, check: nil)
   }
 
   /// A key without a default: the pipeline file must give it.
@@ -129,7 +139,9 @@ public final class Setting<Value: SettingValue>: SettingStorage {
       }
     }
     let defaultJSON: JSONValue? = isRequired ? nil : (defaultValue?.settingJSON ?? .null)
-    return ConfigKey(name, type, default: defaultJSON, doc, affectsOutput: affectsOutput, check: erasedCheck)
+    return ConfigKey(
+      name, type, default: defaultJSON, doc, affectsOutput: affectsOutput,
+      addedToExistingVersion: addedToExistingVersion, check: erasedCheck)
   }
 
   func assign(_ value: JSONValue) {

@@ -116,10 +116,12 @@ public struct ExactDedup: Sendable {
     var nfc: Bool
     @Setting(
       FileList(),
-      "Indexes exported by earlier runs (their RUN/artifacts/STAGE.export folders), oldest first: records equal "
+      addedToExistingVersion: "Indexes exported by earlier runs (their RUN/artifacts/STAGE.export folders), oldest first: records equal "
         + "to theirs are dropped with their id; theirs are untouched.")
     var reference: FileList
-    @Setting(false, "Export this stage's keys as an index for later runs' reference (artifacts/STAGE.export).")
+    @Setting(
+      false, "Export this stage's keys as an index for later runs' reference (artifacts/STAGE.export).",
+      affectsOutput: false)
     var exportIndex: Bool
   }
 

@@ -62,7 +62,9 @@ extension MinHashDedup {
       "Indexes exported by earlier runs (their RUN/artifacts/STAGE.export folders), oldest first: records similar "
         + "to their survivors are dropped with their id; theirs are untouched.")
     var reference: FileList
-    @Setting(false, "Export this stage's signatures as an index for later runs' reference (artifacts/STAGE.export).")
+    @Setting(
+      false, "Export this stage's signatures as an index for later runs' reference (artifacts/STAGE.export).",
+      affectsOutput: false)
     var exportIndex: Bool
     @Setting(
       512, in: 1...MinHashDedup.maxMemoryCapMB,
