@@ -263,14 +263,15 @@ for label, r in latest.items():
     print(f"{label:36} {r['jsonl_mb'] / wall:7.1f} {docs:9.0f} {docs / workers:9.0f} {r['peak_rss_mib']['median']:8.1f}  {note}")
     corpus = r["corpus"]
     for peer in ("dt-quality",) if "-quality-" in label and label.endswith("-w1") else \
-                ("ds-minhash-xxh", "dt-minhash-t1") if "-minhash-" in label and label.endswith("-w1") else ():
+                ("ds-minhash-xxh", "dt-minhash-t1") if ("-minhash-" in label and label.endswith("-w1"))
+                or "-minhash2" in label else ():
         p = peers.get((peer, corpus))
         if p:
             pdocs = p["docs"] / p["wall_s"]["median"]
             # Per CPU-second as well: both sides' CPU time, so work another thread did counts.
             by_cpu = (r["docs"] / r["cpu_s"]["median"]) / (p["docs"] / p["cpu_s"]["median"])
             print(f"  {peer:34} {'':7} {pdocs:9.0f} {pdocs:9.0f} {p['peak_rss_mib']['median']:8.1f}  "
-                  f"pipe/peer per core = {docs / pdocs:.1f}x by wall, {by_cpu:.1f}x by CPU "
+                  f"pipe/peer per core = {docs / workers / pdocs:.1f}x by wall, {by_cpu:.1f}x by CPU "
                   f"(peer measured {p.get('when_utc', '?')})")
             if peer == "dt-quality":
                 filters_only(r, p, corpus)

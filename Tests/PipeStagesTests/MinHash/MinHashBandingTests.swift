@@ -72,3 +72,22 @@ struct MinHashBandingTests {
     #expect(issues.map(\.path).sorted() == ["c.signatureSize", "c.threshold", "c.verify"])
   }
 }
+
+/// The shingle-set file's sort of uniform hashes.
+struct ShingleSetSortTests {
+  @Test(arguments: [0, 1, 31, 33, 200, 5_000, 100_000])
+  func sortsLikeTheStandardLibrary(count: Int) {
+    var rng = SeededRNG(seed: UInt64(count) + 9)
+    var values = (0..<count).map { _ in rng.next() }
+    // Repeats, and a run of equal top bits (a bucket past 16 values).
+    if count > 40 {
+      for index in 0..<20 { values[index] = 0xAB00_0000_0000_0000 | UInt64(index * 7 % 13) }
+      values[21] = values[22]
+    }
+    var sorted = values
+    var scratch: [UInt64] = []
+    var starts: [Int] = []
+    ShingleSetFileBuilder.sortHashes(&sorted, scratch: &scratch, starts: &starts)
+    #expect(sorted == values.sorted())
+  }
+}

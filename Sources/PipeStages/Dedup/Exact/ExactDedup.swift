@@ -116,8 +116,9 @@ public struct ExactDedup: Sendable {
     var nfc: Bool
     @Setting(
       FileList(),
-      addedToExistingVersion: "Indexes exported by earlier runs (their RUN/artifacts/STAGE.export folders), oldest first: records equal "
-        + "to theirs are dropped with their id; theirs are untouched.")
+      addedToExistingVersion:
+        "Indexes exported by earlier runs (their RUN/artifacts/STAGE.export folders), oldest first: "
+        + "records equal to theirs are dropped with their id; theirs are untouched.")
     var reference: FileList
     @Setting(
       false, "Export this stage's keys as an index for later runs' reference (artifacts/STAGE.export).",
