@@ -140,4 +140,29 @@ struct ParagraphDedupTests {
     #expect(resumed.status == 0, "\(resumed.stderr)")
     E2E.expectSameFiles(try E2E.outputs(folder + "/killed"), expected, "after \(fault) and resume")
   }
+
+  /// Under a small memory cap the index counts units in partitions (by the keys' top bits):
+  /// on the samples' 126,931 lines, 1 MB gives several, and the bytes are the same.
+  @Test func partitionedIndexGivesTheSameBytes() throws {
+    let folder = try E2E.temporaryDirectory("paragraph-partitions")
+    var outputs: [[String: Data]] = []
+    for cap in [512, 1] {
+      let pipeline = try E2E.writePipeline(
+        """
+        { "name": "para", "inputs": [{ "id": "in", "paths": ["\(E2E.repositoryRoot)/samples/*.jsonl.zst"] }],
+          "stages": [{ "id": "para", "op": "dedup.paragraphs@1", "inputs": ["in"],
+                      "config": { "unit": "line", "minUnitChars": 20, "memoryCapMB": \(cap) } }] }
+        """, in: folder, name: "p\(cap).json")
+      let run = try E2E.pipe(["run", pipeline, "--run-dir", folder + "/cap\(cap)", "--workers", "2"])
+      #expect(run.status == 0, "\(run.stderr)")
+      outputs.append(try E2E.outputs(folder + "/cap\(cap)"))
+    }
+    let partitions = try E2E.sql(
+      folder + "/cap1/manifest.sqlite", "SELECT value FROM counters WHERE name = 'index_partitions';")
+    #expect((Int(partitions.first ?? "") ?? 0) > 1, "\(partitions)")
+    let removed = try E2E.sql(
+      folder + "/cap1/manifest.sqlite", "SELECT value FROM counters WHERE name = 'removed_units';")
+    #expect((Int(removed.first ?? "") ?? 0) > 1000, "the samples repeat many lines: \(removed)")
+    E2E.expectSameFiles(outputs[1], outputs[0], "with a 1 MB cap")
+  }
 }

@@ -33,11 +33,15 @@ public struct ParagraphDedup: Sendable {
   public let minChars: Int
   /// How units are hashed (whitespace collapsed, NFC, optional lowercase).
   let hasher: ExactDedup
+  /// The memory the index step's dictionary may use; past it, keys are counted in partitions.
+  public let memoryCapBytes: Int
 
   /// Creates the stage; the parameters are the op's config keys, with the same defaults.
   public init(
-    unit: Unit = .paragraph, maxDocuments: Int = 1, minUnitChars: Int = 0, minChars: Int = 50, lowercase: Bool = false
+    unit: Unit = .paragraph, maxDocuments: Int = 1, minUnitChars: Int = 0, minChars: Int = 50, lowercase: Bool = false,
+    memoryCapMB: Int = 512
   ) {
+    memoryCapBytes = memoryCapMB << 20
     self.unit = unit
     self.maxDocuments = maxDocuments
     self.minUnitChars = minUnitChars
@@ -58,12 +62,18 @@ public struct ParagraphDedup: Sendable {
     @Setting(50, in: 0...Int.max, "A document that lost units and has fewer characters left is dropped.")
     var minChars: Int
     @Setting(false, "Lowercase (full Unicode) before comparing units.") var lowercase: Bool
+    @Setting(
+      512, in: 1...(1 << 20),
+      "Memory for the index of distinct units; past it, units are counted in partitions (same output).",
+      affectsOutput: false)
+    var memoryCapMB: Int
   }
 
   init(options: Options) {
     self.init(
       unit: Unit(rawValue: options.unit) ?? .paragraph, maxDocuments: options.maxDocuments,
-      minUnitChars: options.minUnitChars, minChars: options.minChars, lowercase: options.lowercase)
+      minUnitChars: options.minUnitChars, minChars: options.minChars, lowercase: options.lowercase,
+      memoryCapMB: options.memoryCapMB)
   }
 
   /// The op's name, version and config schema.

@@ -10,8 +10,8 @@ public import PipeCore
 /// 3. `STAGE[i]` rewrites the listed records of shard i, or drops those left too short.
 ///
 /// The first document in input order (shard order, then line order) keeps its units, whatever
-/// the number of workers. Memory in step 2: one dictionary entry per distinct unit (about 48
-/// bytes), and the ids of the first documents of repeated units.
+/// the number of workers. Memory in step 2: one dictionary entry per distinct unit of a
+/// partition, partitions being as many as `memoryCapMB` needs, and one shard's removals.
 ///
 /// Files, little-endian. A units entry: line (UInt64), id (UInt32 length, UTF-8), units
 /// (UInt32), then per unit its key high and low (UInt64 each). A removal entry: line (UInt64),
@@ -76,63 +76,122 @@ extension ParagraphDedup {
   /// The key written for a unit that is never removed.
   static let noKey = DuplicateKey(high: 0, low: 0)
 
+  /// Memory per distinct unit in step 2's dictionary, as measured (5.7 million distinct
+  /// paragraphs took about 500 MiB): sets how many partitions fit in the memory cap.
+  static let bytesPerDistinctUnit = 96
+
   /// Step 2: the removal list of every shard.
+  ///
+  /// Keys are split by their top bits into as many partitions as the memory cap needs (an
+  /// upper bound of the distinct units, from the size of the unit files, times
+  /// `bytesPerDistinctUnit`); each partition is one pass over the unit files with the
+  /// dictionary of its keys only. A pass writes its removals per shard to a scratch file
+  /// (line order); at the end each shard's lists are merged by line. The removal files are
+  /// the same whatever the number of partitions.
   func buildRemovals(_ context: any StepContext) throws {
-    var occurrences: [DuplicateKey: Occurrence] = [:]
-    var units = 0
-    for shard in 0..<context.shardCount {
-      try Self.forEachDocument(try context.open(Self.unitsFile, index: shard)) { line, _, keys in
-        units += keys.count
-        // A unit repeated inside one document counts that document once.
-        for key in Set(keys) where key != Self.noKey {
-          if let seen = occurrences[key] {
-            occurrences[key] = Occurrence(
-              documents: seen.documents &+ 1, firstShard: seen.firstShard, firstLine: seen.firstLine)
-          } else {
-            occurrences[key] = Occurrence(documents: 1, firstShard: UInt32(shard), firstLine: line)
+    let shards = context.shardCount
+    var unitBytes = 0
+    for shard in 0..<shards { unitBytes += try context.open(Self.unitsFile, index: shard).size }
+    let budget = max(1, memoryCapBytes / max(1, context.concurrentTasks))
+    let needed = (unitBytes / 16) * Self.bytesPerDistinctUnit
+    var bits = 0
+    while bits < 16 && (needed >> bits) > budget { bits += 1 }
+    let partitions = 1 << bits
+    func partition(_ key: DuplicateKey) -> Int { bits == 0 ? 0 : Int(key.high >> UInt64(64 - bits)) }
+
+    var (units, distinct, repeated, documents) = (0, 0, 0, 0)
+    // Per shard, one scratch list per partition: line, units, unit index, first id.
+    var lists: [[any ArtifactInput]] = Array(repeating: [], count: shards)
+    func firstKey(_ shard: UInt32, _ line: UInt64) -> UInt64 { UInt64(shard) << 40 | line }
+    for part in 0..<partitions {
+      var occurrences: [DuplicateKey: Occurrence] = [:]
+      for shard in 0..<shards {
+        try Self.forEachDocument(try context.open(Self.unitsFile, index: shard)) { line, _, keys in
+          if part == 0 {
+            units += keys.count
+            documents += 1
+          }
+          // A unit repeated inside one document counts that document once.
+          for key in Set(keys) where key != Self.noKey && partition(key) == part {
+            if let seen = occurrences[key] {
+              occurrences[key] = Occurrence(
+                documents: seen.documents &+ 1, firstShard: seen.firstShard, firstLine: seen.firstLine)
+            } else {
+              occurrences[key] = Occurrence(documents: 1, firstShard: UInt32(shard), firstLine: line)
+            }
           }
         }
       }
+      distinct += occurrences.count
+      var wanted = Set<UInt64>()
+      for occurrence in occurrences.values where occurrence.documents > UInt32(maxDocuments) {
+        repeated += 1
+        wanted.insert(firstKey(occurrence.firstShard, occurrence.firstLine))
+      }
+      var firstIDs: [UInt64: String] = [:]
+      for shard in 0..<shards {
+        let list = try context.scratch("removals-\(shard)-\(part)")
+        var out: [UInt8] = []
+        try Self.forEachDocument(try context.open(Self.unitsFile, index: shard)) { line, id, keys in
+          if wanted.contains(firstKey(UInt32(shard), line)) { firstIDs[firstKey(UInt32(shard), line)] = id }
+          for (index, key) in keys.enumerated() where key != Self.noKey && partition(key) == part {
+            guard let seen = occurrences[key], seen.documents > UInt32(maxDocuments),
+              !(seen.firstShard == UInt32(shard) && seen.firstLine == line)
+            else { continue }
+            Binary.append(line, to: &out)
+            Binary.append(UInt32(keys.count), to: &out)
+            Binary.append(UInt32(index), to: &out)
+            Binary.append(firstIDs[firstKey(seen.firstShard, seen.firstLine)] ?? "", to: &out)
+          }
+          if out.count >= 1 << 16 {
+            try list.write(out)
+            out.removeAll(keepingCapacity: true)
+          }
+        }
+        try list.write(out)
+        lists[shard].append(try list.finishWriting())
+      }
       context.reportProgress(records: units, bytes: 0)
     }
-    // The ids of the first documents of repeated units, for the notes.
-    var firstIDs: [UInt64: String] = [:]  // shard << 40 | line
-    func firstKey(_ shard: UInt32, _ line: UInt64) -> UInt64 { UInt64(shard) << 40 | line }
-    let wanted = Set(
-      occurrences.values.filter { $0.documents > UInt32(maxDocuments) }.map { firstKey($0.firstShard, $0.firstLine) })
-    var (documents, changed, removedUnits) = (0, 0, 0)
-    var repeated = 0
-    for occurrence in occurrences.values where occurrence.documents > UInt32(maxDocuments) { repeated += 1 }
-    for shard in 0..<context.shardCount {
-      var out: [UInt8] = []
-      try Self.forEachDocument(try context.open(Self.unitsFile, index: shard)) { line, id, keys in
-        documents += 1
-        if wanted.contains(firstKey(UInt32(shard), line)) { firstIDs[firstKey(UInt32(shard), line)] = id }
-        var removed: [UInt32] = []
-        var firstOfFirst: String? = nil
-        for (index, key) in keys.enumerated() where key != Self.noKey {
-          guard let seen = occurrences[key], seen.documents > UInt32(maxDocuments),
-            !(seen.firstShard == UInt32(shard) && seen.firstLine == line)
-          else { continue }
-          removed.append(UInt32(index))
-          if firstOfFirst == nil { firstOfFirst = firstIDs[firstKey(seen.firstShard, seen.firstLine)] ?? "" }
+
+    // Each shard's removals, merged across partitions by line: the unit indexes ascending, and
+    // the first id of the lowest removed unit.
+    var (changed, removedUnits) = (0, 0)
+    for shard in 0..<shards {
+      var byLine: [UInt64: (units: UInt32, removed: [(index: UInt32, firstID: String)])] = [:]
+      for list in lists[shard] {
+        let bytes = try list.readAll()
+        var offset = 0
+        while offset < bytes.count {
+          guard let line = Binary.read(UInt64.self, bytes, &offset),
+            let count = Binary.read(UInt32.self, bytes, &offset),
+            let index = Binary.read(UInt32.self, bytes, &offset), let firstID = Binary.readString(bytes, &offset)
+          else {
+            throw PipeError(.corruptInput, "a scratch removal list is truncated", file: list.name)
+          }
+          byLine[line, default: (count, [])].removed.append((index, firstID))
         }
-        guard !removed.isEmpty else { return }
+      }
+      var out: [UInt8] = []
+      for line in byLine.keys.sorted() {
+        guard let entry = byLine[line] else { continue }
+        let removed = entry.removed.sorted { $0.index < $1.index }
         changed += 1
         removedUnits += removed.count
         Binary.append(line, to: &out)
-        Binary.append(UInt32(keys.count), to: &out)
+        Binary.append(entry.units, to: &out)
         Binary.append(UInt32(removed.count), to: &out)
-        for index in removed { Binary.append(index, to: &out) }
-        Binary.append(firstOfFirst ?? "", to: &out)
+        for unit in removed { Binary.append(unit.index, to: &out) }
+        Binary.append(removed.first?.firstID ?? "", to: &out)
       }
       try context.create(Self.removalsFile, index: shard).write(out)
     }
     context.counters.add("units", units)
-    context.counters.add("distinct_units", occurrences.count)
+    context.counters.add("distinct_units", distinct)
     context.counters.add("repeated_units", repeated)
     context.counters.add("removed_units", removedUnits)
     context.counters.add("changed_documents", changed)
+    if partitions > 1 { context.counters.add("index_partitions", partitions) }
     context.setCounts(recordsIn: documents, kept: documents, dropped: 0)
   }
 
