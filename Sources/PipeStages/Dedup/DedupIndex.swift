@@ -7,9 +7,10 @@ import PipeCore
 /// again (`reference`).
 ///
 /// `index.json`: `{"format": "pipe.dedup-index", "version": 1, "op": "dedup.minhash@2",
-/// "config": {...}, "shards": N, "files": ["signatures.bin", ...]}`, where `config` holds the
-/// keys that decide what counts as a duplicate (a reference made with other values would not
-/// mean the same thing, so it is refused) and `files` the artifacts present per shard.
+/// "config": {...}, "shards": N, "files": ["index-signatures.bin", ...]}`, where `config` holds
+/// the keys that decide what counts as a duplicate (a reference made with other values would
+/// not mean the same thing, so it is refused) and `files` the copies present per shard
+/// (`index-signatures-00003.bin`, named by `exportedName`).
 struct DedupIndex: Sendable {
   static let format = "pipe.dedup-index"
   static let version = 1
@@ -25,7 +26,7 @@ struct DedupIndex: Sendable {
   let config: JSONObject
   /// The number of shards.
   let shards: Int
-  /// The artifacts present for every shard (`signatures.bin`).
+  /// The copies present for every shard (`index-signatures.bin`).
   let files: [String]
 
   /// The path of `artifact` (`keys.bin`) for `shard`, named as the run names indexed
