@@ -85,23 +85,25 @@ extension ParagraphDedup {
   /// Keys are split by their top bits into as many partitions as the memory cap needs (an
   /// upper bound of the distinct units, from the size of the unit files, times
   /// `bytesPerDistinctUnit`); each partition is one pass over the unit files with the
-  /// dictionary of its keys only. A pass writes its removals per shard to a scratch file
-  /// (line order); at the end each shard's lists are merged by line. The removal files are
-  /// the same whatever the number of partitions.
+  /// dictionary of its keys only (at most 1,024 partitions; past that the cap is exceeded). A
+  /// pass appends its removals to each shard's scratch list; at the end each shard's list is
+  /// merged by line. The removal files are the same whatever the number of partitions.
   func buildRemovals(_ context: any StepContext) throws {
     let shards = context.shardCount
     var unitBytes = 0
     for shard in 0..<shards { unitBytes += try context.open(Self.unitsFile, index: shard).size }
     let budget = max(1, memoryCapBytes / max(1, context.concurrentTasks))
     let needed = (unitBytes / 16) * Self.bytesPerDistinctUnit
+    // At most 1,024 partitions (passes over the unit files); past that the cap is exceeded.
     var bits = 0
-    while bits < 16 && (needed >> bits) > budget { bits += 1 }
+    while bits < 10 && (needed >> bits) > budget { bits += 1 }
     let partitions = 1 << bits
     func partition(_ key: DuplicateKey) -> Int { bits == 0 ? 0 : Int(key.high >> UInt64(64 - bits)) }
 
     var (units, distinct, repeated, documents) = (0, 0, 0, 0)
-    // Per shard, one scratch list per partition: line, units, unit index, first id.
-    var lists: [[any ArtifactInput]] = Array(repeating: [], count: shards)
+    // Per shard, one scratch list that every partition's pass appends to: line, units, unit
+    // index, first id (one open file per shard, as the bucket steps of MinHash hold).
+    let lists = try (0..<shards).map { try context.scratch("removals-\($0)") }
     func firstKey(_ shard: UInt32, _ line: UInt64) -> UInt64 { UInt64(shard) << 40 | line }
     for part in 0..<partitions {
       var occurrences: [DuplicateKey: Occurrence] = [:]
@@ -130,7 +132,7 @@ extension ParagraphDedup {
       }
       var firstIDs: [UInt64: String] = [:]
       for shard in 0..<shards {
-        let list = try context.scratch("removals-\(shard)-\(part)")
+        let list = lists[shard]
         var out: [UInt8] = []
         try Self.forEachDocument(try context.open(Self.unitsFile, index: shard)) { line, id, keys in
           if wanted.contains(firstKey(UInt32(shard), line)) { firstIDs[firstKey(UInt32(shard), line)] = id }
@@ -149,7 +151,6 @@ extension ParagraphDedup {
           }
         }
         try list.write(out)
-        lists[shard].append(try list.finishWriting())
       }
       context.reportProgress(records: units, bytes: 0)
     }
@@ -159,7 +160,8 @@ extension ParagraphDedup {
     var (changed, removedUnits) = (0, 0)
     for shard in 0..<shards {
       var byLine: [UInt64: (units: UInt32, removed: [(index: UInt32, firstID: String)])] = [:]
-      for list in lists[shard] {
+      do {
+        let list = try lists[shard].finishWriting()
         let bytes = try list.readAll()
         var offset = 0
         while offset < bytes.count {
