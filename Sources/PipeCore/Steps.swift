@@ -190,6 +190,17 @@ public struct ArtifactSpec: Sendable, Equatable {
   public static func kept(_ name: String, indexed: Bool = false) -> ArtifactSpec {
     ArtifactSpec(name: name, isIndexed: indexed, isIntermediate: false)
   }
+
+  /// The file of artifact `name` (`keys.bin`): the name itself, or for `index` the name with
+  /// `-NNNNN` before its extension (`keys-00003.bin`). Runs name their artifact files so, and
+  /// a stage that reads another run's files (an exported index) finds them so.
+  public static func fileName(_ name: String, index: Int?) -> String {
+    guard let index else { return name }
+    let digits = String(index)
+    let number = String(repeating: "0", count: max(0, 5 - digits.count)) + digits
+    guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return name + "-" + number }
+    return name[..<dot] + "-" + number + name[dot...]
+  }
 }
 
 /// An artifact of another stage that a stage reads.

@@ -1,4 +1,5 @@
 import Foundation
+import PipeCore
 
 /// Where everything of a run lives inside its run directory.
 ///
@@ -51,9 +52,7 @@ public struct RunLayout: Sendable {
 
   /// `name`, or with `-NNNNN` before its extension for an indexed artifact.
   static func artifactFileName(_ name: String, index: Int?) -> String {
-    guard let index else { return name }
-    guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return name + "-" + number(index) }
-    return name[..<dot] + "-" + number(index) + name[dot...]
+    ArtifactSpec.fileName(name, index: index)
   }
 
   /// The folder of task ledgers.

@@ -29,15 +29,9 @@ struct DedupIndex: Sendable {
   /// The copies present for every shard (`index-signatures.bin`).
   let files: [String]
 
-  /// The path of `artifact` (`keys.bin`) for `shard`, named as the run names indexed
-  /// artifacts (`keys-00003.bin`).
+  /// The path of `artifact` (`keys.bin`) for `shard`, named as runs name indexed artifacts.
   func path(_ artifact: String, shard: Int) -> String {
-    let digits = String(shard)
-    let number = String(repeating: "0", count: max(0, 5 - digits.count)) + digits
-    guard let dot = artifact.lastIndex(of: "."), dot != artifact.startIndex else {
-      return folder + "/" + artifact + "-" + number
-    }
-    return folder + "/" + artifact[..<dot] + "-" + number + artifact[dot...]
+    folder + "/" + ArtifactSpec.fileName(artifact, index: shard)
   }
 
   /// The JSON of `index.json`.

@@ -56,35 +56,17 @@ extension ExactDedup {
     for reference in references {
       for shard in 0..<reference.shards {
         let input = try reference.open(keysFile, shard: shard, context: context)
-        let bytes = try input.readAll()
-        var offset = 0
-        while offset < bytes.count {
-          guard Binary.read(UInt64.self, bytes, &offset) != nil, let high = Binary.read(UInt64.self, bytes, &offset),
-            let low = Binary.read(UInt64.self, bytes, &offset), let id = Binary.readString(bytes, &offset)
-          else {
-            throw PipeError(
-              .corruptInput, "reference key file is truncated or corrupt; export it again", file: input.name)
-          }
-          let key = DuplicateKey(high: high, low: low)
+        try forEachKey(in: input, whenCorrupt: "export it again") { _, key, id in
           if firstSeen[key] == nil { firstSeen[key] = (id, true) }
           referenceRecords += 1
         }
       }
     }
     for shard in 0..<context.shardCount {
-      let input = try context.open(keysFile, index: shard)
-      let bytes = try input.readAll()
       var drops: [UInt8] = []
-      var offset = 0
-      while offset < bytes.count {
-        guard let line = Binary.read(UInt64.self, bytes, &offset), let high = Binary.read(UInt64.self, bytes, &offset),
-          let low = Binary.read(UInt64.self, bytes, &offset), let id = Binary.readString(bytes, &offset)
-        else {
-          throw PipeError(
-            .corruptInput, "key file is truncated or corrupt; rerun with `pipe run --force`", file: input.name)
-        }
+      let input = try context.open(keysFile, index: shard)
+      try forEachKey(in: input, whenCorrupt: "rerun with `pipe run --force`") { line, key, id in
         recordsIn += 1
-        let key = DuplicateKey(high: high, low: low)
         if let first = firstSeen[key] {
           dropped += 1
           if first.isReference { referenceDuplicates += 1 }
@@ -103,6 +85,23 @@ extension ExactDedup {
       context.counters.add("reference_duplicates", referenceDuplicates)
     }
     context.setCounts(recordsIn: recordsIn, kept: kept, dropped: dropped)
+  }
+
+  /// Calls `body` with the line, key and id of each entry of a key file; `whenCorrupt` says
+  /// what to do when the file is truncated or corrupt.
+  static func forEachKey(
+    in input: any ArtifactInput, whenCorrupt: String, _ body: (UInt64, DuplicateKey, String) throws -> Void
+  ) throws {
+    let bytes = try input.readAll()
+    var offset = 0
+    while offset < bytes.count {
+      guard let line = Binary.read(UInt64.self, bytes, &offset), let high = Binary.read(UInt64.self, bytes, &offset),
+        let low = Binary.read(UInt64.self, bytes, &offset), let id = Binary.readString(bytes, &offset)
+      else {
+        throw PipeError(.corruptInput, "key file is truncated or corrupt; \(whenCorrupt)", file: input.name)
+      }
+      try body(line, DuplicateKey(high: high, low: low), id)
+    }
   }
 
   /// The drop list of one shard: line number to the id of the record that was kept.

@@ -21,7 +21,6 @@ final class ShingleSetFileBuilder {
   private var buffer: [UInt64] = []
   private var sorted: [UInt64] = []
   private var scratch: [UInt64] = []
-  private var starts: [Int] = []
 
   init(writer: any ArtifactOutput) {
     self.writer = writer
@@ -31,7 +30,8 @@ final class ShingleSetFileBuilder {
   func add(_ shingles: [UInt64]) throws {
     sorted.removeAll(keepingCapacity: true)
     sorted.append(contentsOf: shingles)
-    Self.sortHashes(&sorted, scratch: &scratch, starts: &starts)
+    // The standard library's stable sort took an eighth of the stage's time here.
+    sortByUniformKey(&sorted, scratch: &scratch, key: { $0 }, by: <)
     var distinct = 0
     for (index, hash) in sorted.enumerated() where index == 0 || hash != sorted[index - 1] {
       buffer.append(hash.littleEndian)
@@ -39,60 +39,6 @@ final class ShingleSetFileBuilder {
     }
     offsets.append(offsets[offsets.count - 1] + UInt64(distinct))
     if buffer.count >= 1 << 13 { try flush() }
-  }
-
-  /// Sorts uniformly distributed hashes: one counting pass on their top bits leaves buckets of
-  /// about one value, which an insertion sort finishes (the standard library's stable sort
-  /// took an eighth of the stage's time here). A bucket of more than 16 values, which uniform
-  /// hashes almost never give, is sorted by comparison.
-  static func sortHashes(_ values: inout [UInt64], scratch: inout [UInt64], starts: inout [Int]) {
-    let count = values.count
-    guard count > 32 else {
-      values.sort()
-      return
-    }
-    let bits = min(16, Int.bitWidth - (count - 1).leadingZeroBitCount)
-    let shift = UInt64(64 - bits)
-    let buckets = 1 << bits
-    starts.removeAll(keepingCapacity: true)
-    starts.append(contentsOf: repeatElement(0, count: buckets + 1))
-    for value in values { starts[Int(value >> shift) + 1] += 1 }
-    for bucket in 0..<buckets { starts[bucket + 1] += starts[bucket] }
-    scratch.removeAll(keepingCapacity: true)
-    scratch.append(contentsOf: values)  // every slot is overwritten below
-    values.withUnsafeBufferPointer { source in
-      scratch.withUnsafeMutableBufferPointer { target in
-        starts.withUnsafeMutableBufferPointer { starts in
-          // Scatter, advancing each bucket's start; afterwards bucket b is [starts[b-1], starts[b]).
-          for value in source {
-            let bucket = Int(value >> shift)
-            target[starts[bucket]] = value
-            starts[bucket] += 1
-          }
-          var low = 0
-          for bucket in 0..<buckets {
-            let high = starts[bucket]
-            if high - low > 16 {
-              target[low..<high].sort()
-            } else if high - low > 1 {
-              var index = low + 1
-              while index < high {
-                let value = target[index]
-                var hole = index
-                while hole > low && value < target[hole - 1] {
-                  target[hole] = target[hole - 1]
-                  hole -= 1
-                }
-                target[hole] = value
-                index += 1
-              }
-            }
-            low = high
-          }
-        }
-      }
-    }
-    swap(&values, &scratch)
   }
 
   private func flush() throws {

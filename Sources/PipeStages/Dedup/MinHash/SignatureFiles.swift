@@ -45,56 +45,65 @@ extension KeyedEntry {
     a.key != b.key ? a.key < b.key : a.document < b.document
   }
 
-  /// Sorts `entries` in the order `<` gives. Keys are uniform hashes, so one counting pass on
-  /// their top bits leaves buckets of one or two entries, which an insertion sort finishes; a
-  /// bucket of more than 16 is sorted by comparison.
+  /// Sorts `entries` in the order `<` gives (`sortByUniformKey`).
   static func sort(_ entries: inout [Self], scratch: inout [Self]) {
-    let count = entries.count
-    guard count > 32 else {
-      entries.sort(by: <)
-      return
-    }
-    let bits = min(16, max(4, Int.bitWidth - (count - 1).leadingZeroBitCount))
-    let shift = UInt64(64 - bits)
-    var starts = [Int](repeating: 0, count: (1 << bits) + 1)
-    entries.withUnsafeBufferPointer { source in
-      for entry in source { starts[Int(truncatingIfNeeded: entry.key >> shift) + 1] += 1 }
-    }
-    for bucket in 0..<(1 << bits) { starts[bucket + 1] += starts[bucket] }
-    scratch.removeAll(keepingCapacity: true)
-    scratch.append(contentsOf: entries)  // every slot is overwritten below
-    entries.withUnsafeBufferPointer { source in
-      scratch.withUnsafeMutableBufferPointer { target in
-        // Entries keep their order within a bucket (a stable scatter).
-        var positions = Array(starts[0..<(1 << bits)])
-        for entry in source {
-          let bucket = Int(truncatingIfNeeded: entry.key >> shift)
-          target[positions[bucket]] = entry
-          positions[bucket] += 1
+    sortByUniformKey(&entries, scratch: &scratch, key: { $0.key }, by: <)
+  }
+}
+
+/// Sorts `values` whose `key`s are uniform hashes, in the order `less` gives (which must agree
+/// with the keys' order): one counting pass on the keys' top bits leaves buckets of one or two
+/// values, which an insertion sort finishes; a bucket of more than 16 (keys that are not
+/// uniform, or a very unlucky bucket) is sorted by comparison. Inlined, so each caller gets a
+/// specialized copy.
+@inline(__always)
+func sortByUniformKey<Value>(
+  _ values: inout [Value], scratch: inout [Value], key: (Value) -> UInt64, by less: (Value, Value) -> Bool
+) {
+  let count = values.count
+  guard count > 32 else {
+    values.sort(by: less)
+    return
+  }
+  let bits = min(16, max(4, Int.bitWidth - (count - 1).leadingZeroBitCount))
+  let shift = UInt64(64 - bits)
+  var starts = [Int](repeating: 0, count: (1 << bits) + 1)
+  values.withUnsafeBufferPointer { source in
+    for value in source { starts[Int(truncatingIfNeeded: key(value) >> shift) + 1] += 1 }
+  }
+  for bucket in 0..<(1 << bits) { starts[bucket + 1] += starts[bucket] }
+  scratch.removeAll(keepingCapacity: true)
+  scratch.append(contentsOf: values)  // every slot is overwritten below
+  values.withUnsafeBufferPointer { source in
+    scratch.withUnsafeMutableBufferPointer { target in
+      // Values keep their order within a bucket (a stable scatter).
+      var positions = Array(starts[0..<(1 << bits)])
+      for value in source {
+        let bucket = Int(truncatingIfNeeded: key(value) >> shift)
+        target[positions[bucket]] = value
+        positions[bucket] += 1
+      }
+      for bucket in 0..<(1 << bits) {
+        let (low, high) = (starts[bucket], starts[bucket + 1])
+        if high - low > 16 {
+          target[low..<high].sort(by: less)
+          continue
         }
-        for bucket in 0..<(1 << bits) {
-          let (low, high) = (starts[bucket], starts[bucket + 1])
-          if high - low > 16 {
-            // Not from uniform keys (or a very unlucky bucket): no quadratic insertion sort.
-            target[low..<high].sort(by: <)
-            continue
+        var index = low + 1
+        while index < high {
+          let value = target[index]
+          var hole = index
+          while hole > low && less(value, target[hole - 1]) {
+            target[hole] = target[hole - 1]
+            hole -= 1
           }
-          var index = low + 1
-          while index < high {
-            let entry = target[index]
-            var hole = index
-            while hole > low && entry < target[hole - 1] {
-              target[hole] = target[hole - 1]
-              hole -= 1
-            }
-            target[hole] = entry
-            index += 1
-          }
+          target[hole] = value
+          index += 1
         }
       }
     }
-    swap(&entries, &scratch)
   }
+  swap(&values, &scratch)
 }
 
 /// Where the sections of a signature file are.
