@@ -85,15 +85,7 @@ public final class LLMClient: Sendable {
     var body = request.body(model: endpoint.model)
     for (key, value) in endpoint.extraBody.members where body[key] == nil { body[key] = value }
     let key = LLMCacheKey.make(endpoint: endpoint, path: Request.path, body: body)
-    if let cache, let hit = try cache.lookup(key: key),
-      let json = try? JSONValue.parse(hit.responseBody),
-      let response = try? Request.parseResponse(json)
-    {
-      // An entry that no longer parses (written by an older version) is ignored and replaced.
-      shared.counters.withLock { $0.cacheHits += 1 }
-      return LLMReply(
-        response: response, cacheKey: key, isCached: true, attempts: 0, latencySeconds: hit.latencySeconds)
-    }
+    if let (reply, _) = try cachedHit(Request.self, key: key) { return reply }
     let bodyText = JSONValue.object(body).canonicalText
     // Single flight: the first caller of a key sends; later ones wait and share its answer.
     let (pending, isLeader) = shared.inFlight.withLock { table -> (PendingAnswer, Bool) in
@@ -101,6 +93,14 @@ public final class LLMClient: Sendable {
       let created = PendingAnswer()
       table[key] = created
       return (created, true)
+    }
+    // A leader that finished between the lookup above and this caller taking the lead stored
+    // its answer before leaving the table, so a second lookup finds it; without it the same
+    // request would be paid for twice. (A cache that fails now failed a moment ago too, and
+    // the store below reports it.)
+    if isLeader, let (reply, hit) = (try? cachedHit(Request.self, key: key)) ?? nil {
+      finish(key, pending, .success(SharedAnswer(body: hit.responseBody, latency: hit.latencySeconds)))
+      return reply
     }
     if !isLeader {
       let answer = pending.wait()
@@ -145,6 +145,20 @@ public final class LLMClient: Sendable {
     return LLMReply(
       response: result.response, cacheKey: key, isCached: false, attempts: result.attempts,
       latencySeconds: result.latency)
+  }
+
+  /// The cached answer to `key` as a reply, with the entry; `nil` when there is none or it no
+  /// longer parses (written by an older version: it is ignored and replaced).
+  private func cachedHit<Request: LLMRequest>(_: Request.Type, key: String) throws -> (
+    LLMReply<Request.Response>, CachedResponse
+  )? {
+    guard let cache, let hit = try cache.lookup(key: key), let json = try? JSONValue.parse(hit.responseBody),
+      let response = try? Request.parseResponse(json)
+    else { return nil }
+    shared.counters.withLock { $0.cacheHits += 1 }
+    let reply = LLMReply(
+      response: response, cacheKey: key, isCached: true, attempts: 0, latencySeconds: hit.latencySeconds)
+    return (reply, hit)
   }
 
   /// Sends `request` without blocking the caller's task: the blocking call runs on a thread of
@@ -343,7 +357,6 @@ public final class LLMClient: Sendable {
 
 }
 
-/// An answer one caller fetched for others asking the same thing at the same time.
 /// What the clients of one endpoint share, whatever cache each answers from.
 final class SharedClientState: Sendable {
   let counters: Mutex<LLMStatistics>
@@ -387,6 +400,7 @@ final class SharedClientState: Sendable {
   }
 }
 
+/// An answer one caller fetched for others asking the same thing at the same time.
 struct SharedAnswer: Sendable {
   var body: String
   var latency: Double

@@ -113,4 +113,51 @@ struct SingleFlightTests {
     _ = try client.send(hello(seed: 9))
     #expect(server.requestCount == 2)
   }
+
+  /// The window in which the single flight once paid twice: another caller's answer lands in
+  /// the cache just after this caller's lookup missed, and that caller has left the in-flight
+  /// table, so this one leads. It must find the answer rather than send the request again.
+  @Test func anAnswerStoredJustAfterTheLookupMissedIsNotPaidForTwice() throws {
+    let server = try ScriptedHTTPServer { _, _ in .json(chatAnswer("sent")) }
+    defer { server.stop() }
+    let endpoint = testEndpoint(server)
+    let cache = LateArrivalCache(
+      key: LLMCacheKey.make(endpoint: endpoint, request: hello()),
+      arriving: CachedResponse(
+        endpointName: "scripted", model: "test-model", path: "chat/completions", requestBody: "{}",
+        responseBody: chatAnswer("from the other caller"), promptTokens: nil, completionTokens: nil,
+        latencySeconds: 0.5))
+    let reply = try LLMClient(endpoint: endpoint, cache: cache).send(hello())
+    #expect(server.requestCount == 0)
+    #expect(reply.isCached && reply.response.text == "from the other caller")
+    #expect(cache.lookups == 2)
+  }
+}
+
+/// A cache whose first lookup misses and whose entry appears right after it, as when another
+/// caller's answer is stored between this caller's lookup and its turn in the in-flight table.
+final class LateArrivalCache: LLMCache {
+  private let state = Mutex<(lookups: Int, stored: [String: CachedResponse])>((0, [:]))
+  private let key: String
+  private let arriving: CachedResponse
+
+  init(key: String, arriving: CachedResponse) {
+    self.key = key
+    self.arriving = arriving
+  }
+
+  func lookup(key: String) -> CachedResponse? {
+    state.withLock { state in
+      state.lookups += 1
+      let found = state.stored[key]
+      if key == self.key && state.lookups == 1 { state.stored[key] = arriving }
+      return found
+    }
+  }
+
+  func store(key: String, response: CachedResponse) {
+    state.withLock { $0.stored[key] = response }
+  }
+
+  var lookups: Int { state.withLock { $0.lookups } }
 }
