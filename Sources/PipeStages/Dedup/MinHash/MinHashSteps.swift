@@ -139,6 +139,12 @@ enum NearDuplicateSteps {
     }
   }
 
+  /// Two records (shard << 32 | document) that share a band key, the earlier first.
+  struct CandidatePair: Hashable {
+    let first: UInt64
+    let second: UInt64
+  }
+
   static func findEdges(stage: MinHashDedup, context: any StepContext) throws {
     let group = context.index
     let budget = stage.budget(context)
@@ -187,6 +193,22 @@ enum NearDuplicateSteps {
         out.removeAll(keepingCapacity: true)
       }
     }
+    // A near-duplicate pair collides in most bands (at 0.9 similarity, 23 of 24 bands of 4
+    // rows), so each pair is compared and linked once per task: the verdicts already reached
+    // are kept, in 1/16 of the budget (cleared when full; a pair decided again gets the same
+    // verdict and a repeated edge, which the clusters step ignores).
+    var decided: [CandidatePair: Bool] = [:]
+    let decidedLimit = max(1 << 12, budget / 16 / 64)
+    func decide(_ a: UInt64, _ b: UInt64, similar compare: () throws -> Bool) throws -> Bool {
+      let pair = CandidatePair(first: a, second: b)
+      if let known = decided[pair] { return known }
+      if stage.verification != .none { verified += 1 }
+      let similar = try compare()
+      if decided.count >= decidedLimit { decided.removeAll(keepingCapacity: true) }
+      decided[pair] = similar
+      if similar { try link(a, b) }
+      return similar
+    }
     // A band's entries of all shards, sorted in memory when they fit in the budget, come out in
     // the merge's order: (key, shard, number). The memory: the entries and the sort's scratch
     // copy, one shard's section as read, and the sort's two bucket tables (at most 2^16 + 1
@@ -212,28 +234,31 @@ enum NearDuplicateSteps {
             // Exact: compared with each representative's shingle set.
             if representatives.isEmpty { representatives.append((first, nil)) }
             var matched = false
-            for representative in representatives {
-              verified += 1
-              guard try shingleSets.jaccard(representative.document, document) >= threshold else { continue }
-              try link(representative.document, document)
+            for representative in representatives
+            where try decide(
+              representative.document, document,
+              similar: { try shingleSets.jaccard(representative.document, document) >= threshold })
+            {
               matched = true
             }
             if !matched && representatives.count < maxRepresentatives { representatives.append((document, nil)) }
             return
           }
           guard let fingerprints else {
-            try link(first, document)
+            _ = try decide(first, document, similar: { true })
             return
           }
           if representatives.isEmpty { representatives.append((first, fingerprints.of(first))) }
           let mine = fingerprints.of(document)
           var matched = false
-          for representative in representatives {
-            verified += 1
-            guard let theirs = representative.fingerprints, let mine,
-              fingerprints.similar(theirs, mine, minimum: minimum)
-            else { continue }
-            try link(representative.document, document)
+          for representative in representatives
+          where try decide(
+            representative.document, document,
+            similar: {
+              guard let theirs = representative.fingerprints, let mine else { return false }
+              return fingerprints.similar(theirs, mine, minimum: minimum)
+            })
+          {
             matched = true
           }
           if !matched && representatives.count < maxRepresentatives {

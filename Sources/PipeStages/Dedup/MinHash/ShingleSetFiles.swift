@@ -19,25 +19,77 @@ final class ShingleSetFileBuilder {
   private let writer: any ArtifactOutput
   private var offsets: [UInt64] = [0]
   private var buffer: [UInt64] = []
-  private var sorted: [UInt64] = []
+  /// Reused across documents: the scattered hashes and the bucket bounds.
   private var scratch: [UInt64] = []
+  private var starts: [Int] = []
+  private var positions: [Int] = []
 
   init(writer: any ArtifactOutput) {
     self.writer = writer
   }
 
   /// Adds the next document's shingle hashes (any order, repeats allowed).
+  ///
+  /// The hashes are uniform, so one counting pass on their top bits leaves buckets of one or
+  /// two, which an insertion sort finishes; the distinct ones are then appended in order. (The
+  /// standard library's sort took an eighth of the stage's time here, and a general radix sort
+  /// with its tables made anew per document, a tenth.)
   func add(_ shingles: [UInt64]) throws {
-    sorted.removeAll(keepingCapacity: true)
-    sorted.append(contentsOf: shingles)
-    // The standard library's stable sort took an eighth of the stage's time here.
-    sortByUniformKey(&sorted, scratch: &scratch, key: { $0 }, by: <)
-    var distinct = 0
-    for (index, hash) in sorted.enumerated() where index == 0 || hash != sorted[index - 1] {
-      buffer.append(hash.littleEndian)
-      distinct += 1
+    let count = shingles.count
+    let bits = min(16, max(1, Int.bitWidth - count.leadingZeroBitCount))
+    let shift = UInt64(64 - bits)
+    let buckets = 1 << bits
+    if starts.count < buckets + 1 {
+      starts = [Int](repeating: 0, count: buckets + 1)
+      positions = [Int](repeating: 0, count: buckets)
     }
-    offsets.append(offsets[offsets.count - 1] + UInt64(distinct))
+    if scratch.count < count { scratch = [UInt64](repeating: 0, count: count) }
+    let first = buffer.count
+    shingles.withUnsafeBufferPointer { source in
+      starts.withUnsafeMutableBufferPointer { starts in
+        positions.withUnsafeMutableBufferPointer { positions in
+          scratch.withUnsafeMutableBufferPointer { target in
+            for bucket in 0...buckets { starts[bucket] = 0 }
+            for hash in source { starts[Int(truncatingIfNeeded: hash >> shift) + 1] += 1 }
+            for bucket in 0..<buckets {
+              starts[bucket + 1] += starts[bucket]
+              positions[bucket] = starts[bucket]
+            }
+            for hash in source {
+              let bucket = Int(truncatingIfNeeded: hash >> shift)
+              target[positions[bucket]] = hash
+              positions[bucket] += 1
+            }
+            for bucket in 0..<buckets where starts[bucket + 1] - starts[bucket] > 1 {
+              let (low, high) = (starts[bucket], starts[bucket + 1])
+              if high - low > 16 {
+                // Many repeats of one shingle, or an unlucky bucket.
+                var part = UnsafeMutableBufferPointer(rebasing: target[low..<high])
+                part.sort()
+                continue
+              }
+              var index = low + 1
+              while index < high {
+                let value = target[index]
+                var hole = index
+                while hole > low && value < target[hole - 1] {
+                  target[hole] = target[hole - 1]
+                  hole -= 1
+                }
+                target[hole] = value
+                index += 1
+              }
+            }
+          }
+        }
+      }
+    }
+    scratch.withUnsafeBufferPointer { sorted in
+      for index in 0..<count where index == 0 || sorted[index] != sorted[index - 1] {
+        buffer.append(sorted[index].littleEndian)
+      }
+    }
+    offsets.append(offsets[offsets.count - 1] + UInt64(buffer.count - first))
     if buffer.count >= 1 << 13 { try flush() }
   }
 
