@@ -90,3 +90,54 @@ struct ShingleSetSortTests {
     #expect(sorted == values.sorted())
   }
 }
+
+/// Shingle-set files: what is written is read back as the distinct top halves of the hashes,
+/// and the similarity is that of those sets.
+struct ShingleSetFileTests {
+  static func topHalves(_ values: [UInt64]) -> Set<UInt32> { Set(values.map { UInt32(truncatingIfNeeded: $0 >> 32) }) }
+
+  @Test func theSimilarityIsTheJaccardOfTheDistinctTopHalves() throws {
+    var rng = SeededRNG(seed: 41)
+    let shared = (0..<300).map { _ in rng.next() }
+    var documents: [[UInt64]] = [
+      shared + (0..<100).map { _ in rng.next() },
+      // Repeats, and thirty values in one bucket of the counting pass (past 16: sorted apart).
+      shared + shared.prefix(50) + (0..<30).map { 0xAB00_0000_0000_0000 | UInt64($0) << 32 },
+      [],
+      (0..<5).map { _ in rng.next() },
+      (0..<2_000).map { _ in rng.next() } + shared.prefix(10),
+    ]
+    documents[0].shuffle(using: &rng)
+    let artifact = MemoryArtifact(name: "shingles-00000.bin")
+    let builder = ShingleSetFileBuilder(writer: artifact)
+    for document in documents { try builder.add(document) }
+    try builder.finish()
+    let sets = try ShingleSets(files: [artifact])
+    #expect(sets.documents == [documents.count])
+    for a in documents.indices {
+      for b in documents.indices where a != b {
+        let (x, y) = (Self.topHalves(documents[a]), Self.topHalves(documents[b]))
+        let expected = x.isEmpty || y.isEmpty ? 0 : Double(x.intersection(y).count) / Double(x.union(y).count)
+        #expect(try sets.jaccard(UInt64(a), UInt64(b)) == expected, "documents \(a) and \(b)")
+      }
+    }
+    // 4 bytes a distinct value, then the offsets and the trailer.
+    let distinct = documents.map { Self.topHalves($0).count }.reduce(0, +)
+    #expect(artifact.size == 4 * distinct + 8 * (documents.count + 1) + ShingleSetFileBuilder.trailerBytes)
+  }
+
+  @Test func aFileOfAnotherFormatIsRefusedWithWhatToDo() throws {
+    let artifact = MemoryArtifact(name: "shingles-00003.bin")
+    let builder = ShingleSetFileBuilder(writer: artifact)
+    try builder.add([1, 2, 3])
+    try builder.finish()
+    var bytes = artifact.data
+    bytes[bytes.count - ShingleSetFileBuilder.trailerBytes + 4] = 1  // format 1 (64-bit hashes)
+    let error = try #require(throws: PipeError.self) {
+      _ = try ShingleSets(files: [MemoryArtifact(name: "shingles-00003.bin", data: bytes)])
+    }
+    #expect(error.message.contains("format 1"), "\(error.message)")
+    #expect(error.message.contains("--force"))
+    #expect(error.file == "shingles-00003.bin")
+  }
+}

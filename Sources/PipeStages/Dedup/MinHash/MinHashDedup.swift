@@ -293,11 +293,11 @@ public struct MinHashDedup: Sendable {
     }
   }
 
-  /// The shingle hashes of UTF-8 text, in text order (repeats included).
-  func shingles(of bytes: UnsafeBufferPointer<UInt8>) -> [UInt64] {
-    var result: [UInt64] = []
-    shingler.forEachShingleChunk(bytes, chunkSize: Self.chunkSize) { chunk, _ in result.append(contentsOf: chunk) }
-    return result
+  /// Replaces `shingles` with the shingle hashes of UTF-8 text, in text order (repeats
+  /// included); its capacity is reused from one record to the next.
+  func shingles(of bytes: UnsafeBufferPointer<UInt8>, into shingles: inout [UInt64]) {
+    shingles.removeAll(keepingCapacity: true)
+    shingler.forEachShingleChunk(bytes, chunkSize: Self.chunkSize) { chunk, _ in shingles.append(contentsOf: chunk) }
   }
 
   /// The value of `metadata.<scoreField>` for `max_score`; `nil` otherwise or when it is not a

@@ -688,6 +688,8 @@ final class SignatureCollection: RecordCollection {
   private let context: any StepContext
   private let builder: SignatureFileBuilder
   private let shingleSets: ShingleSetFileBuilder?
+  /// The current record's shingle hashes (with exact verification), in a reused buffer.
+  private var shingles: [UInt64] = []
   private var withoutWords = 0
 
   init(stage: MinHashDedup, context: any StepContext) throws {
@@ -704,8 +706,14 @@ final class SignatureCollection: RecordCollection {
   func add(_ record: Record, line: Int) throws {
     // With exact verification the shingles are kept for the shingle-set file, and the
     // signature is made from them (the same values as from the text: a minimum per bin).
-    let shingles = shingleSets == nil ? nil : record.withTextUTF8 { stage.shingles(of: $0) }
-    guard let signature = shingles.map({ stage.sketcher.signature(of: $0) }) ?? stage.signature(of: record) else {
+    let signature: [UInt64]?
+    if shingleSets != nil {
+      record.withTextUTF8 { stage.shingles(of: $0, into: &shingles) }
+      signature = stage.sketcher.signature(of: shingles)
+    } else {
+      signature = stage.signature(of: record)
+    }
+    guard let signature else {
       withoutWords += 1
       return
     }
@@ -719,7 +727,7 @@ final class SignatureCollection: RecordCollection {
     try builder.add(
       keys: keys, signature: signature, line: line,
       score: stage.survivorScore(of: record).map(\.bitPattern) ?? NearDuplicateSteps.noScore, id: record.id)
-    if let shingleSets, let shingles { try shingleSets.add(shingles) }
+    if let shingleSets { try shingleSets.add(shingles) }
   }
 
   func finish() throws {
