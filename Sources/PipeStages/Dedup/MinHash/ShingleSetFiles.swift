@@ -56,7 +56,9 @@ final class ShingleSetFileBuilder {
         positions.withUnsafeMutableBufferPointer { positions in
           scratch.withUnsafeMutableBufferPointer { target in
             for bucket in 0...buckets { starts[bucket] = 0 }
-            for hash in source { starts[Int(truncatingIfNeeded: UInt32(truncatingIfNeeded: hash >> 32) >> shift) + 1] += 1 }
+            for hash in source {
+              starts[Int(truncatingIfNeeded: UInt32(truncatingIfNeeded: hash >> 32) >> shift) + 1] += 1
+            }
             for bucket in 0..<buckets {
               starts[bucket + 1] += starts[bucket]
               positions[bucket] = starts[bucket]
