@@ -119,6 +119,10 @@ struct ShingleSetFileTests {
         let (x, y) = (Self.topHalves(documents[a]), Self.topHalves(documents[b]))
         let expected = x.isEmpty || y.isEmpty ? 0 : Double(x.intersection(y).count) / Double(x.union(y).count)
         #expect(try sets.jaccard(UInt64(a), UInt64(b)) == expected, "documents \(a) and \(b)")
+        // The size bound never decides otherwise than the similarity itself.
+        for threshold in [0.01, 0.2, 0.5, 0.75, 0.95] {
+          #expect(try sets.reaches(UInt64(a), UInt64(b), threshold: threshold) == (expected >= threshold))
+        }
       }
     }
     // 4 bytes a distinct value, then the offsets and the trailer.

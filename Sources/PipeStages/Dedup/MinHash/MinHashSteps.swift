@@ -45,7 +45,7 @@ extension MinHashDedup {
       ) { context in try SignatureCollection(stage: stage, context: context) },
       steps: [
         Step(
-          name: "buckets", shape: .grouped(NearDuplicateSteps.bucketTaskCount(bands: bandCount)),
+          name: "buckets", shape: .grouped(NearDuplicateSteps.bucketTaskCount(self)),
           writes: [.intermediate(Files.edges, indexed: true)]
         ) { context in try NearDuplicateSteps.findEdges(stage: stage, context: context) },
         Step(name: "clusters", writes: [.intermediate(Files.verdicts, indexed: false), .kept(Files.clusters)]) {
@@ -99,15 +99,24 @@ enum NearDuplicateSteps {
   /// A score that is absent (the bit pattern of a NaN no stage returns).
   static let noScore = UInt64.max
   /// Bands per bucket task: few enough tasks that each is worth its start and commit, enough
-  /// that two to four workers share the step. The output does not depend on it.
-  static let bandsPerBucketTask = 4
+  /// that two to four workers share the step: 4. With exact verification, enough bands that
+  /// there are at most four tasks: a candidate pair is compared once per task, and there a
+  /// comparison (two shingle sets read and merged) costs more than a band's sort. The output
+  /// does not depend on it.
+  static func bandsPerBucketTask(_ stage: MinHashDedup) -> Int {
+    stage.verification == .exact ? max(4, (stage.bandCount + 3) / 4) : 4
+  }
 
-  /// The number of bucket tasks for `bands` bands.
-  static func bucketTaskCount(bands: Int) -> Int { (bands + bandsPerBucketTask - 1) / bandsPerBucketTask }
+  /// The number of bucket tasks of `stage`.
+  static func bucketTaskCount(_ stage: MinHashDedup) -> Int {
+    let each = bandsPerBucketTask(stage)
+    return (stage.bandCount + each - 1) / each
+  }
 
   /// The bands of bucket task `group`.
-  static func bands(ofBucketTask group: Int, bands: Int) -> Range<Int> {
-    (group * bandsPerBucketTask)..<min(bands, (group + 1) * bandsPerBucketTask)
+  static func bands(ofBucketTask group: Int, _ stage: MinHashDedup) -> Range<Int> {
+    let each = bandsPerBucketTask(stage)
+    return (group * each)..<min(stage.bandCount, (group + 1) * each)
   }
 
   // MARK: - Step 2: buckets
@@ -222,7 +231,7 @@ enum NearDuplicateSteps {
     var sorted: [ShardBandEntry] = []
     var scratch: [ShardBandEntry] = []
     var section: [UInt8] = []
-    for band in bands(ofBucketTask: group, bands: stage.bandCount) {
+    for band in bands(ofBucketTask: group, stage) {
       var runKey: UInt64 = 0
       var runFirst: UInt64? = nil
       var representatives: [(document: UInt64, fingerprints: UnsafePointer<UInt16>?)] = []
@@ -237,7 +246,7 @@ enum NearDuplicateSteps {
             for representative in representatives
             where try decide(
               representative.document, document,
-              similar: { try shingleSets.jaccard(representative.document, document) >= threshold })
+              similar: { try shingleSets.reaches(representative.document, document, threshold: threshold) })
             {
               matched = true
             }
@@ -353,7 +362,7 @@ enum NearDuplicateSteps {
     var unionFind = UnionFind()
     var pairs = 0
     var lastEdges = ""
-    for group in 0..<bucketTaskCount(bands: stage.bandCount) {
+    for group in 0..<bucketTaskCount(stage) {
       let input = try context.open(MinHashDedup.Files.edges, index: group)
       lastEdges = input.name
       let reader = ArtifactCursor(input)
@@ -557,7 +566,7 @@ enum NearDuplicateSteps {
     // Adjacency lists: degrees, then offsets, then the neighbours.
     var starts = [Int](repeating: 0, count: count + 1)
     func forEachLink(_ body: (Int32, Int32) -> Void) throws {
-      for group in 0..<bucketTaskCount(bands: stage.bandCount) {
+      for group in 0..<bucketTaskCount(stage) {
         let reader = ArtifactCursor(try context.open(MinHashDedup.Files.edges, index: group))
         while !reader.atEnd {
           let a = try reader.uint64()
