@@ -202,8 +202,8 @@ enum NearDuplicateSteps {
         out.removeAll(keepingCapacity: true)
       }
     }
-    // A near-duplicate pair collides in most bands (at 0.9 similarity, 23 of 24 bands of 4
-    // rows), so each pair is compared and linked once per task: the verdicts already reached
+    // A near-duplicate pair collides in many bands (at 0.9 similarity, 0.9^4 of 24 bands of 4
+    // rows: 16), so each pair is compared and linked once per task: the verdicts already reached
     // are kept, in 1/16 of the budget (cleared when full; a pair decided again gets the same
     // verdict and a repeated edge, which the clusters step ignores).
     var decided: [CandidatePair: Bool] = [:]
