@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// The LSH banding of a MinHash signature: `bands` bands of `rows` values each.
 ///
@@ -56,23 +55,6 @@ public struct MinHashBanding: Sendable, Hashable, CustomStringConvertible {
   /// `threshold` (see the type's documentation); `falseNegativeWeight` is `1 - falsePositiveWeight`.
   public static func optimal(threshold: Double, size: Int, falsePositiveWeight: Double) -> MinHashBanding {
     precondition(size >= 1 && threshold > 0 && threshold < 1, "size >= 1 and threshold in (0, 1)")
-    // A search costs about 600,000 powers at the default size, and a run makes the stage more
-    // than once (validation, the plan, its steps), so each search is made once per process.
-    let key = SearchKey(threshold: threshold, size: size, falsePositiveWeight: falsePositiveWeight)
-    if let known = searched.withLock({ $0[key] }) { return known }
-    let best = search(threshold: threshold, size: size, falsePositiveWeight: falsePositiveWeight)
-    searched.withLock { $0[key] = best }
-    return best
-  }
-
-  private struct SearchKey: Hashable {
-    let threshold: Double
-    let size: Int
-    let falsePositiveWeight: Double
-  }
-  private static let searched = Mutex<[SearchKey: MinHashBanding]>([:])
-
-  private static func search(threshold: Double, size: Int, falsePositiveWeight: Double) -> MinHashBanding {
     var best = MinHashBanding(bands: 1, rows: 1)
     var bestError = Double.infinity
     for bands in 1...size {
