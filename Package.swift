@@ -15,12 +15,14 @@ let package = Package(
     .target(name: "PipeIO", dependencies: ["PipeCore", "CZstd"]),
     .target(name: "PipeManifest", dependencies: ["PipeCore", "CSQLite"]),
     .target(name: "PipeLLM", dependencies: ["PipeCore"]),
+    .target(name: "PipeTokenizers", dependencies: ["PipeCore"]),
     .target(
-      name: "PipeStages", dependencies: ["PipeCore", "PipeLLM"],
+      name: "PipeStages", dependencies: ["PipeCore", "PipeLLM", "PipeTokenizers"],
       exclude: ["Language/Model/make_langid_model.py", "Language/Model/README.md"],
       resources: [.copy("Language/Model/langid.bin")]),
     .target(name: "PipeRuntime", dependencies: ["PipeCore", "PipeIO", "PipeManifest", "PipeLLM"]),
-    .target(name: "PipeCLI", dependencies: ["PipeCore", "PipeIO", "PipeManifest", "PipeStages", "PipeRuntime"]),
+    .target(
+      name: "PipeCLI", dependencies: ["PipeCore", "PipeIO", "PipeManifest", "PipeStages", "PipeRuntime", "PipeTokenizers"]),
     .executableTarget(name: "pipe", dependencies: ["PipeCLI"]),
 
     .testTarget(name: "PipeCoreTests", dependencies: ["PipeCore"]),
@@ -29,6 +31,7 @@ let package = Package(
     .target(
       name: "PipeTestSupport", dependencies: ["PipeLLM"], path: "Tests/PipeTestSupport",
       exclude: ["llm_server.sh", "slurm_local.sh"]),
+    .testTarget(name: "PipeTokenizersTests", dependencies: ["PipeCore", "PipeTokenizers"]),
     .testTarget(name: "PipeLLMTests", dependencies: ["PipeCore", "PipeLLM", "PipeTestSupport"]),
     .testTarget(
       name: "PipeStagesTests", dependencies: ["PipeCore", "PipeStages"],

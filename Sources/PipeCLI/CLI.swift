@@ -30,6 +30,7 @@ public enum CLI {
     ("verify", "re-hash a run's outputs against its manifest; the next run redoes what differs"),
     ("cat", "print records of a shard or of a stage's output"),
     ("ops", "list every op, its version and its config keys"),
+    ("tokenize", "print the token ids of texts or records with a model's tokenizer"),
   ]
 
   static var overview: String {

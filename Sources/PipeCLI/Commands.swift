@@ -123,6 +123,7 @@ enum Commands {
     Lists every op with its version, a one-line description and its config keys with types,
     defaults and documentation.
     """,
+    "tokenize": Tokenize.help,
   ]
 
   static func dispatch(_ command: String, _ arguments: [String]) throws -> CLI.ExitCode {
@@ -135,6 +136,7 @@ enum Commands {
     case "verify": return try Verify.run(arguments)
     case "cat": return try cat(arguments)
     case "ops": return try ops(arguments)
+    case "tokenize": return try Tokenize.run(arguments)
     case "task": return try SlurmCLI.task(arguments)
     case "collect": return try SlurmCLI.collect(arguments)
     default: throw PipeError(.usage, "unknown command \(command)")

@@ -8,7 +8,7 @@ import Foundation
 /// A thread gets back the object it used last: handing objects from thread to thread moved
 /// their kilobytes of tables between cores' caches on every record, which cost a third more
 /// CPU with two workers than with one (measured on Gopher + C4 over the large bench corpus).
-final class ScratchPool<Scratch: AnyObject>: @unchecked Sendable {
+public final class ScratchPool<Scratch: AnyObject>: @unchecked Sendable {
   private let lock = NSLock()
   private var free: [(owner: pthread_t, scratch: Scratch)] = []
   private let make: () -> Scratch
@@ -18,11 +18,11 @@ final class ScratchPool<Scratch: AnyObject>: @unchecked Sendable {
   private static var reuseAnyAbove: Int { 64 }
 
   /// Creates an empty pool; `make` builds an object when none is free.
-  init(_ make: @escaping () -> Scratch) { self.make = make }
+  public init(_ make: @escaping () -> Scratch) { self.make = make }
 
   /// Runs `body` with an object no other thread is using.
   @inline(__always)
-  func with<Result>(_ body: (Scratch) -> Result) -> Result {
+  public func with<Result>(_ body: (Scratch) -> Result) -> Result {
     let me = pthread_self()
     let scratch = take(me)
     defer { give(scratch, me) }
