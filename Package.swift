@@ -31,7 +31,7 @@ let package = Package(
     .target(
       name: "PipeTestSupport", dependencies: ["PipeLLM"], path: "Tests/PipeTestSupport",
       exclude: ["llm_server.sh", "slurm_local.sh"]),
-    .testTarget(name: "PipeTokenizersTests", dependencies: ["PipeCore", "PipeTokenizers"]),
+    .testTarget(name: "PipeTokenizersTests", dependencies: ["PipeCore", "PipeTokenizers", "PipeTestSupport"]),
     .testTarget(name: "PipeLLMTests", dependencies: ["PipeCore", "PipeLLM", "PipeTestSupport"]),
     .testTarget(
       name: "PipeStagesTests", dependencies: ["PipeCore", "PipeStages"],

@@ -159,6 +159,27 @@ public enum StageImplementation: Sendable {
   case steps(StagePlan)
 }
 
+/// A stage whose output depends on what is inside a file its config names, beyond the
+/// file's size and modification time (a tokenizer's vocabulary and merges): its
+/// `contentIdentity` enters the stage's fingerprint, so another file with the same path, size
+/// and time still reruns the stage, and a copy of the same tokenizer elsewhere does not.
+public protocol ContentIdentified {
+  /// A hash of the content that decides the output.
+  var contentIdentity: String { get }
+}
+
+extension StageImplementation {
+  /// The stage's `ContentIdentified.contentIdentity`, if it has one.
+  public var contentIdentity: String? {
+    switch self {
+    case .record(let stage): return (stage as? any ContentIdentified)?.contentIdentity
+    case .batch(let stage): return (stage as? any ContentIdentified)?.contentIdentity
+    case .statefulBatch(let stage): return (stage as? any ContentIdentified)?.contentIdentity
+    case .steps: return nil
+    }
+  }
+}
+
 /// SplitMix64: small, fast and good enough for sampling decisions; fully determined by its seed.
 public struct SeededRNG: RandomNumberGenerator, Sendable {
   private var state: UInt64

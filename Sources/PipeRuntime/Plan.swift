@@ -218,7 +218,8 @@ struct Planner {
       let (plan, decisions) = Self.stagePlan(stage.implementation)
       let stageFingerprint = Fingerprint.of(
         ["stage", stage.op.qualifiedName, stage.config.canonicalText, String(spec.seed)]
-          + stage.inputs.map { stageFingerprints[$0] ?? "" } + Self.referencedFiles(of: stage))
+          + stage.inputs.map { stageFingerprints[$0] ?? "" } + Self.referencedFiles(of: stage)
+          + (stage.implementation.contentIdentity.map { ["content", $0] } ?? []))
       stageFingerprints[stage.id] = stageFingerprint
       var shape = StageShape(stage: stage, plan: plan, decisions: decisions, shards: shards)
       let op = stage.op.qualifiedName

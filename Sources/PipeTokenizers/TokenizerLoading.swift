@@ -1,6 +1,7 @@
 public import PipeCore
 
 import Foundation
+import Synchronization
 
 extension Tokenizer {
   /// Loads a tokenizer from `path`: a GGUF model file (by its magic) or a Hugging Face
@@ -165,5 +166,26 @@ enum TokenizerJSON {
       source: path, normalization: normalization, preTokenizer: PreTokenizer(steps: steps),
       addsPrefixSpace: prefixSpace, tokenBytes: tokenBytes, merges: merges,
       ignoreMerges: model["ignore_merges"]?.boolValue ?? false, addedTokens: addedTokens)
+  }
+}
+
+/// Tokenizers loaded by this process, by path, size and modification time: a pipeline is
+/// validated and then planned, and a vocabulary of 150,000 tokens is worth reading once.
+public final class TokenizerCache: Sendable {
+  /// The process's cache.
+  public static let shared = TokenizerCache()
+
+  private let loaded = Mutex<[String: Tokenizer]>([:])
+
+  /// The tokenizer at `path`, loaded once while the file is unchanged.
+  public func load(path: String) throws -> Tokenizer {
+    let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+    let size = (attributes?[.size] as? NSNumber)?.int64Value ?? -1
+    let time = (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+    let key = "\(path)\u{0}\(size)\u{0}\(time)"
+    if let tokenizer = loaded.withLock({ $0[key] }) { return tokenizer }
+    let tokenizer = try Tokenizer.load(path: path)
+    loaded.withLock { $0[key] = tokenizer }
+    return tokenizer
   }
 }

@@ -18,6 +18,9 @@ public enum ConfigType: Sendable {
   /// pipeline file's folder, a missing file is a validation error, and each file's size and
   /// modification time enter the stage's fingerprint, so editing a file reruns the stage.
   case files
+  /// One file path, resolved and checked as the entries of `.files` are (`~/` is the home
+  /// folder); its size and modification time enter the fingerprint.
+  case file
   /// A JSON object; the op checks its members when it builds the stage and reports problems
   /// with `ConfigValueError`, so they still carry a JSON path.
   case object
@@ -39,6 +42,7 @@ public enum ConfigType: Sendable {
     case .choice(let options): return "one of " + options.map { "\"\($0)\"" }.joined(separator: ", ")
     case .strings: return "an array of strings"
     case .files: return "an array of file paths (PATH or NAME=PATH, relative to the pipeline file)"
+    case .file: return "a file path (relative to the pipeline file)"
     case .object: return "an object"
     case .stage: return "a stage id"
     case .json(let description): return description
@@ -59,6 +63,9 @@ public enum ConfigType: Sendable {
       return value.boolValue == nil ? "expected \(description), \(got)" : nil
     case .string:
       return value.stringValue == nil ? "expected \(description), \(got)" : nil
+    case .file:
+      guard let path = value.stringValue, !path.isEmpty else { return "expected \(description), \(got)" }
+      return nil
     case .choice(let options):
       guard let string = value.stringValue, options.contains(string) else { return "expected \(description), \(got)" }
       return nil
@@ -209,6 +216,12 @@ public struct ConfigKey: Sendable {
           files.append(.string(file.text))
         }
         resolved[key.name] = .array(files)
+      } else if case .file = key.type, let text = value.stringValue {
+        let file = FileReference(path: text, baseDirectory: baseDirectory)
+        if baseDirectory != nil, !FileManager.default.fileExists(atPath: file.path) {
+          issues.append(ValidationIssue(path: keyPath, "no such file: \(file.path)"))
+        }
+        resolved[key.name] = .string(file.path)
       } else {
         resolved[key.name] = key.type.normalized(value)
       }
@@ -251,6 +264,20 @@ public struct FileReference: Sendable, Equatable {
     {
       name = String(text[..<equals])
       path = String(text[text.index(after: equals)...])
+    }
+    self.init(name: name, path: path, baseDirectory: baseDirectory)
+  }
+
+  /// A path without a name (a `.file` key's value, where `=` is part of the path).
+  public init(path: String, baseDirectory: String? = nil) {
+    self.init(name: nil, path: path, baseDirectory: baseDirectory)
+  }
+
+  private init(name: String?, path text: String, baseDirectory: String?) {
+    var path = text
+    // `~/`: the home folder, as a shell would expand it (model caches live there).
+    if path.hasPrefix("~/"), let home = ProcessInfo.processInfo.environment["HOME"], !home.isEmpty {
+      path = home + path.dropFirst()
     }
     if let baseDirectory, !path.hasPrefix("/") {
       path = (baseDirectory as NSString).appendingPathComponent(path)
@@ -295,8 +322,11 @@ public struct StageConfig: Sendable {
   /// The files of every `.files` key, resolved.
   public var referencedFiles: [FileReference] {
     keys.flatMap { key -> [FileReference] in
-      guard case .files = key.type else { return [] }
-      return values[key.name]?.arrayValue?.compactMap(\.stringValue).map { FileReference($0) } ?? []
+      switch key.type {
+      case .files: return values[key.name]?.arrayValue?.compactMap(\.stringValue).map { FileReference($0) } ?? []
+      case .file: return values[key.name]?.stringValue.map { [FileReference(path: $0)] } ?? []
+      default: return []
+      }
     }
   }
 

@@ -336,6 +336,25 @@ public struct FileList: SettingValue, Equatable {
   public var settingJSON: JSONValue { .array(files.map { .string($0.text) }) }
 }
 
+/// The path of a `.file` key, resolved against the pipeline file's folder.
+public struct FilePath: SettingValue, Equatable {
+  /// The path (absolute once validated).
+  public var path: String
+
+  /// Creates a path.
+  public init(_ path: String) { self.path = path }
+
+  /// A file path.
+  public static var configType: ConfigType { .file }
+  /// From a validated string.
+  public init?(settingJSON json: JSONValue) {
+    guard let path = json.stringValue else { return nil }
+    self.path = path
+  }
+  /// `.string`.
+  public var settingJSON: JSONValue { .string(path) }
+}
+
 /// The id of another stage whose artifact a stage uses (a `.stage` key).
 public struct StageID: SettingValue, Equatable {
   /// The stage id.

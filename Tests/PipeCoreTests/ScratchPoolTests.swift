@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import PipeStages
+import PipeCore
 
 /// The scratch pool hands each thread back the object it used last, so a worker's tables stay
 /// in its own core's cache; no two threads ever hold the same object at once.
