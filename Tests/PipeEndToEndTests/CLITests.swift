@@ -58,6 +58,13 @@ struct CLITests {
       // PIPE_LLM_URL=skip they are validated only.
       let text = try String(contentsOfFile: file, encoding: .utf8)
       let needsServer = text.contains("127.0.0.1:87")
+      // Pipelines that read a local model's file (a tokenizer) need it installed, which the
+      // model server does (its first start installs SmolLM2 into ~/.cache/pipe-llm).
+      let needsModelFile = text.contains("~/.cache/pipe-llm/")
+      if needsModelFile {
+        guard LiveServer.isEnabled else { continue }
+        _ = try LiveServer.baseURL.get()
+      }
       let validate = try E2E.pipe(["validate", file])
       #expect(validate.status == 0, "\(file): \(validate.stderr)")
       if needsServer && !LiveServer.isEnabled { continue }
