@@ -6,7 +6,7 @@ APT_PACKAGES := libzstd-dev libsqlite3-dev pkg-config zstd sqlite3
 DIST_APT_PACKAGES := libcurl4-openssl-dev
 DIST_BUILD := .build/dist
 
-.PHONY: all deps dist-deps build dist demo demo-instructions run test lint format bench clean langid-model quality-agreement mixture-check llm-server llm-server-stop models judge-check mole-check neardup-check slurm slurm-stop
+.PHONY: all deps dist-deps build dist demo demo-instructions run test lint format bench clean langid-model quality-agreement mixture-check llm-server llm-server-stop models judge-check mole-check neardup-check tokenizer-check slurm slurm-stop
 
 all: build
 
@@ -110,6 +110,15 @@ judge-check: build
 # resumable in runs/mole-check.
 # dedup.minhash on real revisions found on this machine (Python's standard library in 9
 # versions, Debian's installation guide for amd64 and arm64) beside datasketch at the same threshold.
+# Token ids of pipe tokenize against Hugging Face tokenizers and llama.cpp's /tokenize, record by
+# record, for SmolLM2 and Qwen2.5 (their GGUF files), on the samples and the small bench corpus.
+tokenizer-check: build
+	bash Tests/PipeTestSupport/llm_server.sh start smollm2 > /dev/null
+	bash Tests/PipeTestSupport/llm_server.sh start qwen-0.5b > /dev/null
+	[ -f ../shared/bench/data/small/corpus_info.json ] || ../shared/bench/.venv/bin/python ../shared/bench/make_corpus.py --size small
+	../shared/bench/.venv/bin/python Tests/Benchmarks/tokenizer_check.py --pipe .build/release/pipe \
+	  samples/*.jsonl.zst ../shared/bench/data/small/shards/*.jsonl.zst
+
 neardup-check: build
 	[ -x ../shared/bench/.venv/bin/python ] || ../shared/bench/setup_peer.sh
 	[ -f .build/neardup/pairs.jsonl.zst ] || ../shared/bench/.venv/bin/python Tests/Benchmarks/neardup_set.py --out .build/neardup

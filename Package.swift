@@ -22,7 +22,8 @@ let package = Package(
       resources: [.copy("Language/Model/langid.bin")]),
     .target(name: "PipeRuntime", dependencies: ["PipeCore", "PipeIO", "PipeManifest", "PipeLLM"]),
     .target(
-      name: "PipeCLI", dependencies: ["PipeCore", "PipeIO", "PipeManifest", "PipeStages", "PipeRuntime", "PipeTokenizers"]),
+      name: "PipeCLI",
+      dependencies: ["PipeCore", "PipeIO", "PipeManifest", "PipeStages", "PipeRuntime", "PipeTokenizers"]),
     .executableTarget(name: "pipe", dependencies: ["PipeCLI"]),
 
     .testTarget(name: "PipeCoreTests", dependencies: ["PipeCore"]),

@@ -63,7 +63,8 @@ struct AddedTokenMatcher: Sendable {
   }
 
   @inline(__always)
-  private func equal(_ pattern: UnsafeBufferPointer<UInt8>, _ bytes: UnsafeBufferPointer<UInt8>, at index: Int) -> Bool {
+  private func equal(_ pattern: UnsafeBufferPointer<UInt8>, _ bytes: UnsafeBufferPointer<UInt8>, at index: Int) -> Bool
+  {
     for offset in 0..<pattern.count where pattern[offset] != bytes[index + offset] { return false }
     return true
   }

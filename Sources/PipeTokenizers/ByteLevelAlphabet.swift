@@ -9,9 +9,10 @@ enum ByteLevelAlphabet {
     for byte in 0..<256 {
       let printable = (0x21...0x7E).contains(byte) || (0xA1...0xAC).contains(byte) || (0xAE...0xFF).contains(byte)
       if printable {
-        result[byte] = Unicode.Scalar(UInt32(byte))!
+        result[byte] = Unicode.Scalar(UInt8(byte))
       } else {
-        result[byte] = Unicode.Scalar(next)!
+        // U+0100-U+0143: all valid scalars.
+        result[byte] = Unicode.Scalar(next) ?? " "
         next += 1
       }
     }

@@ -1,6 +1,5 @@
-public import PipeCore
-
 import Foundation
+public import PipeCore
 
 /// Reads the tokenizer a GGUF model file carries in its metadata (`tokenizer.ggml.*`): the
 /// tokens, their types and the merges. Only the metadata at the head of the file is read;
@@ -13,14 +12,15 @@ import Foundation
 enum GGUFVocabulary {
   /// The pre-tokenizers llama.cpp names in `tokenizer.ggml.pre`, as the Hugging Face files
   /// of those models define them.
-  static let preTokenizers: [String: (steps: [PreTokenizerStep], normalization: TokenizerNormalization, ignoreMerges: Bool)] = [
-    "gpt-2": ([.split(.gpt2)], .none, false),
-    "smollm": ([.isolateDigits, .split(.gpt2)], .none, false),
-    // Qwen2's tokenizer.json normalizes to NFC (llama.cpp does not; see docs/tokenizers.md).
-    "qwen2": ([.split(.qwen2)], .nfc, false),
-    "llama-bpe": ([.split(.llama3)], .none, true),
-    "llama3": ([.split(.llama3)], .none, true),
-  ]
+  static let preTokenizers:
+    [String: (steps: [PreTokenizerStep], normalization: TokenizerNormalization, ignoreMerges: Bool)] = [
+      "gpt-2": ([.split(.gpt2)], .none, false),
+      "smollm": ([.isolateDigits, .split(.gpt2)], .none, false),
+      // Qwen2's tokenizer.json normalizes to NFC (llama.cpp does not; see docs/tokenizers.md).
+      "qwen2": ([.split(.qwen2)], .nfc, false),
+      "llama-bpe": ([.split(.llama3)], .none, true),
+      "llama3": ([.split(.llama3)], .none, true),
+    ]
 
   static func load(path: String) throws -> Tokenizer {
     let data: Data
@@ -76,7 +76,8 @@ enum GGUFVocabulary {
     for (rank, text) in mergeTexts.enumerated() {
       let parts = text.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
       guard parts.count == 2, let left = idsByText[String(parts[0])], let right = idsByText[String(parts[1])] else {
-        throw fail("tokenizer.ggml.merges[\(rank)]", "\"\(text.prefix(40))\" does not join two tokens of the vocabulary")
+        throw fail(
+          "tokenizer.ggml.merges[\(rank)]", "\"\(text.prefix(40))\" does not join two tokens of the vocabulary")
       }
       merges.append((left, right))
     }
@@ -178,7 +179,8 @@ enum GGUFVocabulary {
         return .other
       default:
         guard Self.scalarSize(type) != nil else {
-          throw PipeError(.input, "GGUF key \(key): unknown value type \(type): not a GGUF file this reader knows", file: path)
+          throw PipeError(
+            .input, "GGUF key \(key): unknown value type \(type): not a GGUF file this reader knows", file: path)
         }
         _ = try scalarInteger(type)
         return .other

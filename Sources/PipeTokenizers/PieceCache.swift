@@ -33,7 +33,8 @@ struct PieceCache {
       if slot.hash == hash && Int(slot.bytesCount) == piece.count {
         let start = Int(slot.bytesStart)
         let equal = bytes.withUnsafeBufferPointer { arena in
-          memcmpEqual(arena.baseAddress! + start, piece.baseAddress!, piece.count)
+          guard let stored = arena.baseAddress, let wanted = piece.baseAddress else { return false }
+          return memcmpEqual(stored + start, wanted, piece.count)
         }
         if equal {
           return tokens[Int(slot.tokensStart)..<(Int(slot.tokensStart) + Int(slot.tokensCount))]
@@ -68,7 +69,8 @@ struct PieceCache {
   private static func hash(_ piece: UnsafeBufferPointer<UInt8>) -> UInt64 {
     var state: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(piece.count)
     var index = 0
-    let base = UnsafeRawPointer(piece.baseAddress!)
+    guard let address = piece.baseAddress else { return state }
+    let base = UnsafeRawPointer(address)
     while index + 8 <= piece.count {
       state = mix(state ^ base.loadUnaligned(fromByteOffset: index, as: UInt64.self))
       index += 8

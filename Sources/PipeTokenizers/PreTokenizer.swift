@@ -17,9 +17,11 @@ public enum SplitPattern: String, Sendable, CaseIterable {
     switch self {
     case .gpt2: return #"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"#
     case .llama3:
-      return #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+      return
+        #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
     case .qwen2:
-      return #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+      return
+        #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
     }
   }
 
@@ -177,7 +179,8 @@ public struct PreTokenizer: Sendable, Equatable {
     split(segment, 0..<count, step: 0, body)
   }
 
-  private func split(_ segment: borrowing DecodedSegment, _ range: Range<Int>, step: Int, _ body: (Range<Int>) -> Void) {
+  private func split(_ segment: borrowing DecodedSegment, _ range: Range<Int>, step: Int, _ body: (Range<Int>) -> Void)
+  {
     guard step < steps.count else { return body(range) }
     switch steps[step] {
     case .isolateDigits:

@@ -1,6 +1,5 @@
-public import PipeCore
-
 import Foundation
+public import PipeCore
 
 /// A text normalization applied before pre-tokenization.
 public enum TokenizerNormalization: String, Sendable {

@@ -1,6 +1,5 @@
-public import PipeCore
-
 import Foundation
+public import PipeCore
 import Synchronization
 
 extension Tokenizer {
@@ -38,7 +37,8 @@ enum TokenizerJSON {
     }
     let type = model["type"]?.stringValue ?? "BPE"
     guard type == "BPE" else {
-      throw fail("model.type", "\"\(type)\" is not supported: only byte-level BPE models (GPT-2, Llama 3, Qwen2, SmolLM2)")
+      throw fail(
+        "model.type", "\"\(type)\" is not supported: only byte-level BPE models (GPT-2, Llama 3, Qwen2, SmolLM2)")
     }
     if model["byte_fallback"]?.boolValue == true {
       throw fail(
@@ -122,7 +122,8 @@ enum TokenizerJSON {
     idsByText.reserveCapacity(vocab.count)
     for (text, value) in vocab.members {
       guard let id = value.intValue, id >= 0, id < 1 << 24 else {
-        throw fail("model.vocab[\"\(text)\"]", "expected a token id (an integer from 0), got \(value.jsonText.prefix(20))")
+        throw fail(
+          "model.vocab[\"\(text)\"]", "expected a token id (an integer from 0), got \(value.jsonText.prefix(20))")
       }
       if id >= tokenBytes.count { tokenBytes += Array(repeating: [], count: id + 1 - tokenBytes.count) }
       tokenBytes[id] = ByteLevelAlphabet.decode(text) ?? Array(text.utf8)

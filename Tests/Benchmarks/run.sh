@@ -5,7 +5,7 @@
 #   SIZES=small BENCHES="passthrough quality" bash Tests/Benchmarks/run.sh
 #   PEERS=0 ...                                        # skip the (slow) Python peers
 #
-# BENCHES: passthrough quality minhash mole langid engine neardup (default: all). Peers come from
+# BENCHES: passthrough quality minhash mole langid engine neardup tokenizer (default: all). Peers come from
 # ../shared/bench/run_peer.sh in the same run: zstd-recompress (with passthrough),
 # dt-quality (with quality), ds-minhash-xxh and dt-minhash-t1 (with minhash).
 # Quality also prints the filters' own time beside datatrove's per-step timers (pipe's
@@ -22,7 +22,7 @@ B="${BENCH_DIR:-$ROOT/../shared/bench}"
 [ -d "$B" ] || { echo "no peer harness at $B (expected ../shared/bench beside the project)" >&2; exit 2; }
 PY="$B/.venv/bin/python"
 SIZES="${SIZES:-small large}"
-BENCHES="${BENCHES:-passthrough quality minhash mole langid engine neardup}"
+BENCHES="${BENCHES:-passthrough quality minhash mole langid engine neardup tokenizer}"
 PEERS="${PEERS:-1}"
 REPS="${REPS:-3}"
 WORK="${WORK:-$ROOT/.build/bench}"
@@ -196,6 +196,16 @@ if [[ " $BENCHES " == *" neardup "* ]] && has_op dedup.minhash; then
   echo "== near-duplicates of real revisions at threshold 0.8: dedup.minhash beside datasketch =="
   [ -f "$ROOT/.build/neardup/pairs.jsonl.zst" ] || "$PY" "$ROOT/Tests/Benchmarks/neardup_set.py" --out "$ROOT/.build/neardup"
   "$PY" "$ROOT/Tests/Benchmarks/neardup_eval.py" --set "$ROOT/.build/neardup"
+fi
+
+if [[ " $BENCHES " == *" tokenizer "* ]]; then
+  # The small corpus (35 MB of text) is enough for a throughput figure; the models' GGUF files
+  # hold the tokenizers (make models installs them).
+  echo "== tokenizers on the small corpus, one core: pipe tokenize beside Hugging Face tokenizers =="
+  bash "$ROOT/Tests/PipeTestSupport/llm_server.sh" prepare smollm2 > /dev/null
+  bash "$ROOT/Tests/PipeTestSupport/llm_server.sh" prepare qwen-0.5b > /dev/null
+  "$PY" "$ROOT/Tests/Benchmarks/tokenizer_bench.py" --pipe "$PIPE" --reps "$REPS" --out "$WORK/tokenizers" \
+    "$B"/data/small/shards/*.jsonl.zst
 fi
 
 echo

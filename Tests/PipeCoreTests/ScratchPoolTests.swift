@@ -1,7 +1,6 @@
 import Foundation
-import Testing
-
 import PipeCore
+import Testing
 
 /// The scratch pool hands each thread back the object it used last, so a worker's tables stay
 /// in its own core's cache; no two threads ever hold the same object at once.

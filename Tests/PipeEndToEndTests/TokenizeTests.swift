@@ -35,7 +35,9 @@ import Testing
         #"{"id":"a","tokens":[116,257,258]}"#, #"{"id":"b","tokens":[259,97,239,191,189]}"#,
         "{\"id\":\"\(folder)/in.jsonl.zst/3\",\"tokens\":[]}",
       ])
-    let counts = try E2E.pipe(["tokenize", "--tokenizer", tokenizer, "--records", "--count", "--limit", "1", folder + "/in.jsonl.zst"])
+    let counts = try E2E.pipe([
+      "tokenize", "--tokenizer", tokenizer, "--records", "--count", "--limit", "1", folder + "/in.jsonl.zst",
+    ])
     #expect(counts.stdout == #"{"id":"a","count":3}"# + "\n")
 
     let info = try E2E.pipe(["tokenize", "--tokenizer", tokenizer, "--info"])
@@ -90,7 +92,8 @@ import Testing
     // "the the": the, " the" -> 116 257 258; "aaaaa hell": aaaa a, " ", h e l l -> 260 97 | 32 | 257 261.
     #expect(output.contains(#""id":"a""#) && output.contains(#""tokens":3"#))
     #expect(output.contains(#""tokens":5"#))
-    let totals = try E2E.sql(folder + "/run/manifest.sqlite", "SELECT name, value FROM counters WHERE name LIKE 'tokens%' ORDER BY name")
+    let totals = try E2E.sql(
+      folder + "/run/manifest.sqlite", "SELECT name, value FROM counters WHERE name LIKE 'tokens%' ORDER BY name")
     #expect(totals == ["tokens|8", "tokens.en|3", "tokens.xx|5"])
 
     // Same path, size and modification time, another tokenizer inside (two merges swapped):
@@ -102,7 +105,9 @@ import Testing
       .write(to: URL(fileURLWithPath: tokenizer))
     try FileManager.default.setAttributes(
       [.modificationDate: attributes[.modificationDate] as Any], ofItemAtPath: tokenizer)
-    #expect((try FileManager.default.attributesOfItem(atPath: tokenizer))[.size] as? NSNumber == attributes[.size] as? NSNumber)
+    #expect(
+      (try FileManager.default.attributesOfItem(atPath: tokenizer))[.size] as? NSNumber == attributes[.size]
+        as? NSNumber)
     let again = try E2E.pipe(["run", pipeline, "--run-dir", folder + "/run", "--no-progress"])
     #expect(again.status == 0, "\(again.stderr)")
     #expect(again.stdout.contains("1 task(s) run, 0 up to date"), "\(again.stdout)")

@@ -10,10 +10,10 @@ public enum TinyTokenizer {
     var next: UInt32 = 256
     return (0..<256).map { byte -> Unicode.Scalar in
       if (0x21...0x7E).contains(byte) || (0xA1...0xAC).contains(byte) || (0xAE...0xFF).contains(byte) {
-        return Unicode.Scalar(UInt32(byte))!
+        return Unicode.Scalar(UInt8(byte))
       }
       defer { next += 1 }
-      return Unicode.Scalar(next)!
+      return Unicode.Scalar(next) ?? " "
     }
   }()
 
@@ -73,7 +73,7 @@ public enum TinyTokenizer {
 
   /// `text` as a JSON string literal.
   public static func quote(_ text: String) -> String {
-    let data = try! JSONSerialization.data(withJSONObject: [text], options: [.fragmentsAllowed])
+    let data = (try? JSONSerialization.data(withJSONObject: [text])) ?? Data("[\"\"]".utf8)
     let array = String(decoding: data, as: UTF8.self)
     return String(array.dropFirst().dropLast())
   }
@@ -142,6 +142,6 @@ public enum TinyTokenizer {
     var ids: [[UInt8]: Int32] = [:]
     for byte in 0..<256 { ids[[UInt8(byte)]] = Int32(byte) }
     for (index, merge) in merges.enumerated() { ids[Array((merge.0 + merge.1).utf8)] = Int32(256 + index) }
-    return symbols.map { ids[$0]! }
+    return symbols.map { ids[$0] ?? -1 }
   }
 }

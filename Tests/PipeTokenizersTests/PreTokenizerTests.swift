@@ -34,7 +34,8 @@ func pieces(_ text: String, _ steps: [PreTokenizerStep]) -> [String] {
 
   @Test func qwen2SplitsDigitsOneByOneAndKeepsLineBreaksWithPunctuation() {
     let qwen2: [PreTokenizerStep] = [.split(.qwen2)]
-    #expect(pieces("Hello world, it's 2024!", qwen2) == ["Hello", " world", ",", " it", "'s", " ", "2", "0", "2", "4", "!"])
+    #expect(
+      pieces("Hello world, it's 2024!", qwen2) == ["Hello", " world", ",", " it", "'s", " ", "2", "0", "2", "4", "!"])
     #expect(pieces("  two  spaces\n\n  x", qwen2) == [" ", " two", " ", " spaces", "\n\n", " ", " x"])
     #expect(pieces("They'LL (go) ſ'ſ 'Ve", qwen2) == ["They", "'LL", " (", "go", ")", " ſ", "'ſ", " '", "Ve"])
     #expect(pieces("a\tb \r\n\r\n c", qwen2) == ["a", "\tb", " \r\n\r\n", " c"])
@@ -55,7 +56,8 @@ func pieces(_ text: String, _ steps: [PreTokenizerStep]) -> [String] {
 
   @Test func smolLM2IsolatesDigitsBeforeTheByteLevelSplit() {
     let smol: [PreTokenizerStep] = [.isolateDigits, .split(.gpt2)]
-    #expect(pieces("Hello world, it's 2024!", smol) == ["Hello", " world", ",", " it", "'s", " ", "2", "0", "2", "4", "!"])
+    #expect(
+      pieces("Hello world, it's 2024!", smol) == ["Hello", " world", ",", " it", "'s", " ", "2", "0", "2", "4", "!"])
     #expect(pieces("12345 67", smol) == ["1", "2", "3", "4", "5", " ", "6", "7"])
     // Other number characters (category N) are digits too.
     #expect(pieces("x½²", smol) == ["x", "½", "²"])

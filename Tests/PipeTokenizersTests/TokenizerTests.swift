@@ -6,7 +6,8 @@ import Testing
 @testable import PipeTokenizers
 
 func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {
-  let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pipe-tokenizer-tests-\(UUID().uuidString)")
+  let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+    "pipe-tokenizer-tests-\(UUID().uuidString)")
   try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
   let path = folder.appendingPathComponent(name).path
   try Data(bytes).write(to: URL(fileURLWithPath: path))
@@ -51,7 +52,9 @@ func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {
     // 20,000 distinct pieces (past the 16,384 entries): the cache fills and is cleared on the way.
     var generator = SeededRNG(seed: 11)
     var words: [[UInt8]] = []
-    for _ in 0..<20_000 { words.append((0..<(2 + Int(generator.next() % 9))).map { _ in Array("ahelt".utf8)[Int(generator.next() % 5)] }) }
+    for _ in 0..<20_000 {
+      words.append((0..<(2 + Int(generator.next() % 9))).map { _ in Array("ahelt".utf8)[Int(generator.next() % 5)] })
+    }
     let text = words.map { String(decoding: $0, as: UTF8.self) }.joined(separator: " ")
     var expected: [Int32] = []
     for (index, word) in words.enumerated() {
@@ -96,8 +99,10 @@ func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {
     let other = try Tokenizer.load(
       path: temporaryFile(
         "other.json",
-        Array(TinyTokenizer.json(
-          mergesJSON: TinyTokenizer.mergesArray(Array(TinyTokenizer.merges.dropLast())), stripOptions: false).utf8)))
+        Array(
+          TinyTokenizer.json(
+            mergesJSON: TinyTokenizer.mergesArray(Array(TinyTokenizer.merges.dropLast())), stripOptions: false
+          ).utf8)))
     #expect(other.identity != json.identity)
   }
 
@@ -121,11 +126,14 @@ func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {
     let sentencePiece = #"{"model":{"type":"BPE","byte_fallback":true,"vocab":{},"merges":[]}}"#
     #expect(try loadError("c.json", Array(sentencePiece.utf8)).contains("model.byte_fallback"))
     let split = TinyTokenizer.json(
-      preTokenizer: #"{"type":"Sequence","pretokenizers":[{"type":"Split","pattern":{"Regex":"\\w+"},"behavior":"Isolated"}]}"#)
+      preTokenizer:
+        #"{"type":"Sequence","pretokenizers":[{"type":"Split","pattern":{"Regex":"\\w+"},"behavior":"Isolated"}]}"#)
     #expect(try loadError("d.json", Array(split.utf8)).contains("pre_tokenizer.pretokenizers[0].pattern.Regex"))
     let unknownMerge = TinyTokenizer.json(mergesJSON: #"[["a","a"],["zz","q"]]"#)
     #expect(try loadError("e.json", Array(unknownMerge.utf8)).contains("model.merges[1]"))
-    #expect(try loadError("f.json", Array(TinyTokenizer.json(normalizer: #"{"type":"NFKC"}"#).utf8)).contains("normalizer.type"))
+    #expect(
+      try loadError("f.json", Array(TinyTokenizer.json(normalizer: #"{"type":"NFKC"}"#).utf8)).contains(
+        "normalizer.type"))
 
     #expect(try loadError("g.gguf", TinyTokenizer.gguf(model: "llama")).contains("tokenizer.ggml.model"))
     #expect(try loadError("h.gguf", TinyTokenizer.gguf(pre: "mystery")).contains("tokenizer.ggml.pre"))
@@ -140,7 +148,8 @@ func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {
 
 /// The local models' tokenizers (installed by `make models` or the tests' model server).
 enum LocalModels {
-  static let folder = (ProcessInfo.processInfo.environment["PIPE_LLM_CACHE"] ?? (NSHomeDirectory() + "/.cache/pipe-llm"))
+  static let folder =
+    (ProcessInfo.processInfo.environment["PIPE_LLM_CACHE"] ?? (NSHomeDirectory() + "/.cache/pipe-llm"))
     + "/models"
   static func path(_ name: String) -> String { folder + "/" + name + ".gguf" }
   static func has(_ name: String) -> Bool { FileManager.default.fileExists(atPath: path(name)) }

@@ -67,7 +67,8 @@ public struct TokenCount: RecordStage, ContentIdentified {
       var tokenizer: Tokenizer? = nil
       if options.method == "tokenizer" {
         guard let path = options.tokenizer?.path else {
-          throw ConfigValueError("tokenizer", "required with method \"tokenizer\": the path of a tokenizer.json or GGUF file")
+          throw ConfigValueError(
+            "tokenizer", "required with method \"tokenizer\": the path of a tokenizer.json or GGUF file")
         }
         guard options.scale == 1 else {
           throw ConfigValueError("scale", "applies to estimates only; a tokenizer's counts are exact (remove scale)")
@@ -77,7 +78,9 @@ public struct TokenCount: RecordStage, ContentIdentified {
         }
       } else if options.tokenizer != nil {
         throw ConfigValueError(
-          "tokenizer", "is read only with method \"tokenizer\" (the method is \"\(options.method)\"); set the method or remove the key")
+          "tokenizer",
+          "is read only with method \"tokenizer\" (the method is \"\(options.method)\"); set the method or remove the key"
+        )
       }
       return .record(
         TokenCount(
