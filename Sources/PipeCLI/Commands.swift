@@ -109,10 +109,12 @@ enum Commands {
     duplicate ids, globs that match nothing. Exit 0 when valid, 2 otherwise.
     """,
     "cat": """
-    usage: pipe cat SHARD [--limit N]
+    usage: pipe cat SHARD [--limit N] [--text-column NAME] [--id-column NAME]
            pipe cat RUN_DIR STAGE [--rejects] [--limit N]
 
-    Prints records as JSON lines: those of one shard (.jsonl or .jsonl.zst), or the output of
+    Prints records as JSON lines: those of one shard (.jsonl, .jsonl.zst, or .parquet: one
+    record per row, the text and id columns named by --text-column and --id-column, default
+    "text" and "id", the other columns in metadata), or the output of
     a stage of a run in shard order (with --rejects, its dropped records). A stage whose
     records went straight on to the next stage in the same pass was not written; cat says so
     and how to get it ("materialize": true on the stage).
@@ -337,7 +339,10 @@ enum Commands {
   // MARK: - cat
 
   static func cat(_ arguments: [String]) throws -> CLI.ExitCode {
-    let parsed = try Arguments(arguments, options: ["--limit"], flags: ["--rejects"], command: "cat")
+    let parsed = try Arguments(
+      arguments, options: ["--limit", "--text-column", "--id-column"], flags: ["--rejects"], command: "cat")
+    let columns = ParquetColumns(
+      text: parsed.value("--text-column") ?? "text", id: parsed.value("--id-column") ?? "id")
     try parsed.expectPositionals(1...2, usage: "pipe cat SHARD | pipe cat RUN_DIR STAGE [--rejects] [--limit N]")
     let limit = try parsed.int("--limit", range: 0...Int.max) ?? Int.max
     var files: [String] = []
@@ -365,7 +370,7 @@ enum Commands {
     let output = FileHandle.standardOutput
     var buffer: [UInt8] = []
     for file in files where printed < limit {
-      let reader = try ShardReader(path: file)
+      let reader = try ShardReader(path: file, columns: columns)
       while printed < limit, let line = try reader.next() {
         if line.bytes.isEmpty { continue }
         buffer.append(contentsOf: line.bytes)

@@ -40,6 +40,10 @@ public struct InputSpec: Sendable {
   /// The matching files: absolute paths, each pattern's matches sorted, patterns in order,
   /// each file once.
   public let files: [String]
+  /// For Parquet files: the column holding the text (`textColumn`, default `text`).
+  public var textColumn: String = "text"
+  /// For Parquet files: the column holding the id (`idColumn`, default `id`).
+  public var idColumn: String = "id"
 }
 
 /// One node of the graph.
@@ -157,7 +161,16 @@ public enum PipelineLoader {
             issue(path, "expected an object with \"id\" and \"paths\", got \(element.typeDescription)")
             continue
           }
-          checkKeys(object, allowed: ["id", "paths"], path: path, into: &issues)
+          checkKeys(object, allowed: ["id", "paths", "textColumn", "idColumn"], path: path, into: &issues)
+          var columns: [String: String] = [:]
+          for key in ["textColumn", "idColumn"] {
+            guard let value = object[key] else { continue }
+            if let name = value.stringValue, !name.isEmpty {
+              columns[key] = name
+            } else {
+              issue("\(path).\(key)", "expected a column name (a non-empty string), got \(value.typeDescription)")
+            }
+          }
           let id = identifier(object["id"], path: "\(path).id", into: &issues)
           if let id {
             if let earlier = ids[id] { issue("\(path).id", "duplicate id \"\(id)\" (also at \(earlier))") }
@@ -197,7 +210,12 @@ public enum PipelineLoader {
               issue(patternPath, "cannot expand \"\(pattern)\": \(error)")
             }
           }
-          if let id { inputs.append(InputSpec(id: id, patterns: patterns, files: files)) }
+          if let id {
+            var input = InputSpec(id: id, patterns: patterns, files: files)
+            input.textColumn = columns["textColumn"] ?? input.textColumn
+            input.idColumn = columns["idColumn"] ?? input.idColumn
+            inputs.append(input)
+          }
         }
       } else {
         issue("inputs", "expected an array of inputs, got \(value.typeDescription)")

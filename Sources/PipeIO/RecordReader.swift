@@ -22,12 +22,13 @@ public final class RecordReader {
   /// Non-blank lines read so far.
   public private(set) var linesRead = 0
 
-  /// Opens the shard at `path`.
+  /// Opens the shard at `path` (JSONL, zstd JSONL or Parquet; see `ShardReader`).
   ///
-  /// - Throws: `PipeError` when it cannot be opened.
-  public init(path: String) throws {
+  /// - Parameter columns: for a Parquet file, its text and id columns.
+  /// - Throws: `PipeError` when it cannot be opened or is none of these formats.
+  public init(path: String, columns: ParquetColumns = ParquetColumns()) throws {
     self.path = path
-    reader = try ShardReader(path: path)
+    reader = try ShardReader(path: path, columns: columns)
     shardName = String(path.split(separator: "/", omittingEmptySubsequences: false).last ?? Substring(path))
   }
 

@@ -146,10 +146,12 @@ public final class ShardReader {
   /// Opens `path`: zstd if it ends in ".zst", plain otherwise.
   /// - Parameter maxLineBytes: lines longer than this are delivered truncated (see `ShardLine`).
   /// - Throws: `PipeError(.input)` naming the path if it is missing or unreadable.
-  public convenience init(path: String, maxLineBytes: Int = 256 << 20) throws {
+  public convenience init(path: String, maxLineBytes: Int = 256 << 20, columns: ParquetColumns = ParquetColumns())
+    throws
+  {
     // 256 KiB: 1 MiB read no faster, and held 4 MB more per open shard (the buffer is four
     // chunks), which was most of what a fused chain added to a run's peak memory.
-    try self.init(path: path, maxLineBytes: maxLineBytes, readChunkBytes: 256 << 10)
+    try self.init(path: path, maxLineBytes: maxLineBytes, readChunkBytes: 256 << 10, columns: columns)
   }
 
   /// Like `init(path:maxLineBytes:)` with an explicit read size (the default is 256 KiB).
@@ -157,15 +159,35 @@ public final class ShardReader {
   /// Exists for tuning and for tests, which use tiny chunks to put every chunk boundary
   /// inside lines, "\r\n" pairs and over-long lines cheaply.
   /// - Parameter readChunkBytes: bytes per read(2) call and minimum free buffer space (at least 16).
-  public init(path: String, maxLineBytes: Int, readChunkBytes: Int) throws {
+  /// - Parameter columns: for a Parquet file, which columns are the text and the id.
+  public init(path: String, maxLineBytes: Int, readChunkBytes: Int, columns: ParquetColumns = ParquetColumns())
+    throws
+  {
     self.path = path
     self.maxLineBytes = max(1, maxLineBytes)
     self.chunkSize = max(16, readChunkBytes)
     let file = try FileInput(path: path)
-    if path.hasSuffix(".zst") {
+    // The format is told by the first bytes, not the name: a Parquet file is read as Parquet
+    // whatever it is called, and a file in a format pipe does not read fails with its name
+    // instead of yielding one rejected "record" per line of binary.
+    switch FileFormat.sniff(file) {
+    case .parquet:
+      source = try ParquetSource(path: path, columns: columns)
+    case .zstd:
       source = try ZstdSource(file: file, chunkSize: self.chunkSize)
-    } else {
-      source = PlainSource(file: file)
+    case .text:
+      if path.hasSuffix(".zst") {
+        // Not zstd data: the decoder says so, as before.
+        source = try ZstdSource(file: file, chunkSize: self.chunkSize)
+      } else {
+        source = PlainSource(file: file)
+      }
+    case .other(let description):
+      throw PipeError(
+        .input,
+        "the file holds \(description), which pipe does not read: inputs are JSON lines (.jsonl), zstd JSON "
+          + "lines (.jsonl.zst) or Parquet (.parquet)",
+        file: path)
     }
     capacity = 4 * self.chunkSize
     buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)

@@ -59,7 +59,7 @@ final class ChainRunner {
       guard let shard = head.row.shard else {
         throw PipeError(.stage, "internal error: \(task.key) reads no shard")
       }
-      let reader = try RecordReader(path: shard.path)
+      let reader = try RecordReader(path: shard.path, columns: shard.columns)
       let fallbackPrefix = reader.fallbackID(line: 0).dropLast()
       var unparsed: ((Int) throws -> String?)? = nil
       if let decide = head as? DecideLink, decide.children.isEmpty, let decider = decide.decider {

@@ -56,6 +56,8 @@ struct ShardRef: Sendable {
   /// Rows that must be done before it may be read, besides its producer (the plan of a
   /// stage whose records pass through).
   var extraDependencies: [TaskKey] = []
+  /// For a Parquet input file: which columns are the text and the id.
+  var columns = ParquetColumns()
 
   /// Whether it is a pipeline input file.
   var isSource: Bool { producer == nil }
@@ -188,12 +190,18 @@ struct Planner {
     var stageFingerprints: [String: String] = [:]
     var owners: [String: String?] = [:]
     for input in spec.inputs {
+      let columns = ParquetColumns(text: input.textColumn, id: input.idColumn)
+      // Column choices other than the defaults change what a Parquet file's records are.
+      let columnParts = columns == ParquetColumns() ? [] : ["columns", columns.text, columns.id]
       streams[input.id] = input.files.map { file in
         let size = fileSize(file) ?? -1
         let mtime = fileModificationTime(file) ?? 0
-        return ShardRef(
+        var shard = ShardRef(
           path: file, label: file, producer: nil,
-          fingerprint: Fingerprint.of(["source", file, String(size), String(mtime)]), bytes: max(size, 0))
+          fingerprint: Fingerprint.of(["source", file, String(size), String(mtime)] + columnParts),
+          bytes: max(size, 0))
+        shard.columns = columns
+        return shard
       }
       stageFingerprints[input.id] = Fingerprint.of(["input", input.id] + input.files)
       owners[input.id] = .some(nil)

@@ -197,7 +197,7 @@ final class TaskStepContext: StepContext {
     var skipped = 0
     var bytesBefore = 0
     for shard in shards {
-      let reader = try RecordReader(path: shard.path)
+      let reader = try RecordReader(path: shard.path, columns: shard.columns)
       skipped += try reader.forEachRecord(
         progress: { [progress] lines, bytes in progress.update(records: lines, bytes: bytesBefore + bytes) }
       ) { record, _ in
