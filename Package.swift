@@ -27,7 +27,7 @@ let package = Package(
     .executableTarget(name: "pipe", dependencies: ["PipeCLI"]),
 
     .testTarget(name: "PipeCoreTests", dependencies: ["PipeCore"]),
-    .testTarget(name: "PipeIOTests", dependencies: ["PipeCore", "PipeIO"]),
+    .testTarget(name: "PipeIOTests", dependencies: ["PipeCore", "PipeIO"], exclude: ["Fixtures"]),
     .testTarget(name: "PipeManifestTests", dependencies: ["PipeCore", "PipeIO", "PipeManifest"]),
     .target(
       name: "PipeTestSupport", dependencies: ["PipeLLM"], path: "Tests/PipeTestSupport",

@@ -170,7 +170,7 @@ public final class ShardReader {
     // The format is told by the first bytes, not the name: a Parquet file is read as Parquet
     // whatever it is called, and a file in a format pipe does not read fails with its name
     // instead of yielding one rejected "record" per line of binary.
-    switch FileFormat.sniff(file) {
+    switch path.hasSuffix(".parquet") ? .parquet : FileFormat.sniff(file) {
     case .parquet:
       source = try ParquetSource(path: path, columns: columns)
     case .zstd:

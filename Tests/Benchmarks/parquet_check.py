@@ -98,13 +98,26 @@ def main():
     args = p.parse_args()
     if args.fixtures:
         os.makedirs(args.fixtures, exist_ok=True)
+        expected = None
         for name, options in variants():
             path = os.path.join(args.fixtures, name + ".parquet")
-            # Small pages, so each file has several pages per column.
-            pq.write_table(table(40, seed=3), path, data_page_size=512, row_group_size=25, **options)
-            with open(os.path.join(args.fixtures, name + ".expected.jsonl"), "w") as f:
-                for record in expected_records(path):
-                    f.write(json.dumps(record, ensure_ascii=False) + "\n")
+            # Small pages and row groups, so each file has several of each.
+            pq.write_table(table(30, seed=3), path, data_page_size=512, row_group_size=20, **options)
+            records = expected_records(path)
+            assert expected is None or records == expected, name
+            expected = records
+        with open(os.path.join(args.fixtures, "expected.jsonl"), "w") as f:
+            for record in expected:
+                f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        # What pipe refuses, each with a message naming the column and the feature.
+        small = table(5, seed=4)
+        pq.write_table(small, os.path.join(args.fixtures, "unsupported-gzip.parquet"), compression="gzip")
+        pq.write_table(small, os.path.join(args.fixtures, "unsupported-delta.parquet"), use_dictionary=False,
+                       column_encoding={"n": "DELTA_BINARY_PACKED"})
+        nested = pa.table({"text": ["a", "b"], "info": pa.array([{"x": 1}, {"x": 2}])})
+        pq.write_table(nested, os.path.join(args.fixtures, "unsupported-struct.parquet"))
+        pq.write_table(pa.table({"body": ["first", "second"], "uid": [7, 8], "text": [1, 2]}),
+                       os.path.join(args.fixtures, "columns.parquet"))
         print(f"fixtures written to {args.fixtures} (pyarrow {pa.__version__})")
         return
     os.makedirs(args.out, exist_ok=True)

@@ -52,7 +52,7 @@ final class ParquetColumnReader {
   let leaf: ParquetLeaf
   private let file: RandomAccessFile
   private let chunk: ParquetChunk
-  private let fail: (String) -> PipeError
+  private let errors: ParquetErrors
   private var next: Int64
   private let end: Int64
 
@@ -74,21 +74,21 @@ final class ParquetColumnReader {
   private var booleanRLE: [Int32]? = nil
   private var scratch: [UInt8] = []
 
-  init(leaf: ParquetLeaf, chunk: ParquetChunk, file: RandomAccessFile, fail: @escaping (String) -> PipeError) throws {
+  init(leaf: ParquetLeaf, chunk: ParquetChunk, file: RandomAccessFile, errors: ParquetErrors) throws {
     self.leaf = leaf
     self.chunk = chunk
     self.file = file
-    self.fail = { fail("column \(leaf.path): " + $0) }
+    self.errors = errors.within("column \(leaf.path)")
     next = chunk.start
     end = chunk.start + chunk.length
     guard chunk.start >= 4, chunk.length >= 0, end <= file.size else {
-      throw self.fail("its chunk (bytes \(chunk.start)..<\(end)) lies outside the file of \(file.size) bytes")
+      throw self.errors.damaged("its chunk (bytes \(chunk.start)..<\(end)) lies outside the file of \(file.size) bytes")
     }
     switch chunk.codec {
     case 0, 1, 6: break
     default:
       let names: [Int64: String] = [2: "GZIP", 3: "LZO", 4: "BROTLI", 5: "LZ4", 7: "LZ4_RAW"]
-      throw self.fail(
+      throw self.errors.unsupported(
         "compression \(names[chunk.codec] ?? "codec \(chunk.codec)") is not supported (pipe reads uncompressed, "
           + "Snappy and zstd Parquet; rewrite with compression='zstd')")
     }
@@ -139,7 +139,9 @@ final class ParquetColumnReader {
   }
 
   private func ensureEntry() throws {
-    guard try hasEntry() else { throw fail("has fewer values than the row group has rows: the file is damaged") }
+    guard try hasEntry() else {
+      throw errors.damaged("has fewer values than the row group has rows: the file is damaged")
+    }
   }
 
   /// Whether an entry is available, loading the next page when the current one is used up.
@@ -155,11 +157,13 @@ final class ParquetColumnReader {
 
   private func appendValue(to out: inout [UInt8]) throws {
     if usesDictionary {
-      guard indexPosition < indices.count else { throw fail("a page has fewer dictionary indices than values") }
+      guard indexPosition < indices.count else {
+        throw errors.damaged("a page has fewer dictionary indices than values")
+      }
       let index = Int(indices[indexPosition])
       indexPosition += 1
       guard index >= 0, index < dictionary.count else {
-        throw fail("dictionary index \(index) out of \(dictionary.count) entries: the file is damaged")
+        throw errors.damaged("dictionary index \(index) out of \(dictionary.count) entries: the file is damaged")
       }
       out += dictionary[index]
       return
@@ -170,20 +174,20 @@ final class ParquetColumnReader {
   /// One PLAIN value from the page, as JSON.
   private func appendPlain(to out: inout [UInt8]) throws {
     func take(_ count: Int) throws -> Int {
-      guard count >= 0, valueOffset + count <= valueEnd else { throw fail("a page ends inside a value") }
+      guard count >= 0, valueOffset + count <= valueEnd else { throw errors.damaged("a page ends inside a value") }
       defer { valueOffset += count }
       return valueOffset
     }
     switch leaf.type {
     case .boolean:
       if let values = booleanRLE {
-        guard indexPosition < values.count else { throw fail("a page has fewer booleans than values") }
+        guard indexPosition < values.count else { throw errors.damaged("a page has fewer booleans than values") }
         out += Array((values[indexPosition] != 0 ? "true" : "false").utf8)
         indexPosition += 1
         return
       }
       let byte = valueOffset + bitOffset / 8
-      guard byte < valueEnd else { throw fail("a page ends inside a value") }
+      guard byte < valueEnd else { throw errors.damaged("a page ends inside a value") }
       let bit = (page[byte] >> (bitOffset % 8)) & 1
       bitOffset += 1
       out += Array((bit == 1 ? "true" : "false").utf8)
@@ -209,7 +213,8 @@ final class ParquetColumnReader {
       let start = try take(leaf.typeLength)
       appendBytes(start..<(start + leaf.typeLength), to: &out)
     case .int96:
-      throw fail("INT96 values (old Spark timestamps) are not supported; rewrite with timestamps as INT64")
+      throw errors.unsupported(
+        "INT96 values (old Spark timestamps) are not supported; rewrite with timestamps as INT64")
     }
   }
 
@@ -259,32 +264,35 @@ final class ParquetColumnReader {
         break
       } catch {
         guard error.needsMoreBytes, Int64(available) < end - next else {
-          throw fail("the page header at byte \(next) is not valid (\(error.message)): the file is damaged")
+          throw errors.damaged("the page header at byte \(next) is not valid (\(error.message)): the file is damaged")
         }
         want *= 4
       }
     }
     guard let type = header[1]?.int, let uncompressedSize = header[2]?.int, let compressedSize = header[3]?.int,
       uncompressedSize >= 0, compressedSize >= 0
-    else { throw fail("the page header at byte \(next) lacks its type or sizes: the file is damaged") }
+    else { throw errors.damaged("the page header at byte \(next) lacks its type or sizes: the file is damaged") }
     let dataStart = next + Int64(headerBytes)
     guard dataStart + compressedSize <= end else {
-      throw fail("the page at byte \(next) runs past its column chunk: the file is damaged")
+      throw errors.damaged("the page at byte \(next) runs past its column chunk: the file is damaged")
     }
     next = dataStart + compressedSize
     let raw = try file.read(at: dataStart, count: Int(compressedSize))
-    guard raw.count == Int(compressedSize) else { throw fail("the file ends inside a page: it is truncated") }
+    guard raw.count == Int(compressedSize) else { throw errors.damaged("the file ends inside a page: it is truncated") }
 
     switch type {
     case 2:  // dictionary page
       guard let dictionaryHeader = header[7]?.fields, let count = dictionaryHeader[1]?.int else {
-        throw fail("a dictionary page without its header")
+        throw errors.damaged("a dictionary page without its header")
       }
       page = try decompress(raw, size: Int(uncompressedSize))
       valueOffset = 0
       valueEnd = page.count
       bitOffset = 0
       booleanRLE = nil
+      guard count >= 0, count <= page.count * 8 + 8 else {
+        throw errors.damaged("a dictionary page claims \(count) values in \(page.count) bytes")
+      }
       var values: [[UInt8]] = []
       values.reserveCapacity(Int(count))
       for _ in 0..<count {
@@ -297,7 +305,7 @@ final class ParquetColumnReader {
       entry = 0
     case 0:  // data page v1
       guard let dataHeader = header[5]?.fields, let count = dataHeader[1]?.int, let encoding = dataHeader[2]?.int
-      else { throw fail("a data page without its header") }
+      else { throw errors.damaged("a data page without its header") }
       page = try decompress(raw, size: Int(uncompressedSize))
       var offset = 0
       repetitions = []
@@ -315,7 +323,7 @@ final class ParquetColumnReader {
       guard let dataHeader = header[8]?.fields, let count = dataHeader[1]?.int, let encoding = dataHeader[4]?.int,
         let definitionBytes = dataHeader[5]?.int, let repetitionBytes = dataHeader[6]?.int,
         definitionBytes >= 0, repetitionBytes >= 0, definitionBytes + repetitionBytes <= compressedSize
-      else { throw fail("a v2 data page without its header") }
+      else { throw errors.damaged("a v2 data page without its header") }
       let levelBytes = Int(definitionBytes + repetitionBytes)
       let isCompressed = dataHeader[7]?.bool ?? true
       let values = Array(raw[levelBytes...])
@@ -340,7 +348,7 @@ final class ParquetColumnReader {
 
   private func checkLevelEncoding(_ encoding: Int64?) throws {
     guard encoding == nil || encoding == 3 else {
-      throw fail("levels encoded with \(Self.encodingName(encoding ?? -1)) are not supported (RLE only)")
+      throw errors.unsupported("levels encoded with \(Self.encodingName(encoding ?? -1)) are not supported (RLE only)")
     }
   }
 
@@ -357,12 +365,14 @@ final class ParquetColumnReader {
     case 0:
       usesDictionary = false
     case 2, 8:
-      guard !dictionary.isEmpty || present == 0 else { throw fail("a dictionary-encoded page without a dictionary page") }
-      guard offset < page.count || present == 0 else { throw fail("a page ends before its values") }
+      guard !dictionary.isEmpty || present == 0 else {
+        throw errors.damaged("a dictionary-encoded page without a dictionary page")
+      }
+      guard offset < page.count || present == 0 else { throw errors.damaged("a page ends before its values") }
       usesDictionary = true
       if present > 0 {
         let width = Int(page[offset])
-        guard width <= 32 else { throw fail("dictionary indices of \(width) bits: the file is damaged") }
+        guard width <= 32 else { throw errors.damaged("dictionary indices of \(width) bits: the file is damaged") }
         indices = try hybrid((offset + 1)..<page.count, bitWidth: width, count: present)
       } else {
         indices = []
@@ -373,7 +383,8 @@ final class ParquetColumnReader {
       let length = try lengthPrefix(&at)
       booleanRLE = try hybrid(at..<(at + length), bitWidth: 1, count: present)
     default:
-      throw fail("values encoded with \(Self.encodingName(encoding)) are not supported (PLAIN, dictionary and RLE)")
+      throw errors.unsupported(
+        "values encoded with \(Self.encodingName(encoding)) are not supported (PLAIN, dictionary and RLE)")
     }
   }
 
@@ -388,10 +399,10 @@ final class ParquetColumnReader {
   private func bitWidth(_ maximum: Int) -> Int { maximum == 0 ? 0 : Int.bitWidth - maximum.leadingZeroBitCount }
 
   private func lengthPrefix(_ offset: inout Int) throws -> Int {
-    guard offset + 4 <= page.count else { throw fail("a page ends inside its levels") }
+    guard offset + 4 <= page.count else { throw errors.damaged("a page ends inside its levels") }
     let length = Int(UInt32(loading: page, at: offset))
     offset += 4
-    guard length <= page.count - offset else { throw fail("levels run past their page: the file is damaged") }
+    guard length <= page.count - offset else { throw errors.damaged("levels run past their page: the file is damaged") }
     return length
   }
 
@@ -403,22 +414,25 @@ final class ParquetColumnReader {
 
   /// `count` values of the RLE / bit-packed hybrid encoding in `page[range]`.
   private func hybrid(_ range: Range<Int>, bitWidth: Int, count: Int) throws -> [Int32] {
+    // A page's values are counted in an Int32; past 2^28 the header is damaged, and memory
+    // must not be claimed on its word.
+    guard count >= 0, count <= 1 << 28 else { throw errors.damaged("a page claims \(count) values") }
     var result: [Int32] = []
-    result.reserveCapacity(count)
+    result.reserveCapacity(min(count, 1 << 16))
     var position = range.lowerBound
     let end = range.upperBound
-    guard range.lowerBound >= 0, end <= page.count else { throw fail("levels run past their page") }
+    guard range.lowerBound >= 0, end <= page.count else { throw errors.damaged("levels run past their page") }
     func varint() throws -> Int {
       var value = 0
       var shift = 0
       while true {
-        guard position < end else { throw fail("a page ends inside an RLE run header") }
+        guard position < end else { throw errors.damaged("a page ends inside an RLE run header") }
         let byte = Int(page[position])
         position += 1
         value |= (byte & 0x7F) << shift
         if byte & 0x80 == 0 { return value }
         shift += 7
-        guard shift < 63 else { throw fail("a bad RLE run header") }
+        guard shift < 63 else { throw errors.damaged("a bad RLE run header") }
       }
     }
     let valueBytes = (bitWidth + 7) / 8
@@ -426,18 +440,18 @@ final class ParquetColumnReader {
       let header = try varint()
       if header & 1 == 0 {
         let run = header >> 1
-        guard position + valueBytes <= end else { throw fail("a page ends inside an RLE run") }
+        guard position + valueBytes <= end else { throw errors.damaged("a page ends inside an RLE run") }
         var value = 0
         for index in 0..<valueBytes { value |= Int(page[position + index]) << (8 * index) }
         position += valueBytes
         let take = min(run, count - result.count)
         result.append(contentsOf: repeatElement(Int32(truncatingIfNeeded: value), count: take))
-        if run == 0 && take == 0 { throw fail("an empty RLE run") }
+        if run == 0 && take == 0 { throw errors.damaged("an empty RLE run") }
       } else {
         let groups = header >> 1
         let bytes = groups * bitWidth
         guard groups > 0, position + bytes <= end || bitWidth == 0 else {
-          throw fail("a page ends inside bit-packed values")
+          throw errors.damaged("a page ends inside bit-packed values")
         }
         let values = groups * 8
         let mask = bitWidth == 0 ? 0 : (1 << bitWidth) - 1
@@ -473,12 +487,12 @@ final class ParquetColumnReader {
           return error
         }
       }
-      if let failure { throw fail("a Snappy page is corrupt (\(failure.message)): the file is damaged") }
+      if let failure { throw errors.damaged("a Snappy page is corrupt (\(failure.message)): the file is damaged") }
       scratch = output
       return output
     case 6:
       do { return try ZstdDecoder.decompress(raw) } catch {
-        throw fail("a zstd page is corrupt: the file is damaged")
+        throw errors.damaged("a zstd page is corrupt: the file is damaged")
       }
     default:
       return raw

@@ -41,6 +41,23 @@ struct ParquetChunk {
   let values: Int64
 }
 
+/// Builds the errors about one Parquet file: damage (`corruptInput`) or a feature pipe does
+/// not read (`input`), both naming the file and, with `within`, the row group and column.
+struct ParquetErrors {
+  let path: String
+  var context = ""
+
+  func damaged(_ message: String) -> PipeError {
+    PipeError(.corruptInput, "Parquet: " + context + message, file: path)
+  }
+
+  func unsupported(_ message: String) -> PipeError {
+    PipeError(.input, "Parquet: " + context + message, file: path)
+  }
+
+  func within(_ more: String) -> ParquetErrors { ParquetErrors(path: path, context: context + more + ": ") }
+}
+
 /// The footer of a Parquet file: schema, row groups and their column chunks.
 struct ParquetMetadata {
   let rows: Int64
@@ -50,17 +67,17 @@ struct ParquetMetadata {
   let rowGroups: [(rows: Int64, chunks: [ParquetChunk])]
   let createdBy: String?
 
-  /// Decodes FileMetaData from `bytes`; `fail` builds errors naming the file.
-  init(_ bytes: [UInt8], fail: (String) -> PipeError) throws {
+  /// Decodes FileMetaData from `bytes`.
+  init(_ bytes: [UInt8], errors: ParquetErrors) throws {
     var reader = ThriftCompactReader(bytes)
     let root: [Int16: ThriftValue]
     do {
       root = try reader.readStruct().fields ?? [:]
     } catch {
-      throw fail("the footer's metadata is not valid Thrift (\(error.message)): the file is damaged")
+      throw errors.damaged("the footer's metadata is not valid Thrift (\(error.message)): the file is damaged")
     }
     guard let schema = root[2]?.list, !schema.isEmpty, let rows = root[3]?.int else {
-      throw fail("the footer's metadata has no schema or row count: the file is damaged")
+      throw errors.damaged("the footer's metadata has no schema or row count: the file is damaged")
     }
     self.rows = rows
     createdBy = root[6]?.string
@@ -96,7 +113,7 @@ struct ParquetMetadata {
       let path = path + [node.name]
       if node.children == 0 {
         guard let raw = node.type, let type = ParquetType(rawValue: raw) else {
-          throw fail("column \(path.joined(separator: ".")): unknown physical type \(node.type ?? -1)")
+          throw errors.damaged("column \(path.joined(separator: ".")): unknown physical type \(node.type ?? -1)")
         }
         // UTF8 (0), ENUM (4), JSON (19); logical STRING (1), ENUM (4), JSON (12).
         let textConverted: Set<Int64> = [0, 4, 19]
@@ -111,13 +128,17 @@ struct ParquetMetadata {
         return
       }
       for _ in 0..<node.children {
-        guard index < nodes.count else { throw fail("the schema ends inside group \(node.name): the file is damaged") }
+        guard index < nodes.count else {
+          throw errors.damaged("the schema ends inside group \(node.name): the file is damaged")
+        }
         try walk(path: path, definition: definition, repetition: repetition)
       }
     }
     let topLevel = nodes[0].children
     for _ in 0..<topLevel {
-      guard index < nodes.count else { throw fail("the schema is shorter than its root says: the file is damaged") }
+      guard index < nodes.count else {
+        throw errors.damaged("the schema is shorter than its root says: the file is damaged")
+      }
       let node = nodes[index]
       let firstLeaf = leaves.count
       try walk(path: [], definition: 0, repetition: 0)
@@ -125,7 +146,8 @@ struct ParquetMetadata {
       let topDefinition = node.repetition == 1 ? 1 : 0
       if node.children == 0 {
         guard node.repetition != 2 else {
-          throw fail("column \(node.name): a repeated primitive (a list written without a LIST group) is not supported")
+          throw errors.unsupported(
+            "column \(node.name): a repeated primitive (a list written without a LIST group) is not supported")
         }
         fieldList.append(ParquetField(name: node.name, shape: .scalar, leaf: firstLeaf))
         continue
@@ -135,7 +157,7 @@ struct ParquetMetadata {
       let isList = node.converted == 3 || node.logical?[3] != nil
       guard isList, added.count == 1, let leaf = added.first, leaf.maxRepetition == 1 else {
         let kind = node.converted == 1 || node.logical?[2] != nil ? "a map" : isList ? "a list of groups" : "a struct"
-        throw fail(
+        throw errors.unsupported(
           "column \(node.name): \(kind) (nested groups) is not supported; pipe reads primitive columns and "
             + "lists of primitives")
       }
@@ -147,20 +169,21 @@ struct ParquetMetadata {
     var groups: [(rows: Int64, chunks: [ParquetChunk])] = []
     for (groupIndex, group) in (root[4]?.list ?? []).enumerated() {
       guard let fields = group.fields, let columns = fields[1]?.list, let groupRows = fields[3]?.int else {
-        throw fail("row group \(groupIndex) has no columns or row count: the file is damaged")
+        throw errors.damaged("row group \(groupIndex) has no columns or row count: the file is damaged")
       }
       guard columns.count == leaves.count else {
-        throw fail("row group \(groupIndex) has \(columns.count) column chunks for \(leaves.count) columns")
+        throw errors.damaged("row group \(groupIndex) has \(columns.count) column chunks for \(leaves.count) columns")
       }
       var chunks: [ParquetChunk] = []
       for (leaf, column) in columns.enumerated() {
         let chunkFields = column.fields ?? [:]
         if let external = chunkFields[1]?.string, !external.isEmpty {
-          throw fail("column \(leaves[leaf].path) is stored in another file (\(external)), which is not supported")
+          throw errors.unsupported(
+            "column \(leaves[leaf].path) is stored in another file (\(external)), which is not supported")
         }
         guard let meta = chunkFields[3]?.fields, let codec = meta[4]?.int, let values = meta[5]?.int,
           let compressed = meta[7]?.int, let dataOffset = meta[9]?.int
-        else { throw fail("row group \(groupIndex), column \(leaves[leaf].path): no chunk metadata") }
+        else { throw errors.damaged("row group \(groupIndex), column \(leaves[leaf].path): no chunk metadata") }
         var start = dataOffset
         if let dictionary = meta[11]?.int, dictionary > 0, dictionary < dataOffset { start = dictionary }
         chunks.append(ParquetChunk(leaf: leaf, codec: codec, start: start, length: compressed, values: values))

@@ -42,9 +42,8 @@ final class ParquetSource: ByteSource {
   init(path: String, columns: ParquetColumns) throws {
     self.path = path
     file = try RandomAccessFile(path: path)
-    func fail(_ message: String) -> PipeError {
-      PipeError(.corruptInput, "Parquet: " + message, file: path)
-    }
+    let errors = ParquetErrors(path: path)
+    func fail(_ message: String) -> PipeError { errors.damaged(message) }
     guard file.size >= 12 else { throw fail("the file has \(file.size) bytes, too few for Parquet: it is truncated") }
     let head = try file.read(at: 0, count: 4)
     let tail = try file.read(at: file.size - 8, count: 8)
@@ -56,7 +55,8 @@ final class ParquetSource: ByteSource {
     guard footerLength > 0, footerLength <= file.size - 12 else {
       throw fail("the footer length (\(footerLength) bytes) does not fit the file: it is truncated or damaged")
     }
-    metadata = try ParquetMetadata(try file.read(at: file.size - 8 - footerLength, count: Int(footerLength)), fail: fail)
+    metadata = try ParquetMetadata(
+      try file.read(at: file.size - 8 - footerLength, count: Int(footerLength)), errors: errors)
     let names = metadata.fields.map(\.name)
     guard let text = names.firstIndex(of: columns.text) else {
       throw PipeError(
@@ -83,7 +83,8 @@ final class ParquetSource: ByteSource {
     let count = min(buffer.count, pending.count - pendingStart)
     guard count > 0 else { return 0 }
     pending.withUnsafeBytes { source in
-      buffer.baseAddress?.copyMemory(from: source.baseAddress! + pendingStart, byteCount: count)
+      guard let from = source.baseAddress else { return }
+      buffer.baseAddress?.copyMemory(from: from + pendingStart, byteCount: count)
     }
     pendingStart += count
     if pendingStart == pending.count {
@@ -103,12 +104,16 @@ final class ParquetSource: ByteSource {
       let chunks = metadata.rowGroups[group].chunks
       let file = self.file
       let path = self.path
+      let groupNumber = group
       readers = try metadata.fields.map { field in
         try ParquetColumnReader(
           leaf: metadata.leaves[field.leaf], chunk: chunks[field.leaf], file: file,
-          fail: { PipeError(.corruptInput, "Parquet: row group \(self.group), " + $0, file: path) })
+          errors: ParquetErrors(path: path).within("row group \(groupNumber)"))
       }
-      if metadata.rowGroups[group].rows == 0 { readers = [] ; group += 1 }
+      if metadata.rowGroups[group].rows == 0 {
+        readers = []
+        group += 1
+      }
     }
     rowInGroup += 1
     // The id first, then the text, then the other columns in schema order.
@@ -118,7 +123,11 @@ final class ParquetSource: ByteSource {
       try readers[idField].appendRow(metadata.fields[idField].shape, to: &line)
       if line != Array("null".utf8) {
         pending += Array(#""id":"#.utf8)
-        if line.first == UInt8(ascii: "\"") { pending += line } else { pending += [UInt8(ascii: "\"")] + line + [UInt8(ascii: "\"")] }
+        if line.first == UInt8(ascii: "\"") {
+          pending += line
+        } else {
+          pending += [UInt8(ascii: "\"")] + line + [UInt8(ascii: "\"")]
+        }
         pending.append(UInt8(ascii: ","))
       }
     }

@@ -19,6 +19,11 @@ enum Snappy {
       shift += 7
       guard shift <= 28 else { throw Failure(message: "bad Snappy length") }
     }
+    // No Snappy element expands more than about 22 times (a 64-byte copy in 3 bytes): a
+    // larger claim is damage, not a reason to allocate.
+    guard length <= 32 * input.count + 64 else {
+      throw Failure(message: "Snappy data claims \(length) bytes from \(input.count)")
+    }
     if output.count != length { output = [UInt8](repeating: 0, count: length) }
     let written = try output.withUnsafeMutableBufferPointer { out throws(Failure) -> Int in
       var cursor = 0

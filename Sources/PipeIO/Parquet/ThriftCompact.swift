@@ -116,6 +116,9 @@ struct ThriftCompactReader {
       defer { offset += length }
       return .binary(bytes[offset..<(offset + length)])
     case 9, 10:
+      depth += 1
+      defer { depth -= 1 }
+      guard depth < 64 else { throw ThriftError(message: "lists nested more than 64 deep", needsMoreBytes: false) }
       let header = try byte()
       var count = Int(header >> 4)
       if count == 15 { count = Int(try varint()) }
