@@ -87,8 +87,12 @@ final class ParquetSource: ByteSource {
       buffer.baseAddress?.copyMemory(from: from + pendingStart, byteCount: count)
     }
     pendingStart += count
+    // Drop what was handed out, so the buffer holds a little more than one fill, not the file.
     if pendingStart == pending.count {
       pending.removeAll(keepingCapacity: true)
+      pendingStart = 0
+    } else if pendingStart >= 1 << 16 {
+      pending.removeFirst(pendingStart)
       pendingStart = 0
     }
     return count
