@@ -6,7 +6,7 @@ APT_PACKAGES := libzstd-dev libsqlite3-dev pkg-config zstd sqlite3
 DIST_APT_PACKAGES := libcurl4-openssl-dev
 DIST_BUILD := .build/dist
 
-.PHONY: all deps dist-deps build dist demo demo-instructions run test lint format bench clean langid-model quality-agreement mixture-check llm-server llm-server-stop models judge-check mole-check neardup-check tokenizer-check slurm slurm-stop
+.PHONY: all deps dist-deps build dist demo demo-instructions run test lint format bench clean langid-model quality-agreement mixture-check llm-server llm-server-stop models judge-check mole-check neardup-check tokenizer-check parquet-check slurm slurm-stop
 
 all: build
 
@@ -118,6 +118,11 @@ tokenizer-check: build
 	[ -f ../shared/bench/data/small/corpus_info.json ] || ../shared/bench/.venv/bin/python ../shared/bench/make_corpus.py --size small
 	../shared/bench/.venv/bin/python Tests/Benchmarks/tokenizer_check.py --pipe .build/release/pipe \
 	  samples/*.jsonl.zst ../shared/bench/data/small/shards/*.jsonl.zst
+
+# Records read from Parquet files that pyarrow writes (every codec, page version and encoding
+# pipe reads, a dictionary that falls back to plain pages, 150 row groups) against pyarrow's rows.
+parquet-check: build
+	../shared/bench/.venv/bin/python Tests/Benchmarks/parquet_check.py --pipe .build/release/pipe
 
 neardup-check: build
 	[ -x ../shared/bench/.venv/bin/python ] || ../shared/bench/setup_peer.sh

@@ -5,7 +5,7 @@
 #   SIZES=small BENCHES="passthrough quality" bash Tests/Benchmarks/run.sh
 #   PEERS=0 ...                                        # skip the (slow) Python peers
 #
-# BENCHES: passthrough quality minhash mole langid engine neardup tokenizer (default: all). Peers come from
+# BENCHES: passthrough quality minhash mole langid engine neardup tokenizer parquet (default: all). Peers come from
 # ../shared/bench/run_peer.sh in the same run: zstd-recompress (with passthrough),
 # dt-quality (with quality), ds-minhash-xxh and dt-minhash-t1 (with minhash).
 # Quality also prints the filters' own time beside datatrove's per-step timers (pipe's
@@ -22,7 +22,7 @@ B="${BENCH_DIR:-$ROOT/../shared/bench}"
 [ -d "$B" ] || { echo "no peer harness at $B (expected ../shared/bench beside the project)" >&2; exit 2; }
 PY="$B/.venv/bin/python"
 SIZES="${SIZES:-small large}"
-BENCHES="${BENCHES:-passthrough quality minhash mole langid engine neardup tokenizer}"
+BENCHES="${BENCHES:-passthrough quality minhash mole langid engine neardup tokenizer parquet}"
 PEERS="${PEERS:-1}"
 REPS="${REPS:-3}"
 WORK="${WORK:-$ROOT/.build/bench}"
@@ -206,6 +206,14 @@ if [[ " $BENCHES " == *" tokenizer "* ]]; then
   bash "$ROOT/Tests/PipeTestSupport/llm_server.sh" prepare qwen-0.5b > /dev/null
   "$PY" "$ROOT/Tests/Benchmarks/tokenizer_bench.py" --pipe "$PIPE" --reps "$REPS" --out "$WORK/tokenizers" \
     "$B"/data/small/shards/*.jsonl.zst
+fi
+
+if [[ " $BENCHES " == *" parquet "* ]]; then
+  for size in $SIZES; do
+    echo "== Parquet reading on $size, one core: pipe cat beside pyarrow (columns and rows) =="
+    "$PY" "$ROOT/Tests/Benchmarks/parquet_bench.py" --pipe "$PIPE" --reps "$REPS" --out "$WORK/parquet-$size" \
+      "$B"/data/"$size"/shards/*.jsonl.zst
+  done
 fi
 
 echo

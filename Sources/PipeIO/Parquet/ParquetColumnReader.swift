@@ -72,7 +72,6 @@ final class ParquetColumnReader {
   private var indexPosition = 0
   private var usesDictionary = false
   private var booleanRLE: [Int32]? = nil
-  private var scratch: [UInt8] = []
 
   init(leaf: ParquetLeaf, chunk: ParquetChunk, file: RandomAccessFile, errors: ParquetErrors) throws {
     self.leaf = leaf
@@ -478,7 +477,7 @@ final class ParquetColumnReader {
   private func decompress(_ raw: [UInt8], size: Int) throws -> [UInt8] {
     switch chunk.codec {
     case 1:
-      var output = scratch
+      var output: [UInt8] = []
       let failure = raw.withUnsafeBytes { input -> Snappy.Failure? in
         do throws(Snappy.Failure) {
           try Snappy.decompress(input, into: &output)
@@ -488,7 +487,6 @@ final class ParquetColumnReader {
         }
       }
       if let failure { throw errors.damaged("a Snappy page is corrupt (\(failure.message)): the file is damaged") }
-      scratch = output
       return output
     case 6:
       do { return try ZstdDecoder.decompress(raw) } catch {
