@@ -14,6 +14,7 @@ public enum Ops {
     MinHashDedup.descriptorVersion2,
     Passthrough.descriptor,
     LanguageID.descriptor,
+    LanguageID.descriptorVersion2,
     CodeLanguage.descriptor,
     Decontaminate.descriptor,
     GopherFilter.descriptor,

@@ -170,8 +170,14 @@ for size in $SIZES; do
 
   if [[ " $BENCHES " == *" langid "* ]] && has_op lang.id; then
     pipeline "langid-$size" "$size" "$shards" '[{ "id": "lang", "op": "lang.id@1", "inputs": ["corpus"], "config": { "belowThreshold": "keep" } }]'
-    echo "== lang.id on $size (one worker) =="
+    pipeline "langid2-$size" "$size" "$shards" '[{ "id": "lang", "op": "lang.id@2", "inputs": ["corpus"], "config": { "belowThreshold": "keep" } }]'
+    echo "== lang.id@1 and lang.id@2 on $size (one worker; decide_seconds below are the stage's own time) =="
     timed "pipe-langid-$size-w1" "$size" 1 "langid-$size"
+    timed "pipe-langid2-$size-w1" "$size" 1 "langid2-$size"
+    for version in langid langid2; do
+      sqlite3 "$WORK/run-pipe-$version-$size-w1/manifest.sqlite" \
+        "SELECT '  $version: deciding ' || printf('%.2f', sum(decide_seconds)) || ' s' FROM tasks WHERE stage_id = 'lang'"
+    done
   fi
   if [[ " $BENCHES " == *" engine "* ]]; then
     curation "curation-$size" "$shards"
@@ -196,6 +202,16 @@ if [[ " $BENCHES " == *" neardup "* ]] && has_op dedup.minhash; then
   echo "== near-duplicates of real revisions at threshold 0.8: dedup.minhash beside datasketch =="
   [ -f "$ROOT/.build/neardup/pairs.jsonl.zst" ] || "$PY" "$ROOT/Tests/Benchmarks/neardup_set.py" --out "$ROOT/.build/neardup"
   "$PY" "$ROOT/Tests/Benchmarks/neardup_eval.py" --set "$ROOT/.build/neardup"
+fi
+
+if [[ " $BENCHES " == *" langid "* ]] && has_op lang.id; then
+  # Held-out paragraphs of the language model (the test split make_langid_model.py sets
+  # aside), beside lingua on one core.
+  mkdir -p "$ROOT/.build/langid"
+  [ -f "$ROOT/.build/langid/test.jsonl" ] || python3 "$ROOT/Sources/PipeStages/Language/Model/make_langid_model.py" \
+    --dry-run --export-test "$ROOT/.build/langid/test.jsonl" > /dev/null
+  echo "== lang.id beside lingua on held-out paragraphs, one core =="
+  "$PY" "$ROOT/Tests/Benchmarks/langid_bench.py" --pipe "$PIPE" --out "$WORK/langid-paragraphs" "$ROOT/.build/langid/test.jsonl"
 fi
 
 if [[ " $BENCHES " == *" tokenizer "* ]]; then

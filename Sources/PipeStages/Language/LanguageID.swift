@@ -44,6 +44,8 @@ public struct LanguageID: RecordStage {
   public let maxChars: Int
   /// The model.
   public let model: LanguageModel
+  /// How texts are read (version 1: all of it, every script).
+  public let reading: LanguageModel.Reading
 
   /// Creates the stage.
   ///
@@ -52,7 +54,7 @@ public struct LanguageID: RecordStage {
   ///   or `languages` names a language the model does not know.
   public init(
     threshold: Double = 0.65, belowThreshold: BelowThreshold = .drop, languages: [String] = [],
-    maxChars: Int = 10_000, model: LanguageModel? = nil
+    maxChars: Int = 10_000, model: LanguageModel? = nil, reading: LanguageModel.Reading = .version1
   ) throws {
     guard (0...1).contains(threshold) else {
       throw PipeError(.config, "lang.id: threshold must be in 0...1, got \(threshold)")
@@ -74,6 +76,7 @@ public struct LanguageID: RecordStage {
     self.languages = Set(languages)
     self.maxChars = maxChars
     self.model = model
+    self.reading = reading
   }
 
   /// Creates the stage from a config validated against `descriptor`.
@@ -83,6 +86,48 @@ public struct LanguageID: RecordStage {
       belowThreshold: BelowThreshold(rawValue: options.belowThreshold) ?? .drop,
       languages: options.languages, maxChars: options.maxChars)
   }
+
+  /// Version 2's config keys: version 1's and when to stop reading.
+  struct OptionsVersion2: ConfigSchema {
+    @Setting(0.65, in: 0...1, "Records whose language score is below this are dropped (or kept as und).")
+    var threshold: Double
+    @Setting(
+      "drop", oneOf: BelowThreshold.allCases.map(\.rawValue),
+      "drop: reject low-score records (language_score_below_threshold); keep: keep them with language und.")
+    var belowThreshold: String
+    @Setting([], "ISO 639-1 codes to keep (und allowed); others are dropped as language_not_selected. Empty keeps all.")
+    var languages: [String]
+    @Setting(10_000, in: 1...Int.max, "Classify at most this many leading characters (Unicode scalars) of each text.")
+    var maxChars: Int
+    @Setting(
+      LanguageID.defaultStopMargin, in: 0...1_000_000,
+      "Stop reading a text once the best language leads the second by this many nats of log-likelihood "
+        + "(checked every 64 n-grams); 0 reads every text to maxChars.")
+    var stopMargin: Double
+  }
+
+  /// Version 2's `stopMargin`, chosen on the model's dev documents (docs in Model/README.md).
+  public static let defaultStopMargin = 120.0
+
+  /// Creates the stage from a config validated against `descriptorVersion2`.
+  init(options: OptionsVersion2) throws {
+    try self.init(
+      threshold: options.threshold,
+      belowThreshold: BelowThreshold(rawValue: options.belowThreshold) ?? .drop,
+      languages: options.languages, maxChars: options.maxChars,
+      reading: LanguageModel.Reading(
+        dominantScriptOnly: true, stopMargin: options.stopMargin > 0 ? options.stopMargin : nil, chunk: 64))
+  }
+
+  /// `lang.id@2`: as version 1, but a text is read as words of its dominant script only (so
+  /// mixed-script text is decided by its prose) and only until the decision is clear.
+  public static let descriptorVersion2 = OpDescriptor(
+    name: "lang.id", version: 2,
+    summary:
+      "Identify the natural language from the words of the text's main script, reading until the decision "
+      + "is clear; write metadata.language and metadata.language_score; drop low scores or unlisted languages.",
+    options: OptionsVersion2.self,
+    make: { options in .record(try LanguageID(options: options)) })
 
   /// The op's config keys.
   struct Options: ConfigSchema {
@@ -109,7 +154,7 @@ public struct LanguageID: RecordStage {
 
   /// Classifies the record, writes its language and score, and decides.
   public func process(_ record: inout Record, context: StageContext) throws -> Verdict {
-    let prediction = record.withTextUTF8 { model.classify($0, maxChars: maxChars) }
+    let prediction = record.withTextUTF8 { model.classify($0, maxChars: maxChars, reading: reading) }
     let score = (prediction.score * 10_000).rounded() / 10_000
     var language = prediction.language ?? Self.undetermined
     record.setMetadata(Self.scoreKey, .double(score))

@@ -211,14 +211,40 @@ public final class LanguageModel: Sendable {
 
   // MARK: - Classifying
 
+  /// How `classify` reads a text: lang.id@1 reads every word of the first `maxChars`
+  /// scalars; lang.id@2 reads only the words of the text's dominant script and stops once
+  /// its decision is clear.
+  public struct Reading: Sendable, Equatable {
+    /// Letters of other scripts than the dominant one are word breaks, so a Chinese
+    /// paragraph that quotes commands and paths is decided by its Chinese alone.
+    public var dominantScriptOnly: Bool
+    /// Stop reading once the best language leads the second by this many nats of
+    /// log-likelihood (checked every `chunk` n-grams); `nil` reads to the end.
+    public var stopMargin: Double?
+    /// N-grams between two checks.
+    public var chunk: Int
+
+    /// Creates a reading.
+    public init(dominantScriptOnly: Bool, stopMargin: Double?, chunk: Int = 64) {
+      self.dominantScriptOnly = dominantScriptOnly
+      self.stopMargin = stopMargin
+      self.chunk = max(1, chunk)
+    }
+
+    /// lang.id@1: the whole text (up to `maxChars`), every script.
+    public static let version1 = Reading(dominantScriptOnly: false, stopMargin: nil, chunk: .max)
+  }
+
   /// Classifies a text given as UTF-8 bytes, looking at its first `maxChars` scalars.
-  public func classify(_ bytes: UnsafeBufferPointer<UInt8>, maxChars: Int = 10_000) -> Prediction {
+  public func classify(
+    _ bytes: UnsafeBufferPointer<UInt8>, maxChars: Int = 10_000, reading: Reading = .version1
+  ) -> Prediction {
     let languageCount = languages.count
     return withUnsafeTemporaryAllocation(of: Int.self, capacity: languageCount + Script.count) { buffer in
       guard let sums = buffer.baseAddress else { return Prediction(language: nil, score: 0) }
       let scriptCounts = sums + languageCount
       sums.initialize(repeating: 0, count: languageCount + Script.count)
-      let ngrams = accumulate(bytes, maxChars: maxChars, sums: sums, scriptCounts: scriptCounts)
+      let ngrams = accumulate(bytes, maxChars: maxChars, sums: sums, scriptCounts: scriptCounts, reading: reading)
       var dominant = Script.other
       var best = 0
       for script in 1..<Script.count where scriptCounts[script] > best {
@@ -230,9 +256,9 @@ public final class LanguageModel: Sendable {
   }
 
   /// Classifies `text`, looking at its first `maxChars` scalars.
-  public func classify(_ text: String, maxChars: Int = 10_000) -> Prediction {
+  public func classify(_ text: String, maxChars: Int = 10_000, reading: Reading = .version1) -> Prediction {
     var text = text
-    return text.withUTF8 { classify($0, maxChars: maxChars) }
+    return text.withUTF8 { classify($0, maxChars: maxChars, reading: reading) }
   }
 
   /// Steps 3 and 4 of the type's documentation.
@@ -261,7 +287,7 @@ public final class LanguageModel: Sendable {
   /// operation, and sets the count back to zero for the next text.
   private func accumulate(
     _ bytes: UnsafeBufferPointer<UInt8>, maxChars: Int, sums: UnsafeMutablePointer<Int>,
-    scriptCounts: UnsafeMutablePointer<Int>
+    scriptCounts: UnsafeMutablePointer<Int>, reading: Reading = .version1
   ) -> Int {
     // At most maxN n-grams per letter and maxN - 1 per word end (a word is a letter or more and
     // a separator), and never more distinct ones than buckets.
@@ -271,9 +297,237 @@ public final class LanguageModel: Sendable {
     return tables.with { table in
       // One more than can be used: the first pass writes a bucket there before knowing it is new.
       table.reserve(buckets: Int(bucketMask) + 1, touched: distinctLimit + 1)
-      return accumulate(
+      if reading == .version1 {
+        return accumulate(
+          bytes, maxChars: maxChars, counts: table.counts, touched: table.touched, sums: sums,
+          scriptCounts: scriptCounts)
+      }
+      return accumulateInChunks(
         bytes, maxChars: maxChars, counts: table.counts, touched: table.touched, sums: sums,
-        scriptCounts: scriptCounts)
+        scriptCounts: scriptCounts, reading: reading)
+    }
+  }
+
+  /// lang.id@2's reading: words of the dominant script only (when asked), in chunks of
+  /// `Reading.chunk` n-grams, stopping once the leader is ahead by `stopMargin` nats.
+  private func accumulateInChunks(
+    _ bytes: UnsafeBufferPointer<UInt8>, maxChars: Int, counts: UnsafeMutablePointer<UInt32>,
+    touched: UnsafeMutablePointer<UInt32>, sums: UnsafeMutablePointer<Int>, scriptCounts: UnsafeMutablePointer<Int>,
+    reading: Reading
+  ) -> Int {
+    var onlyScript = Self.anyScript
+    if reading.dominantScriptOnly {
+      onlyScript = Self.dominantScript(bytes, maxChars: maxChars)
+      guard onlyScript != Script.other else { return 0 }
+    }
+    var state = ScanState()
+    var ngrams = 0
+    var stopMargin = reading.stopMargin
+    while true {
+      var touchedCount = 0
+      ngrams += countBuckets(
+        bytes, maxChars: maxChars, counts: counts, touched: touched, touchedCount: &touchedCount,
+        scriptCounts: scriptCounts, state: &state, ngramLimit: reading.chunk, onlyScript: onlyScript)
+      addRows(counts: counts, touched: touched, touchedCount: touchedCount, sums: sums)
+      if state.finished { break }
+      guard let margin = stopMargin else { continue }
+      var script = onlyScript
+      if script == Self.anyScript {
+        var best = 0
+        script = Script.other
+        for candidate in 1..<Script.count where scriptCounts[candidate] > best {
+          best = scriptCounts[candidate]
+          script = UInt8(candidate)
+        }
+      }
+      guard self.margin(ngrams: ngrams, script: script, sums: sums) >= margin else { continue }
+      // Sure on what was read. When much of a long text is still unread, ask its middle too,
+      // so that a header in another language (an English NAME section above a German man
+      // page) does not decide alone: the same winner there stops the reading (its n-grams
+      // count); another winner reads the whole text, as version 1 does. A paragraph (a few
+      // kilobytes) is decided by its beginning.
+      let window = min(bytes.count, maxChars)
+      let unread = window - state.position
+      guard unread > state.position && unread > Self.probeAfter else { break }
+      let agreed = probe(
+        bytes, from: (state.position + window) / 2, maxChars: maxChars, counts: counts, touched: touched,
+        script: script, onlyScript: onlyScript, chunk: 2 * reading.chunk, sums: sums, ngrams: &ngrams)
+      if agreed { break }
+      stopMargin = nil
+    }
+    return ngrams
+  }
+
+  /// Unread bytes beyond which lang.id@2 checks the middle of a text before stopping.
+  static let probeAfter = 4096
+
+  /// Reads up to `chunk` n-grams from a word boundary at or after byte `start`, into sums of
+  /// their own; when their best language of `script` is the best of `sums` too, adds them to
+  /// `sums` and `ngrams` and returns true.
+  private func probe(
+    _ bytes: UnsafeBufferPointer<UInt8>, from start: Int, maxChars: Int, counts: UnsafeMutablePointer<UInt32>,
+    touched: UnsafeMutablePointer<UInt32>, script: UInt8, onlyScript: UInt8, chunk: Int,
+    sums: UnsafeMutablePointer<Int>, ngrams: inout Int
+  ) -> Bool {
+    // To the start of a word: past continuation bytes, then past the word under way.
+    var position = start
+    while position < bytes.count && bytes[position] & 0xC0 == 0x80 { position += 1 }
+    while position < bytes.count && position < start + 64 && bytes[position] > 0x20 { position += 1 }
+    let languageCount = languages.count
+    return withUnsafeTemporaryAllocation(of: Int.self, capacity: languageCount + Script.count) { buffer in
+      guard let probeSums = buffer.baseAddress else { return false }
+      probeSums.initialize(repeating: 0, count: languageCount + Script.count)
+      // Scalars are counted from the byte position, which is at least the scalars before it:
+      // the probe never reads past maxChars.
+      var state = ScanState(position: position, scalars: position)
+      var touchedCount = 0
+      let probed = countBuckets(
+        bytes, maxChars: maxChars, counts: counts, touched: touched, touchedCount: &touchedCount,
+        scriptCounts: probeSums + languageCount, state: &state, ngramLimit: chunk, onlyScript: onlyScript)
+      addRows(counts: counts, touched: touched, touchedCount: touchedCount, sums: probeSums)
+      guard probed > 0,
+        best(ngrams: probed, script: script, sums: probeSums) == best(ngrams: ngrams, script: script, sums: sums)
+      else { return false }
+      for language in 0..<languageCount { sums[language] += probeSums[language] }
+      ngrams += probed
+      return true
+    }
+  }
+
+  /// The language of `script` with the highest log-likelihood, or -1.
+  private func best(ngrams: Int, script: UInt8, sums: UnsafeMutablePointer<Int>) -> Int {
+    var winner = -1
+    var top = -Double.infinity
+    for language in 0..<languages.count where scripts[language] == script {
+      let value = Double(ngrams) * floors[language] + Double(sums[language]) / scale
+      if value > top {
+        top = value
+        winner = language
+      }
+    }
+    return winner
+  }
+
+  /// How far the best language of `script` leads the second, in nats of log-likelihood
+  /// (infinity when the script has one language).
+  private func margin(ngrams: Int, script: UInt8, sums: UnsafeMutablePointer<Int>) -> Double {
+    var first = -Double.infinity
+    var second = -Double.infinity
+    for language in 0..<languages.count where scripts[language] == script {
+      let value = Double(ngrams) * floors[language] + Double(sums[language]) / scale
+      if value > first {
+        second = first
+        first = value
+      } else if value > second {
+        second = value
+      }
+    }
+    return first - second
+  }
+
+  /// What a letter of each script weighs when the dominant script is chosen (lang.id@2): a Han
+  /// or kana character three Latin letters, a Hangul syllable two, as Chinese and Japanese
+  /// text is about a third as long as its English translation. So a Chinese paragraph that
+  /// quotes commands, paths and options is decided by its Chinese.
+  static let letterWeights: [Int] = (0..<Script.count).map { script in
+    switch script {
+    case 24: return 3
+    case 21: return 2
+    default: return 1
+    }
+  }
+  static let heaviestLetter = 3
+
+  /// The script of each scalar of the Basic Multilingual Plane that is a letter once folded,
+  /// `Script.other` for the others (whose count is never read).
+  static let letterScripts: [UInt8] = (0..<0x1_0000).map { value -> UInt8 in
+    let folded = fold(UInt32(value))
+    return isLetter(folded) ? script(of: folded) : Script.other
+  }
+
+  /// The script with the most letters among the first `maxChars` scalars, each weighed by
+  /// `letterWeights` (`Script.other` when there is no letter); ties go to the lower script id,
+  /// as in `classify`.
+  static func dominantScript(_ bytes: UnsafeBufferPointer<UInt8>, maxChars: Int) -> UInt8 {
+    guard let base = bytes.baseAddress else { return Script.other }
+    let scriptTable = letterScripts
+    let weightTable = letterWeights
+    return scriptTable.withUnsafeBufferPointer { scripts in
+      weightTable.withUnsafeBufferPointer { weights in
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: Script.count) { buffer -> UInt8 in
+          guard let counts = buffer.baseAddress else { return Script.other }
+          counts.initialize(repeating: 0, count: Script.count)
+          var position = 0
+          var scalars = 0
+          let count = bytes.count
+          var nextCheck = 256
+          while position < count && scalars < maxChars {
+            // Stop once the leader cannot be caught: the rest of the text weighs less than its
+            // lead (a letter weighs at most one per UTF-8 byte, as the heavy ones take three
+            // bytes, and at most `heaviestLetter` per scalar up to maxChars).
+            if scalars >= nextCheck {
+              nextCheck = scalars + 256
+              var first = 0
+              var second = 0
+              for script in 1..<Script.count {
+                let value = counts[script]
+                if value > first {
+                  second = first
+                  first = value
+                } else if value > second {
+                  second = value
+                }
+              }
+              if first - second > min(count - position, heaviestLetter * (maxChars - scalars)) { break }
+            }
+            // Eight ASCII bytes at a time: count their letters (Latin letters weigh one).
+            if position + 8 <= count && scalars + 8 <= maxChars {
+              let word = UnsafeRawPointer(base + position).loadUnaligned(as: UInt64.self)
+              if word & 0x8080_8080_8080_8080 == 0 {
+                let folded = word | 0x2020_2020_2020_2020
+                let atLeastA = (folded &+ 0x1F1F_1F1F_1F1F_1F1F) & 0x8080_8080_8080_8080
+                let pastZ = (folded &+ 0x0505_0505_0505_0505) & 0x8080_8080_8080_8080
+                counts[Int(Script.latin)] += (atLeastA & ~pastZ).nonzeroBitCount
+                position += 8
+                scalars += 8
+                continue
+              }
+            }
+            let byte = base[position]
+            scalars += 1
+            if byte < 0x80 {
+              position += 1
+              if (byte | 0x20) &- 0x61 < 26 { counts[Int(Script.latin)] += 1 }
+              continue
+            }
+            let value: UInt32
+            if byte & 0xE0 == 0xC0 && position + 1 < count {
+              // Two bytes (Latin beyond ASCII, Greek, Cyrillic, Hebrew, Arabic...), inline.
+              value = UInt32(byte & 0x1F) << 6 | UInt32(base[position + 1] & 0x3F)
+              position += 2
+            } else {
+              let decoded = UTF8Scanning.decode(bytes, at: position)
+              position += decoded.length
+              value = decoded.value
+            }
+            var script = Script.other
+            if value < 0x1_0000 {
+              script = scripts[Int(value)]
+            } else {
+              let folded = fold(value)
+              if isLetter(folded) { script = Self.script(of: folded) }
+            }
+            if script != Script.other { counts[Int(script)] += weights[Int(script)] }
+          }
+          var best = 0
+          var dominant = Script.other
+          for script in 1..<Script.count where counts[script] > best {
+            best = counts[script]
+            dominant = UInt8(script)
+          }
+          return dominant
+        }
+      }
     }
   }
 
@@ -282,14 +536,25 @@ public final class LanguageModel: Sendable {
     _ bytes: UnsafeBufferPointer<UInt8>, maxChars: Int, counts: UnsafeMutablePointer<UInt32>,
     touched: UnsafeMutablePointer<UInt32>, sums: UnsafeMutablePointer<Int>, scriptCounts: UnsafeMutablePointer<Int>
   ) -> Int {
-    let lanes = rowStride / 16
     // `touched` holds the distinct buckets, in order of first use.
     var touchedCount = 0
+    var state = ScanState()
     let ngrams = countBuckets(
       bytes, maxChars: maxChars, counts: counts, touched: touched, touchedCount: &touchedCount,
-      scriptCounts: scriptCounts)
-    return withUnsafeTemporaryAllocation(of: SIMD16<UInt32>.self, capacity: lanes) { laneBuffer in
-      guard let vectors = laneBuffer.baseAddress else { return 0 }
+      scriptCounts: scriptCounts, state: &state)
+    addRows(counts: counts, touched: touched, touchedCount: touchedCount, sums: sums)
+    return ngrams
+  }
+
+  /// The second pass: adds `count * row` to `sums` for each of the first `touchedCount`
+  /// buckets of `touched`, and sets their counts back to zero.
+  private func addRows(
+    counts: UnsafeMutablePointer<UInt32>, touched: UnsafeMutablePointer<UInt32>, touchedCount: Int,
+    sums: UnsafeMutablePointer<Int>
+  ) {
+    let lanes = rowStride / 16
+    withUnsafeTemporaryAllocation(of: SIMD16<UInt32>.self, capacity: lanes) { laneBuffer in
+      guard let vectors = laneBuffer.baseAddress else { return }
       vectors.initialize(repeating: .zero, count: lanes)
       // UInt32 lanes cannot overflow while fewer than 2^32 / 255 n-grams are added; flush
       // into `sums` before that.
@@ -338,115 +603,139 @@ public final class LanguageModel: Sendable {
         }
       }
       flush()
-      return ngrams
     }
   }
 
+  /// Where the first pass stopped in a text, so that it can go on (lang.id@2 reads a text in
+  /// chunks and stops once it is sure).
+  struct ScanState {
+    var position = 0
+    var scalars = 0
+    var inWord = false
+    var historyCount = 0
+    /// history[0] is the previous scalar of the padded word, history[1] the one before...
+    var history = SIMD8<UInt32>()
+    /// True once the text (or its first `maxChars` scalars) is read to the end.
+    var finished = false
+  }
+
+  /// Letters of every script count (lang.id@1).
+  static let anyScript: UInt8 = 0xFF
+
   /// The first pass of `accumulate`: words, n-grams, buckets, counted in `counts`; each bucket
-  /// seen for the first time is appended to `touched`.
+  /// seen for the first time is appended to `touched`. Reads from `state` until `ngramLimit`
+  /// n-grams are counted (then stops after the current scalar) or the text ends. With
+  /// `onlyScript`, letters of other scripts are word breaks (lang.id@2).
   private func countBuckets(
     _ bytes: UnsafeBufferPointer<UInt8>, maxChars: Int, counts: UnsafeMutablePointer<UInt32>,
-    touched: UnsafeMutablePointer<UInt32>, touchedCount: inout Int, scriptCounts: UnsafeMutablePointer<Int>
+    touched: UnsafeMutablePointer<UInt32>, touchedCount: inout Int, scriptCounts: UnsafeMutablePointer<Int>,
+    state: inout ScanState, ngramLimit: Int = .max, onlyScript: UInt8 = LanguageModel.anyScript
   ) -> Int {
     let space: UInt32 = 0x20
     let historySize = maxN - 1
-    return withUnsafeTemporaryAllocation(of: UInt32.self, capacity: max(historySize, 1)) { history in
-      // history[0] is the previous scalar of the padded word, history[1] the one before...
-      var historyCount = 0
-      var inWord = false
-      var ngrams = 0
-      // Counted in a local, not in `touchedCount`: stores through `counts` and `touched` might
-      // alias an inout, which kept it in memory, loaded and stored again for every n-gram.
-      var found = 0
-      defer { touchedCount = found }
-      let bucketMask = self.bucketMask
-      let maxN = self.maxN
+    var history = state.history
+    var historyCount = state.historyCount
+    var inWord = state.inWord
+    var ngrams = 0
+    // Counted in a local, not in `touchedCount`: stores through `counts` and `touched` might
+    // alias an inout, which kept it in memory, loaded and stored again for every n-gram.
+    var found = touchedCount
+    let bucketMask = self.bucketMask
+    let maxN = self.maxN
 
-      @inline(__always) func add(_ hash: UInt64) {
-        var h = hash
-        h ^= h >> 33
-        h = h &* 0xFF51_AFD7_ED55_8CCD
-        h ^= h >> 33
-        let bucket = Int(truncatingIfNeeded: h & bucketMask)
-        let count = counts[bucket]
-        counts[bucket] = count &+ 1
-        // Written always, kept only when new: no branch to mispredict on about half the n-grams.
-        touched[found] = UInt32(truncatingIfNeeded: bucket)
-        found &+= count == 0 ? 1 : 0
-        ngrams &+= 1
-      }
-
-      @inline(__always) func emit(_ cp: UInt32) {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        hash = (hash ^ UInt64(cp)) &* 0x0000_0100_0000_01B3
-        if cp != space { add(hash) }
-        var length = 1
-        while length < maxN && length <= historyCount {
-          hash = (hash ^ UInt64(history[length - 1])) &* 0x0000_0100_0000_01B3
-          add(hash)
-          length += 1
-        }
-      }
-
-      @inline(__always) func push(_ cp: UInt32) {
-        guard historySize > 0 else { return }
-        var index = min(historyCount, historySize - 1)
-        while index > 0 {
-          history[index] = history[index - 1]
-          index -= 1
-        }
-        history[0] = cp
-        historyCount = min(historyCount + 1, historySize)
-      }
-
-      var position = 0
-      var scalars = 0
-      let count = bytes.count
-      while position < count && scalars < maxChars {
-        let cp: UInt32
-        let script: UInt8
-        let byte = bytes[position]
-        scalars &+= 1
-        if byte < 0x80 {
-          // ASCII fast path: the same answers as fold, isLetter and script(of:).
-          position += 1
-          let lower = byte | 0x20
-          if lower &- 0x61 < 26 {
-            cp = UInt32(lower)
-            script = Script.latin
-          } else {
-            cp = 0
-            script = Script.other
-          }
-        } else {
-          let decoded = UTF8Scanning.decode(bytes, at: position)
-          position += decoded.length
-          let folded = Self.fold(decoded.value)
-          if Self.isLetter(folded) {
-            cp = folded
-            script = Self.script(of: folded)
-          } else {
-            cp = 0
-            script = Script.other
-          }
-        }
-        if cp != 0 {
-          if !inWord {
-            inWord = true
-            historyCount = 0
-            push(space)
-          }
-          scriptCounts[Int(script)] += 1
-          emit(cp)
-          push(cp)
-        } else if inWord {
-          emit(space)
-          inWord = false
-        }
-      }
-      if inWord { emit(space) }
-      return ngrams
+    @inline(__always) func add(_ hash: UInt64) {
+      var h = hash
+      h ^= h >> 33
+      h = h &* 0xFF51_AFD7_ED55_8CCD
+      h ^= h >> 33
+      let bucket = Int(truncatingIfNeeded: h & bucketMask)
+      let count = counts[bucket]
+      counts[bucket] = count &+ 1
+      // Written always, kept only when new: no branch to mispredict on about half the n-grams.
+      touched[found] = UInt32(truncatingIfNeeded: bucket)
+      found &+= count == 0 ? 1 : 0
+      ngrams &+= 1
     }
+
+    @inline(__always) func emit(_ cp: UInt32) {
+      var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+      hash = (hash ^ UInt64(cp)) &* 0x0000_0100_0000_01B3
+      if cp != space { add(hash) }
+      var length = 1
+      while length < maxN && length <= historyCount {
+        hash = (hash ^ UInt64(history[length - 1])) &* 0x0000_0100_0000_01B3
+        add(hash)
+        length += 1
+      }
+    }
+
+    @inline(__always) func push(_ cp: UInt32) {
+      guard historySize > 0 else { return }
+      var index = min(historyCount, historySize - 1)
+      while index > 0 {
+        history[index] = history[index - 1]
+        index -= 1
+      }
+      history[0] = cp
+      historyCount = min(historyCount + 1, historySize)
+    }
+
+    var position = state.position
+    var scalars = state.scalars
+    let count = bytes.count
+    while position < count && scalars < maxChars && ngrams < ngramLimit {
+      var cp: UInt32
+      let script: UInt8
+      let byte = bytes[position]
+      scalars &+= 1
+      if byte < 0x80 {
+        // ASCII fast path: the same answers as fold, isLetter and script(of:).
+        position += 1
+        let lower = byte | 0x20
+        if lower &- 0x61 < 26 {
+          cp = UInt32(lower)
+          script = Script.latin
+        } else {
+          cp = 0
+          script = Script.other
+        }
+      } else {
+        let decoded = UTF8Scanning.decode(bytes, at: position)
+        position += decoded.length
+        let folded = Self.fold(decoded.value)
+        if Self.isLetter(folded) {
+          cp = folded
+          script = Self.script(of: folded)
+        } else {
+          cp = 0
+          script = Script.other
+        }
+      }
+      if cp != 0 && onlyScript != Self.anyScript && script != onlyScript { cp = 0 }
+      if cp != 0 {
+        if !inWord {
+          inWord = true
+          historyCount = 0
+          push(space)
+        }
+        scriptCounts[Int(script)] += 1
+        emit(cp)
+        push(cp)
+      } else if inWord {
+        emit(space)
+        inWord = false
+      }
+    }
+    let finished = !(position < count && scalars < maxChars)
+    if finished && inWord {
+      emit(space)
+      inWord = false
+    }
+    state = ScanState(
+      position: position, scalars: scalars, inWord: inWord, historyCount: historyCount, history: history,
+      finished: finished)
+    touchedCount = found
+    return ngrams
   }
 
   // MARK: - Helpers

@@ -867,6 +867,9 @@ def main() -> int:
     parser.add_argument("--golden", default=os.path.join(repo, "Tests", "PipeStagesTests", "Language", "golden.jsonl"))
     parser.add_argument("--dry-run", action="store_true", help="evaluate only; write nothing")
     parser.add_argument("--errors", help="write up to 400 misclassified test documents to this JSONL file")
+    parser.add_argument("--export-test", help="write every held-out test document as a record (id, text, "
+                        "metadata.language) to this JSONL file, for Tests/Benchmarks/langid_bench.py")
+    parser.add_argument("--export-dev", help="the same for the dev documents (for tuning lang.id's settings)")
     args = parser.parse_args()
     started = time.monotonic()
 
@@ -945,6 +948,14 @@ def main() -> int:
     print("macro accuracy: %.4f; micro accuracy: %.4f" % (macro, micro))
     print("test documents scored below 0.65 (dropped by the default threshold): %d (%.2f%%)"
           % (below, 100.0 * below / micro_n))
+    for path, split in ((args.export_test, 2), (args.export_dev, 1)):
+        if not path:
+            continue
+        with open(path, "w", encoding="utf-8") as f:
+            for code in codes:
+                for i, (group, text) in enumerate(splits[code][split]):
+                    f.write(json.dumps({"id": "%s-%d" % (code, i), "text": text,
+                                        "metadata": {"language": code, "group": group}}, ensure_ascii=False) + "\n")
     if args.errors:
         with open(args.errors, "w", encoding="utf-8") as f:
             for e in errors:
