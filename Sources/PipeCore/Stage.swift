@@ -164,17 +164,18 @@ public enum StageImplementation: Sendable {
 /// `contentIdentity` enters the stage's fingerprint, so another file with the same path, size
 /// and time still reruns the stage, and a copy of the same tokenizer elsewhere does not.
 public protocol ContentIdentified {
-  /// A hash of the content that decides the output.
-  var contentIdentity: String { get }
+  /// A hash of the content that decides the output; nil when the stage reads no such file
+  /// (its fingerprint is then what it was before the protocol existed).
+  var contentIdentity: String? { get }
 }
 
 extension StageImplementation {
   /// The stage's `ContentIdentified.contentIdentity`, if it has one.
   public var contentIdentity: String? {
     switch self {
-    case .record(let stage): return (stage as? any ContentIdentified)?.contentIdentity
-    case .batch(let stage): return (stage as? any ContentIdentified)?.contentIdentity
-    case .statefulBatch(let stage): return (stage as? any ContentIdentified)?.contentIdentity
+    case .record(let stage): return (stage as? any ContentIdentified)?.contentIdentity ?? nil
+    case .batch(let stage): return (stage as? any ContentIdentified)?.contentIdentity ?? nil
+    case .statefulBatch(let stage): return (stage as? any ContentIdentified)?.contentIdentity ?? nil
     case .steps: return nil
     }
   }

@@ -27,8 +27,9 @@ public struct TokenCount: RecordStage, ContentIdentified {
     self.tokenizer = tokenizer
   }
 
-  /// The tokenizer's identity (its vocabulary, merges and rules), or "" for estimates.
-  public var contentIdentity: String { tokenizer?.identity ?? "" }
+  /// The tokenizer's identity (its vocabulary, merges and rules); nil for estimates, whose
+  /// fingerprints stay as they were.
+  public var contentIdentity: String? { tokenizer?.identity }
 
   /// The methods of the `method` key: the estimator's and `tokenizer`.
   static let methods = TokenEstimator.Method.allCases.map(\.rawValue) + ["tokenizer"]

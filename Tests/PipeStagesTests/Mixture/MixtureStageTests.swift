@@ -223,3 +223,16 @@ import Testing
     #expect(issues(["maxEpochs": .int(0)]) == ["c.maxEpochs"])
   }
 }
+
+/// What `tokens.count` adds to its stage's fingerprint.
+struct TokenCountIdentityTests {
+  @Test func anEstimateAddsNothingToTheFingerprint() throws {
+    // Runs made before exact counting existed must stay up to date: no content identity.
+    let descriptor = TokenCount.descriptor
+    let (config, issues) = descriptor.resolve([:], path: "stages[0].config")
+    #expect(issues.isEmpty)
+    let implementation = try descriptor.make(try #require(config))
+    #expect(implementation.contentIdentity == nil)
+    #expect(StageImplementation.record(TokenCount()).contentIdentity == nil)
+  }
+}
