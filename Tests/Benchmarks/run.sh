@@ -349,5 +349,6 @@ if left_out:
     print(f"(not run this time, left out: {', '.join(left_out)})")
 print("targets: passthrough >= 60% of zstd-recompress; quality filters >= 100x datatrove's (time inside "
       "the filters; the end-to-end ratio is printed beside it); minhash end to end >= 10x ds-minhash-xxh and "
-      "100x dt-minhash-t1; 2 workers >= 1.8x one")
+      "100x dt-minhash-t1; 2 workers >= 1.8x one; tokenizers >= Hugging Face encode_batch on one thread; "
+      "lang.id@2 >= 100x lingua on held-out paragraphs at accuracy no lower than lang.id@1's")
 PYEOF
