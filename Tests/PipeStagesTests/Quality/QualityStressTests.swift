@@ -57,12 +57,22 @@ import Testing
     try expectQuick(text, shape)
   }
 
-  @Test func everyFilterHandlesEmptyAndWhitespaceText() throws {
+  @Test func everyFilterDropsWhitespaceOnlyText() throws {
     for (name, stage) in Self.stages {
-      for text in ["", " ", "\n\n\n", "\u{3000}\t\u{A0}"] {
+      for text in [" ", "\n\n\n", "\u{3000}\t\u{A0}"] {
         var record = makeRecord(text)
-        _ = try stage.process(&record, context: testContext)
-        #expect(Bool(true), "\(name)")
+        let verdict = try stage.process(&record, context: testContext)
+        #expect(reason(verdict) != nil, "\(name) kept \(text.debugDescription)")
+      }
+      var empty = makeRecord("")
+      let verdict = try stage.process(&empty, context: testContext)
+      // quality.code@1 keeps an empty file: its alphanumeric share of an empty text is not
+      // below the threshold, and no other rule looks at size. Changing that changes the op's
+      // output (a version 2); written down in the notes, pinned here so it cannot change unseen.
+      if name == "code" {
+        #expect(verdict == .keep)
+      } else {
+        #expect(reason(verdict) != nil, "\(name) kept an empty text")
       }
     }
   }
