@@ -168,10 +168,11 @@ enum GGUFVocabulary {
           for _ in 0..<count { strings.append(try string()) }
           return .strings(strings)
         }
-        if let size = Self.scalarSize(elementType) {
+        if Self.scalarSize(elementType) != nil {
+          // Integers are kept; floats and booleans are read past (scalarInteger gives nil).
           var integers: [Int64] = []
           for _ in 0..<count {
-            if let value = try scalarInteger(elementType) { integers.append(value) } else { _ = size }
+            if let value = try scalarInteger(elementType) { integers.append(value) }
           }
           return integers.isEmpty && count > 0 ? .other : .integers(integers)
         }

@@ -1,3 +1,5 @@
+import Glibc
+
 /// The tokens of pieces seen before: words repeat, so most pieces are found here instead of
 /// being merged again. Open addressing over one byte arena and one token arena, cleared when
 /// full, so memory stays bounded (about a megabyte) whatever the text.
@@ -34,7 +36,7 @@ struct PieceCache {
         let start = Int(slot.bytesStart)
         let equal = bytes.withUnsafeBufferPointer { arena in
           guard let stored = arena.baseAddress, let wanted = piece.baseAddress else { return false }
-          return memcmpEqual(stored + start, wanted, piece.count)
+          return memcmp(stored + start, wanted, piece.count) == 0
         }
         if equal {
           return tokens[Int(slot.tokensStart)..<(Int(slot.tokensStart) + Int(slot.tokensCount))]
@@ -93,14 +95,4 @@ struct PieceCache {
     let product = value.multipliedFullWidth(by: 0xA076_1D64_78BD_642F)
     return product.high ^ product.low
   }
-}
-
-@inline(__always)
-private func memcmpEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ count: Int) -> Bool {
-  var index = 0
-  while index < count {
-    if a[index] != b[index] { return false }
-    index += 1
-  }
-  return true
 }

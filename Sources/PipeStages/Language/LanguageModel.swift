@@ -340,7 +340,7 @@ public final class LanguageModel: Sendable {
           script = UInt8(candidate)
         }
       }
-      guard self.margin(ngrams: ngrams, script: script, sums: sums) >= margin else { continue }
+      guard leaders(ngrams: ngrams, script: script, sums: sums).lead >= margin else { continue }
       // Sure on what was read. When much of a long text is still unread, ask its middle too,
       // so that a header in another language (an English NAME section above a German man
       // page) does not decide alone: the same winner there stops the reading (its n-grams
@@ -386,7 +386,8 @@ public final class LanguageModel: Sendable {
         scriptCounts: probeSums + languageCount, state: &state, ngramLimit: chunk, onlyScript: onlyScript)
       addRows(counts: counts, touched: touched, touchedCount: touchedCount, sums: probeSums)
       guard probed > 0,
-        best(ngrams: probed, script: script, sums: probeSums) == best(ngrams: ngrams, script: script, sums: sums)
+        leaders(ngrams: probed, script: script, sums: probeSums).winner
+          == leaders(ngrams: ngrams, script: script, sums: sums).winner
       else { return false }
       for language in 0..<languageCount { sums[language] += probeSums[language] }
       ngrams += probed
@@ -394,23 +395,11 @@ public final class LanguageModel: Sendable {
     }
   }
 
-  /// The language of `script` with the highest log-likelihood, or -1.
-  private func best(ngrams: Int, script: UInt8, sums: UnsafeMutablePointer<Int>) -> Int {
+  /// The language of `script` with the highest log-likelihood (-1 when the script has none;
+  /// the first among equals), and how many nats it leads the second by (infinity when the
+  /// script has one language).
+  private func leaders(ngrams: Int, script: UInt8, sums: UnsafeMutablePointer<Int>) -> (winner: Int, lead: Double) {
     var winner = -1
-    var top = -Double.infinity
-    for language in 0..<languages.count where scripts[language] == script {
-      let value = Double(ngrams) * floors[language] + Double(sums[language]) / scale
-      if value > top {
-        top = value
-        winner = language
-      }
-    }
-    return winner
-  }
-
-  /// How far the best language of `script` leads the second, in nats of log-likelihood
-  /// (infinity when the script has one language).
-  private func margin(ngrams: Int, script: UInt8, sums: UnsafeMutablePointer<Int>) -> Double {
     var first = -Double.infinity
     var second = -Double.infinity
     for language in 0..<languages.count where scripts[language] == script {
@@ -418,11 +407,12 @@ public final class LanguageModel: Sendable {
       if value > first {
         second = first
         first = value
+        winner = language
       } else if value > second {
         second = value
       }
     }
-    return first - second
+    return (winner, first - second)
   }
 
   /// What a letter of each script weighs when the dominant script is chosen (lang.id@2): a Han
@@ -436,7 +426,7 @@ public final class LanguageModel: Sendable {
     default: return 1
     }
   }
-  static let heaviestLetter = 3
+  static let heaviestLetter = letterWeights.max() ?? 1
 
   /// The script of each scalar of the Basic Multilingual Plane that is a letter once folded,
   /// `Script.other` for the others (whose count is never read).
